@@ -1,0 +1,3 @@
+"""nowcast: operational typhoon and radar nowcasting with MoDeRNN."""
+
+__version__ = "0.1.0"

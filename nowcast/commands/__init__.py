@@ -1,0 +1,1 @@
+"""CLI subcommands: thin typed functions over the library modules."""
