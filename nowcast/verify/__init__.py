@@ -1,0 +1,1 @@
+"""Verification: score forecasts against later observations and against baselines."""
