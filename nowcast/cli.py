@@ -10,7 +10,11 @@ from typer.core import TyperGroup
 
 from nowcast import __version__
 from nowcast.commands.config import config_app
+from nowcast.commands.forecast import forecast
+from nowcast.commands.ingest import ingest
+from nowcast.commands.render import render
 from nowcast.commands.status import status
+from nowcast.commands.validate import validate
 from nowcast.errors import EXIT_FAILURE, NowcastError
 from nowcast.logs import configure_logging
 from nowcast.state import AppState
@@ -87,6 +91,10 @@ def main_options(
 
 app.add_typer(config_app, name="config")
 app.command()(status)
+app.command()(validate)
+app.command()(ingest)
+app.command()(render)
+app.command()(forecast)
 
 
 def main() -> None:

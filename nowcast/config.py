@@ -13,6 +13,8 @@ from nowcast.envexpand import expand_tree
 from nowcast.errors import ConfigError
 
 DEFAULT_CONFIG = Path("nowcast.toml")
+# The pipeline files that ship with the project (demo, radar, satellite, typhoon).
+BUILTIN_PIPELINES = Path(__file__).resolve().parent.parent / "pipelines"
 
 # Environment variables that override one key each (dotted path into the settings).
 ENV_OVERRIDES: dict[str, str] = {
@@ -53,7 +55,7 @@ class Settings(Strict):
     """Effective configuration of one nowcast installation."""
 
     archive: Path = Field(Path("archive/nowcast.zarr"), description="the Zarr archive")
-    pipelines_dir: Path = Field(Path("pipelines"), description="folder of pipeline *.toml files")
+    pipelines_dir: Path = Field(BUILTIN_PIPELINES, description="folder of pipeline *.toml files")
     pipelines: list[str] = Field(default_factory=lambda: ["demo"], description="pipelines to run")
     model: str = Field("modernn-typhoon", description="model preset name or checkpoint path")
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -9,6 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.errors import DataMissingError
+from nowcast.timeutil import iso
 
 FILL_METHODS = ("persistence", "linear")
 
@@ -46,9 +47,9 @@ def select_history(
     wanted = expected_times(end, frames, cadence)
     missing = wanted.difference(available)
     if len(missing) == len(wanted):
-        raise DataMissingError(f"no frames in the archive between {_iso(wanted[0])} and {_iso(end)}")
+        raise DataMissingError(f"no frames in the archive between {iso(wanted[0])} and {iso(end)}")
     if len(missing) and fill is None:
-        listed = ", ".join(_iso(t) for t in missing)
+        listed = ", ".join(iso(t) for t in missing)
         raise DataMissingError(
             f"history incomplete: {len(missing)} of {frames} frames missing ({listed}); "
             "rerun with --fill persistence|linear to fill them"
@@ -69,8 +70,3 @@ def _fill(window: xr.DataArray, method: str) -> xr.DataArray:
     else:
         filled = window.ffill("time")
     return filled.bfill("time")
-
-
-def _iso(time: pd.Timestamp) -> str:
-    """ISO 8601 UTC with a Z, as in file names and logs."""
-    return pd.Timestamp(time).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,166 @@
+"""`nowcast forecast` end to end on an archive ingested from the real BOM radar day."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import xarray as xr
+from conftest import REPO, shared_data_path
+from ingest_fixtures import BOM, cli
+
+import nowcast
+from nowcast.forecast_output import write_netcdf
+from nowcast.models.preset import ModelConfig, SequenceConfig
+from nowcast.models.registry import build_from_config
+from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint
+
+HISTORY = "1h"  # 6 frames at the BOM cadence of 10 minutes
+STEPS = 24  # the pipeline's 4 h horizon at 10 minutes
+
+
+@pytest.fixture(scope="module")
+def bom_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site folder whose archive holds the BOM frames 00:00-01:50 UTC of 2020-10-31."""
+
+    bom = shared_data_path(*BOM)
+    site = tmp_path_factory.mktemp("site")
+    config = site / "nowcast.toml"
+    config.write_text(
+        f'archive = "archive.zarr"\npipelines_dir = "{REPO / "pipelines"}"\n'
+        'pipelines = ["bom-radar"]\n'
+    )
+    result = cli(
+        config,
+        "ingest",
+        "--since",
+        "2020-10-31T00:00Z",
+        "--until",
+        "2020-10-31T01:50Z",
+        env={"NOWCAST_BOM_DIR": str(bom)},
+    )
+    assert result.exit_code == 0, result.output
+    return site
+
+
+def bom_env(site: Path) -> dict[str, str]:
+    return {"NOWCAST_BOM_DIR": str(site)}
+
+
+def tiny_checkpoint(folder: Path, norm: str = "group", grid: int = 64) -> Path:
+    """A small untrained MoDeRNN saved as a real checkpoint, for 6 frames in and 24 out."""
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=8, num_layers=1, patch=4, norm=norm, height=grid, width=grid)
+    model = build_from_config(config)
+    meta = CheckpointMeta(
+        model=config,
+        sequence=SequenceConfig(input_frames=6, output_frames=STEPS),
+        preset="modernn-typhoon",
+    )
+    return save_checkpoint(folder, model, meta)
+
+
+def run(site: Path, *args: str):  # noqa: ANN201 - CliRunner Result
+    return cli(site / "nowcast.toml", "forecast", "--since", HISTORY, *args, env=bom_env(site))
+
+
+def test_without_a_checkpoint_says_how_to_get_one(bom_site: Path) -> None:
+    result = run(bom_site)
+    assert result.exit_code == 3
+    assert "nowcast train --pipeline bom-radar" in result.output
+    assert "--baseline" in result.output
+
+
+def test_model_forecast_is_cf_netcdf(bom_site: Path, tmp_path: Path) -> None:
+    checkpoint = tiny_checkpoint(tmp_path / "ckpt")
+    result = run(bom_site, "--model", str(checkpoint), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "out" / "bom-radar" / "bom-radar_20201031T0150Z.nc"
+    with xr.open_dataset(path) as dataset:
+        forecast = dataset["forecast"]
+        assert forecast.dims == ("lead_time", "y", "x")
+        assert forecast.shape == (STEPS, 64, 64)
+        assert forecast.attrs["units"] == "kg m-2"
+        assert forecast.attrs["standard_name"] == "precipitation_amount"
+        assert forecast.attrs["grid_mapping"] == "crs"
+        assert dataset["crs"].attrs["grid_mapping_name"] == "albers_conical_equal_area"
+        assert pd.Timestamp(dataset.forecast_reference_time.values) == pd.Timestamp(
+            "2020-10-31T01:50"
+        )
+        assert pd.Timestamp(dataset.time.values[0]) == pd.Timestamp("2020-10-31T02:00")
+        assert dataset.lead_time.values[-1] == np.timedelta64(240, "m")
+        assert dataset.attrs["Conventions"] == "CF-1.8"
+        assert dataset.attrs["method"] == "model"
+        assert len(dataset.attrs["checkpoint_sha256"]) == 64
+        assert np.isfinite(forecast.values).all() and (forecast.values >= 0).all()
+    with netCDF4.Dataset(path) as raw:
+        assert raw["lead_time"].units == "minutes"
+        assert raw["forecast_reference_time"].standard_name == "forecast_reference_time"
+        assert raw["time"].units.startswith("minutes since 1970-01-01")
+    store = xr.open_zarr(
+        tmp_path / "out" / "forecasts.zarr", group="bom-radar/20201031T0150Z", consolidated=False
+    )
+    assert store["forecast"].shape == (STEPS, 64, 64)
+
+
+def test_baselines_write_the_same_outputs(bom_site: Path, tmp_path: Path) -> None:
+    for baseline in ("persistence", "extrapolation"):
+        out = tmp_path / baseline
+        result = run(bom_site, "--baseline", baseline, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        with xr.open_dataset(out / "bom-radar" / "bom-radar_20201031T0150Z.nc") as dataset:
+            assert dataset.attrs["method"] == baseline
+            assert dataset["forecast"].shape == (STEPS, 64, 64)
+            if baseline == "persistence":
+                assert np.allclose(dataset["forecast"][-1], dataset["observation"], atol=1e-5)
+
+
+def test_missing_frames_refused_then_filled(bom_site: Path, tmp_path: Path) -> None:
+    at = ["--at", "2020-10-31T02:20Z"]  # 01:00..02:20 wanted; 02:00-02:20 never ingested
+    refused = run(bom_site, "--baseline", "persistence", *at)
+    assert refused.exit_code == 3
+    assert "2020-10-31T02:00:00Z" in refused.output and "--fill" in refused.output
+    filled = run(
+        bom_site, "--baseline", "persistence", *at, "--fill", "linear", "--out", str(tmp_path)
+    )
+    assert filled.exit_code == 0, filled.output
+    with xr.open_dataset(tmp_path / "bom-radar" / "bom-radar_20201031T0220Z.nc") as dataset:
+        assert "2020-10-31T02:10:00Z" in dataset.attrs["filled_times"]
+
+
+def test_wrong_grid_checkpoint_is_a_clear_error(bom_site: Path, tmp_path: Path) -> None:
+    checkpoint = tiny_checkpoint(tmp_path / "ckpt32", norm="layer", grid=32)
+    result = run(bom_site, "--model", str(checkpoint))
+    assert result.exit_code == 2
+    assert "32" in result.output and "64" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_crash_while_writing_leaves_no_file(
+    bom_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = run(bom_site, "--baseline", "persistence", "--out", str(tmp_path / "ok"))
+    assert result.exit_code == 0
+    dataset = xr.open_dataset(tmp_path / "ok" / "bom-radar" / "bom-radar_20201031T0150Z.nc")
+
+    def crash(self: xr.Dataset, path: Path, **_: object) -> None:
+        Path(path).write_bytes(b"CDF\x01 half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", crash)
+    with pytest.raises(OSError, match="disk full"):
+        write_netcdf(dataset, tmp_path / "crashed")
+    assert list((tmp_path / "crashed").iterdir()) == []
+
+
+def test_python_api(bom_site: Path) -> None:
+    archive = nowcast.Archive(bom_site / "archive.zarr")
+    history = archive.latest("bom-radar", "1h")
+    predicted = nowcast.forecast(history, "persistence", steps=3)
+    assert predicted.dims == ("lead_time", "y", "x")
+    assert predicted.shape == (3, 64, 64)
+    assert predicted.attrs["units"] == "kg m-2"
