@@ -1,0 +1,1 @@
+"""Moving MNIST harness: digits, sequence generator, fixed test set, training, scoring, report."""

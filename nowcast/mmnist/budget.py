@@ -1,0 +1,77 @@
+"""Training budgets of the harness: a quick CPU check and the paper's recipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from nowcast.errors import ConfigError
+
+PAPER_ITERATIONS = 80_000
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long and on what the harness trains, and how many test sequences it scores."""
+
+    name: str
+    preset: str
+    iterations: int
+    batch_size: int
+    test_size: int
+    time_limit_s: float | None = None
+    learning_rate: float | None = None
+
+    def describe(self) -> str:
+        """One line: the budget's name, iterations, batch, and time limit when there is one."""
+        text = f"{self.name}: {self.iterations:,} iterations at batch {self.batch_size}"
+        if self.time_limit_s is not None:
+            text += f" or {self.time_limit_s:.0f} s of training, whichever comes first"
+        return text
+
+
+BUDGETS = {
+    "quick": Budget(
+        name="quick",
+        preset="modernn-mmnist-small",
+        iterations=1500,
+        batch_size=8,
+        test_size=1000,
+        time_limit_s=540.0,
+        learning_rate=1e-3,
+    ),
+    "paper": Budget(
+        name="paper",
+        preset="modernn-mmnist",
+        iterations=PAPER_ITERATIONS,
+        batch_size=32,
+        test_size=10_000,
+    ),
+}
+
+
+def resolve_budget(
+    name: str,
+    model: str | None = None,
+    iterations: int | None = None,
+    test_size: int | None = None,
+    batch_size: int | None = None,
+) -> Budget:
+    """The named budget with the user's overrides; explicit iterations drop the time limit."""
+    if name not in BUDGETS:
+        raise ConfigError(f"unknown budget {name!r} (choose from {', '.join(BUDGETS)})")
+    budget = BUDGETS[name]
+    if model:
+        budget = replace(budget, preset=model)
+    if iterations is not None:
+        if iterations < 0:
+            raise ConfigError("--iterations must be 0 or more")
+        budget = replace(budget, name="custom", iterations=iterations, time_limit_s=None)
+    if test_size is not None:
+        if test_size < 1:
+            raise ConfigError("--test-size must be at least 1")
+        budget = replace(budget, test_size=test_size)
+    if batch_size is not None:
+        if batch_size < 1:
+            raise ConfigError("--batch-size must be at least 1")
+        budget = replace(budget, batch_size=batch_size)
+    return budget

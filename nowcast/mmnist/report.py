@@ -1,0 +1,200 @@
+"""Write a harness run's outputs: metrics.json, report.md and the figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from nowcast.metrics import CONVENTION, METRICS
+from nowcast.mmnist.budget import PAPER_ITERATIONS
+from nowcast.mmnist.paper import SOURCE, TABLE1
+
+LABELS = {"model": "model", "copy_last_frame": "copy last frame", "all_zero": "all zero"}
+ARROWS = {"mse": "MSE ↓", "mae": "MAE ↓", "ssim": "SSIM ↑", "psnr": "PSNR ↑ (dB)"}
+DIGITS = {"mse": 1, "mae": 1, "ssim": 3, "psnr": 3}
+
+
+def number(value: float | None, metric: str) -> str:
+    """A metric formatted to its usual precision, or n/a."""
+    return "n/a" if value is None else f"{value:.{DIGITS[metric]}f}"
+
+
+def write_metrics(out: Path, record: dict[str, Any]) -> Path:
+    """Every number of the run, with its convention, budget, device and code version."""
+    path = out / "metrics.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def _results_table(record: dict[str, Any]) -> list[str]:
+    """Markdown rows: ours and the baselines, then the paper's Table 1 rows."""
+    trained = record["training"]
+    ours = f"{record['model']['preset']} (ours)"
+    budget = trained_for(trained)
+    header = "| model | trained for | " + " | ".join(ARROWS[m] for m in METRICS) + " |"
+    rows = [header, "|" + " --- |" * (2 + len(METRICS))]
+    for key, label in LABELS.items():
+        name, when = (ours, budget) if key == "model" else (label, "no training (baseline)")
+        means = record["results"][key]["mean"]
+        rows.append(
+            f"| {name} | {when} | " + " | ".join(number(means[m], m) for m in METRICS) + " |"
+        )
+    for row in TABLE1.values():
+        values = " | ".join(number(getattr(row, m), m) for m in METRICS)
+        rows.append(f"| {row.model} | {row.training} | {values} |")
+    return rows
+
+
+def trained_for(training: dict[str, Any]) -> str:
+    """'N iterations at batch B', the batch marked unknown for foreign checkpoints."""
+    batch = training["batch_size"]
+    return f"{training['iterations']:,} iterations at batch {batch or 'unknown'}"
+
+
+def _per_frame_table(record: dict[str, Any]) -> list[str]:
+    """Markdown rows: MSE and SSIM of the model and baselines at each lead frame."""
+    rows = ["| lead frame | " + " | ".join(f"{LABELS[k]} MSE" for k in LABELS)]
+    rows[0] += " | " + " | ".join(f"{LABELS[k]} SSIM" for k in LABELS) + " |"
+    rows.append("|" + " --- |" * (1 + 2 * len(LABELS)))
+    leads = len(record["results"]["model"]["per_frame"]["mse"])
+    for lead in range(leads):
+        cells = [number(record["results"][k]["per_frame"]["mse"][lead], "mse") for k in LABELS]
+        cells += [number(record["results"][k]["per_frame"]["ssim"][lead], "ssim") for k in LABELS]
+        rows.append(f"| {lead + 1} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _budget_gap(record: dict[str, Any]) -> str:
+    """An honest sentence on how far this run's training is from the paper's."""
+    done = record["training"]["iterations"]
+    batch = record["training"]["batch_size"] or record["budget"]["batch_size"]
+    share = 100.0 * done * batch / (PAPER_ITERATIONS * 32)
+    if done >= PAPER_ITERATIONS and batch >= 32:
+        return "This run trained for the paper's full budget, so its row is comparable with theirs."
+    return (
+        f"This run trained for {done:,} iterations at batch {batch}: {share:.2f}% of the "
+        f"training sequences of the paper's {PAPER_ITERATIONS:,} iterations at batch 32. "
+        "It shows whether the model learns, not the paper's accuracy; only "
+        "`--budget paper` is comparable with the paper's rows."
+    )
+
+
+def _checks(record: dict[str, Any]) -> list[str]:
+    """Markdown bullets: does the model beat each baseline on MSE and SSIM."""
+    lines = []
+    for key, value in record["checks"].items():
+        lines.append(f"- {key.replace('_', ' ')}: {value}")
+    return lines
+
+
+def write_report(out: Path, record: dict[str, Any]) -> Path:
+    """report.md: our numbers beside the paper's Table 1, each labelled with its budget."""
+    data, training = record["data"], record["training"]
+    lines = [
+        f"# Moving MNIST validation: {record['model']['preset']}, {record['budget']['name']} "
+        "budget",
+        "",
+        f"- Command: `{record['command']}`",
+        f"- Created: {record['created_utc']}, code {record['code_version']}, "
+        f"device {record['device']}",
+        f"- Budget: {record['budget']['description']}",
+        f"- Training: {training['iterations']:,} iterations in {training['wall_s']:.0f} s "
+        f"({training['stopped_by']})",
+        f"- Digits: {data['digits']}",
+        f"- Test set: {data['test_set']}; {data['input_frames']} frames in, "
+        f"{data['output_frames']} out",
+        f"- Metrics: {CONVENTION}",
+        "",
+        "## Results",
+        "",
+        *_results_table(record),
+        "",
+        f"Paper rows: {SOURCE}. {_budget_gap(record)}",
+        "",
+        "## Checks",
+        "",
+        *_checks(record),
+        "",
+        "## Per lead frame",
+        "",
+        *_per_frame_table(record),
+        "",
+        "![MSE and SSIM per lead frame](per_frame.png)",
+        "",
+        "![input, truth and prediction](samples.png)",
+        "",
+        "![training loss](curve.png)",
+        "",
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:
+    """per_frame.png: MSE and SSIM at each lead frame, the model against both baselines."""
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots(1, 2)
+    for axis, metric in zip(axes, ("mse", "ssim"), strict=True):
+        for key, label in LABELS.items():
+            values = record["results"][key]["per_frame"][metric]
+            axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        axis.set_xlabel("lead frame")
+        axis.set_title(ARROWS[metric] + (" (sum over pixels)" if metric == "mse" else ""))
+        axis.grid(alpha=0.3)
+    axes[0].legend()
+    figure.suptitle(f"{record['model']['preset']}, {record['budget']['name']} budget")
+    figure.tight_layout()
+    path = out / "per_frame.png"
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def plot_samples(out: Path, inputs: np.ndarray, truth: np.ndarray, prediction: np.ndarray) -> Path:
+    """samples.png: for each sequence, rows of input frames, true future and predicted future."""
+    count, frames = inputs.shape[0], max(inputs.shape[1], truth.shape[1])
+    figure = Figure(figsize=(frames, 3 * count))
+    axes = figure.subplots(3 * count, frames, squeeze=False)
+    for s in range(count):
+        for r, (label, row) in enumerate(
+            (("input", inputs[s]), ("truth", truth[s]), ("prediction", prediction[s]))
+        ):
+            for t in range(frames):
+                axis = axes[3 * s + r, t]
+                axis.set_xticks([])
+                axis.set_yticks([])
+                if t < len(row):
+                    axis.imshow(np.clip(row[t], 0, 1), cmap="gray", vmin=0, vmax=1)
+                else:
+                    axis.axis("off")
+            axes[3 * s + r, 0].set_ylabel(f"{s + 1}: {label}", fontsize=7)
+    figure.tight_layout(pad=0.1)
+    path = out / "samples.png"
+    figure.savefig(path, dpi=80)
+    return path
+
+
+def plot_curve(out: Path, losses: list[float]) -> Path:
+    """curve.png: training loss per iteration and its running mean."""
+    figure = Figure(figsize=(6, 4))
+    axis = figure.subplots()
+    if losses:
+        steps = np.arange(1, len(losses) + 1)
+        axis.plot(steps, losses, alpha=0.3, label="loss")
+        window = max(1, len(losses) // 20)
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        axis.plot(steps[window - 1 :], smooth, label=f"mean of {window}")
+        axis.legend()
+    else:
+        axis.text(0.5, 0.5, "no training in this run", ha="center", va="center")
+    axis.set_xlabel("iteration")
+    axis.set_ylabel("training loss")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path = out / "curve.png"
+    figure.savefig(path, dpi=100)
+    return path

@@ -1,0 +1,23 @@
+"""Normalisation layers over (C, H, W): exact LayerNorm or grid-agnostic GroupNorm(1, C)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor, nn
+
+NormKind = Literal["layer", "group"]
+
+
+def make_norm(kind: NormKind, channels: int, grid: tuple[int, int]) -> nn.Module:
+    """LayerNorm over (C, H, W) tied to one grid, or GroupNorm(1, C) that fits any grid."""
+    if kind == "layer":
+        return nn.LayerNorm([channels, *grid])
+    return nn.GroupNorm(1, channels)
+
+
+def affine(norm: nn.Module) -> tuple[Tensor, Tensor]:
+    """A norm's scale and shift shaped to broadcast over (B, C, H, W) for the fused cells."""
+    if isinstance(norm, nn.GroupNorm):
+        return norm.weight[:, None, None], norm.bias[:, None, None]
+    return norm.weight, norm.bias

@@ -1,0 +1,128 @@
+"""Model presets: validated architecture, sequence and training-recipe settings from TOML."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nowcast.errors import ConfigError
+
+
+class PresetError(ConfigError, ValueError):
+    """A preset or model configuration is unknown or invalid."""
+
+
+class ModelConfig(BaseModel):
+    """Architecture of a patched recurrent nowcasting network (MoDeRNN or ConvLSTM)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch: str = "modernn"
+    hidden: int = Field(64, ge=1)
+    num_layers: int = Field(4, ge=1)
+    filter_size: int = Field(3, ge=1)
+    patch: int = Field(4, ge=1)
+    dcb_iterations: int = Field(5, ge=0)
+    norm: Literal["layer", "group"] = "layer"
+    channels: int = Field(1, ge=1)
+    height: int = Field(64, ge=1)
+    width: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _check_geometry(self) -> ModelConfig:
+        """Reject even filters and grids the patch size does not divide."""
+        if self.filter_size % 2 == 0:
+            raise ValueError(f"filter_size must be odd, got {self.filter_size}")
+        if self.height % self.patch or self.width % self.patch:
+            raise ValueError(
+                f"grid {self.height}x{self.width} is not divisible by patch {self.patch}"
+            )
+        return self
+
+    @property
+    def patched_channels(self) -> int:
+        """Channels of a frame after space-to-depth patching."""
+        return self.channels * self.patch * self.patch
+
+    @property
+    def patched_grid(self) -> tuple[int, int]:
+        """(height, width) of the patched grid the recurrent cells run on."""
+        return self.height // self.patch, self.width // self.patch
+
+
+class SequenceConfig(BaseModel):
+    """How many frames the model sees and how many it forecasts."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input_frames: int = Field(10, ge=1)
+    output_frames: int = Field(10, ge=1)
+
+    @property
+    def total_frames(self) -> int:
+        """Frames in one training sequence (inputs followed by targets)."""
+        return self.input_frames + self.output_frames
+
+
+class TrainingRecipe(BaseModel):
+    """Optimisation settings: AdamW with a cosine schedule and scheduled sampling."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(8, ge=1)
+    iterations: int = Field(80_000, ge=1)
+    reverse_augment: bool = False
+    sampling_stop: float = Field(0.5, ge=0, le=1)
+    loss: Literal["l1+l2", "l1", "l2"] = "l1+l2"
+
+
+class Preset(BaseModel):
+    """One `models/*.toml` file: a named model with its sequence shape and training recipe."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = "custom"
+    description: str = ""
+    model: ModelConfig = ModelConfig()
+    sequence: SequenceConfig = SequenceConfig()
+    training: TrainingRecipe = TrainingRecipe()
+
+
+def _format_validation(source: str, error: ValidationError) -> str:
+    """One line per problem, each naming the dotted key, for a user-facing message."""
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        lines.append(f"{where}: {problem['msg']}")
+    return f"{source}: " + "; ".join(lines)
+
+
+def parse_model_config(data: dict[str, Any], source: str = "model config") -> ModelConfig:
+    """Validate a plain dict as a ModelConfig, raising PresetError with readable problems."""
+    try:
+        return ModelConfig.model_validate(data)
+    except ValidationError as error:
+        raise PresetError(_format_validation(source, error)) from None
+
+
+def parse_preset(data: dict[str, Any], name: str, source: str | None = None) -> Preset:
+    """Validate a preset dict ([model], [sequence], [training] tables) under the given name."""
+    try:
+        return Preset.model_validate({"name": name, **data})
+    except ValidationError as error:
+        raise PresetError(_format_validation(source or name, error)) from None
+
+
+def read_preset_file(path: Path) -> Preset:
+    """Load and validate one preset TOML file; its name is the file stem."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise PresetError(f"preset file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise PresetError(f"{path}: invalid TOML: {error}") from None
+    return parse_preset(data, path.stem, str(path))

@@ -1,0 +1,65 @@
+"""What every reader shares: the bytes-or-file payload, the options base, the reader protocol."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import xarray as xr
+from pydantic import BaseModel, ConfigDict
+
+
+@dataclass(frozen=True)
+class Payload:
+    """The input of one frame: a local file, or bytes downloaded into memory, and its name."""
+
+    name: str
+    path: Path | None = None
+    data: bytes | None = None
+
+    def read_bytes(self) -> bytes:
+        """The payload's content as bytes (reads the file when it is one)."""
+        if self.data is not None:
+            return self.data
+        if self.path is None:
+            raise ValueError(f"payload {self.name!r} has neither a path nor data")
+        return self.path.read_bytes()
+
+
+@contextmanager
+def local_path(payload: Payload) -> Iterator[Path]:
+    """A file path holding the payload, for libraries that only open files by name."""
+    if payload.path is not None:
+        yield payload.path
+        return
+    suffix = Path(payload.name).suffix
+    with tempfile.NamedTemporaryFile(suffix=suffix, prefix="nowcast-") as handle:
+        handle.write(payload.read_bytes())
+        handle.flush()
+        yield Path(handle.name)
+
+
+class ReaderOptions(BaseModel):
+    """Options every reader accepts: which variable to read; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    variable: str | None = None
+
+
+class Reader(Protocol):
+    """Turns one payload into a physical frame: DataArray (y, x), float32, units, georeference.
+
+    The frame may carry a scalar `time` coordinate (the valid time the file itself states),
+    which ingest compares with the time the source derived from the file name.
+    """
+
+    options_model: type[ReaderOptions]
+
+    def read(self, payload: Payload, options: ReaderOptions) -> xr.DataArray:
+        """Decode the payload; raise any exception when it is not a readable frame."""
+        ...

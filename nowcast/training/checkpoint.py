@@ -1,0 +1,167 @@
+"""Checkpoints: safetensors weights, a JSON sidecar, and a weights-only training-state file.
+
+A checkpoint is a folder holding `model.safetensors`, `model.json` and, for resumable ones,
+`training_state.pt`. Each file is written to a temporary name and moved into place, and the
+folder is staged and swapped in whole, so a crash leaves either the old checkpoint or the new
+one (a crash between the two renames leaves `<name>.old`, which the loader falls back to).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+import nowcast
+from nowcast.errors import ConfigError, DataMissingError
+from nowcast.models.preset import ModelConfig, SequenceConfig
+from nowcast.models.registry import build_from_config
+
+WEIGHTS_FILE = "model.safetensors"
+SIDECAR_FILE = "model.json"
+STATE_FILE = "training_state.pt"
+BACKUP_SUFFIX = ".old"
+
+
+class CheckpointMismatchError(ConfigError, ValueError):
+    """A checkpoint's configuration or tensors do not fit the model it is loaded into."""
+
+
+class CheckpointMeta(BaseModel):
+    """The JSON sidecar: everything needed to rebuild, trust and use the weights."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: ModelConfig
+    sequence: SequenceConfig | None = None
+    preset: str | None = None
+    normalisation: dict[str, Any] = Field(default_factory=dict)
+    iteration: int = 0
+    metrics: dict[str, float] = Field(default_factory=dict)
+    code_version: str = nowcast.__version__
+    extra: dict[str, Any] = Field(default_factory=dict)
+    created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Write through a temporary file in the same folder, fsync, then os.replace into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Swap a fully written staging folder in for `target`."""
+    backup = target.with_name(target.name + BACKUP_SUFFIX)
+    if target.exists():
+        shutil.rmtree(backup, ignore_errors=True)
+        os.replace(target, backup)
+    os.replace(staging, target)
+    shutil.rmtree(backup, ignore_errors=True)
+
+
+def save_checkpoint(
+    directory: str | Path,
+    model: nn.Module,
+    meta: CheckpointMeta,
+    training_state: dict[str, Any] | None = None,
+) -> Path:
+    """Atomically write weights, sidecar and (optionally) training state to `directory`."""
+    target = Path(directory)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        _atomic_write(staging / WEIGHTS_FILE, lambda p: save_file(tensors, str(p)))
+        if training_state is not None:
+            _atomic_write(staging / STATE_FILE, lambda p: torch.save(training_state, p))
+        text = json.dumps(meta.model_dump(mode="json"), indent=2) + "\n"
+        _atomic_write(staging / SIDECAR_FILE, lambda p: p.write_text(text))
+        _publish(staging, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The checkpoint folder for a folder, one of its files, or a run folder (best, then last)."""
+    path = Path(path)
+    if path.is_file():
+        path = path.parent
+    candidates = [path, path / "best", path / "last"]
+    candidates += [c.with_name(c.name + BACKUP_SUFFIX) for c in candidates]
+    for candidate in candidates:
+        if (candidate / SIDECAR_FILE).is_file() and (candidate / WEIGHTS_FILE).is_file():
+            return candidate
+    raise DataMissingError(f"no checkpoint ({WEIGHTS_FILE} + {SIDECAR_FILE}) found at {path}")
+
+
+def read_meta(path: str | Path) -> CheckpointMeta:
+    """The sidecar of the checkpoint at `path`."""
+    folder = resolve_checkpoint(path)
+    return CheckpointMeta.model_validate_json((folder / SIDECAR_FILE).read_text())
+
+
+def _config_differences(expected: ModelConfig, found: ModelConfig) -> list[str]:
+    """'field: model X, checkpoint Y' for every differing field."""
+    mine, theirs = expected.model_dump(), found.model_dump()
+    return [
+        f"{k}: model {mine[k]!r}, checkpoint {theirs[k]!r}" for k in mine if mine[k] != theirs[k]
+    ]
+
+
+def load_weights(model: nn.Module, path: str | Path) -> CheckpointMeta:
+    """Load a checkpoint's weights into `model`; a different model config is an error."""
+    folder = resolve_checkpoint(path)
+    meta = read_meta(folder)
+    config = getattr(model, "config", None)
+    if isinstance(config, ModelConfig) and config != meta.model:
+        differences = "; ".join(_config_differences(config, meta.model))
+        raise CheckpointMismatchError(
+            f"checkpoint {folder} was trained for another model config ({differences})"
+        )
+    device = next(model.parameters()).device
+    tensors = load_file(str(folder / WEIGHTS_FILE), device=str(device))
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as error:
+        raise CheckpointMismatchError(
+            f"checkpoint {folder} does not fit the model: {error}"
+        ) from None
+    return meta
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, CheckpointMeta]:
+    """Rebuild the model a checkpoint describes, load its weights, and return it in eval mode."""
+    meta = read_meta(path)
+    model = build_from_config(meta.model).to(device)
+    load_weights(model, path)
+    return model.eval(), meta
+
+
+def load_training_state(path: str | Path) -> dict[str, Any]:
+    """The optimiser, scheduler, sampler and RNG state saved beside a resumable checkpoint."""
+    folder = resolve_checkpoint(path)
+    state_path = folder / STATE_FILE
+    if not state_path.is_file():
+        raise DataMissingError(f"checkpoint {folder} has no {STATE_FILE} to resume from")
+    return torch.load(state_path, map_location="cpu", weights_only=True)

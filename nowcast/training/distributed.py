@@ -1,0 +1,84 @@
+"""DistributedDataParallel plumbing: process group from torchrun's env vars, batch sharding."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+
+from nowcast.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in the job; world_size 1 means a plain single-process run."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        """True under torchrun with more than one process."""
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        """Only rank 0 writes checkpoints, logs and progress."""
+        return self.rank == 0
+
+    def shard(self, batch: Tensor) -> Tensor:
+        """This rank's contiguous slice of a global batch along dim 0."""
+        if not self.enabled:
+            return batch
+        size = batch.shape[0]
+        if size % self.world_size:
+            raise ConfigError(
+                f"global batch {size} is not divisible by the {self.world_size} processes"
+            )
+        step = size // self.world_size
+        return batch[self.rank * step : (self.rank + 1) * step]
+
+    def mean(self, value: Tensor) -> Tensor:
+        """Average a tensor over all ranks (identity for one process)."""
+        if not self.enabled:
+            return value
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        return value / self.world_size
+
+    def broadcast(self, value: Tensor) -> Tensor:
+        """Rank 0's value of a tensor, on every rank."""
+        if not self.enabled:
+            return value
+        value = value.clone()
+        dist.broadcast(value, src=0)
+        return value
+
+
+def init_distributed(device: torch.device) -> tuple[DistContext, torch.device]:
+    """Join the process group torchrun describes (WORLD_SIZE > 1) and pick this rank's device.
+
+    Uses NCCL on CUDA and gloo on CPU; the device becomes cuda:LOCAL_RANK on GPUs.
+    """
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return DistContext(), device
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, rank=rank, world_size=world_size)
+    return DistContext(rank, world_size, local_rank), device
+
+
+def shutdown_distributed() -> None:
+    """Leave the process group if one is active."""
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,39 @@
+"""Shared fixtures: where the real test data lives (`NOWCAST_TEST_DATA`, default ../shared/data).
+
+Tests that need a file from it take the `shared_data` fixture (the folder) and, for one file or
+sub-folder, call `shared_data_path(...)`; both skip with a clear reason when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def shared_data_root() -> Path:
+    """The test-data folder: $NOWCAST_TEST_DATA, or `../shared/data` beside the repository."""
+    return Path(os.environ.get("NOWCAST_TEST_DATA") or REPO.parent / "shared" / "data")
+
+
+def shared_data_path(*parts: str) -> Path:
+    """A path inside the test data; skips the calling test when it does not exist."""
+    path = shared_data_root().joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"test data not found at {path} (set NOWCAST_TEST_DATA)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real test-data folder (skips the test when it is absent, e.g. in a fresh clone)."""
+    return shared_data_path()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository's root folder (for `pipelines/`, `models/`, ...)."""
+    return REPO

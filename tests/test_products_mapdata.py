@@ -1,0 +1,133 @@
+"""Offline-safe map data: local shapefiles, the no-data path, and bounded network attempts."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from forecast_fixtures import BOM_DIR, bom_forecast
+
+from nowcast.products import mapdata
+from nowcast.products.render import render_forecast
+
+GSHHS_CRUDE = mapdata.SYSTEM_DATA_DIR / "shapefiles" / "gshhs" / "c" / "GSHHS_c_L1.shp"
+
+
+class Records(logging.Handler):
+    """Keeps the records of the `nowcast.products` loggers (the CLI may stop propagation)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def warnings(self) -> list[str]:
+        return [r.getMessage() for r in self.records if r.levelno >= logging.WARNING]
+
+
+@pytest.fixture
+def records() -> Iterator[Records]:
+    handler = Records()
+    logger = logging.getLogger("nowcast.products")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No network, whatever the machine running the tests has."""
+    monkeypatch.setattr(mapdata, "network_available", lambda: False)
+
+
+@pytest.mark.skipif(not BOM_DIR.exists(), reason=f"BOM radar data not found at {BOM_DIR}")
+def test_empty_data_dir_renders_without_coastlines_and_warns_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: Records, offline: None
+) -> None:
+    empty = tmp_path / "cartopy-data"
+    empty.mkdir()
+    monkeypatch.setenv("CARTOPY_DATA_DIR", str(empty))
+    ds = bom_forecast(60, factor=8)
+    paths = render_forecast(ds, tmp_path / "out", ["png", "gif"])
+    paths += render_forecast(ds, tmp_path / "again", ["png"])
+    assert all(path.stat().st_size > 5_000 for path in paths)
+    assert len(records.warnings()) == 1
+    assert "no coastline data" in records.warnings()[0] and str(empty) in records.warnings()[0]
+
+
+def test_explicit_data_dir_is_the_only_place_searched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CARTOPY_DATA_DIR", str(tmp_path))
+    assert mapdata.data_dirs() == (tmp_path,)
+    monkeypatch.delenv("CARTOPY_DATA_DIR")
+    assert mapdata.SYSTEM_DATA_DIR in mapdata.data_dirs()
+
+
+def test_resolution_follows_map_size(tmp_path: Path) -> None:
+    for relative in (
+        "shapefiles/natural_earth/physical/ne_10m_coastline.shp",
+        "shapefiles/natural_earth/physical/ne_110m_coastline.shp",
+        "shapefiles/gshhs/c/GSHHS_c_L1.shp",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).touch()
+    candidates = list(mapdata._coastline_files(tmp_path))
+    assert mapdata._closest(candidates, 256 / 400).name == "ne_10m_coastline.shp"
+    assert mapdata._closest(candidates, 6600 / 400).name == "ne_110m_coastline.shp"
+    assert mapdata._closest(candidates, 40000 / 400).name == "GSHHS_c_L1.shp"
+
+
+@pytest.mark.skipif(not GSHHS_CRUDE.exists(), reason="python-cartopy-data (GSHHS) not installed")
+def test_debian_gshhs_coastlines_are_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: Records, offline: None
+) -> None:
+    monkeypatch.setenv("CARTOPY_DATA_DIR", str(mapdata.SYSTEM_DATA_DIR))
+    features = mapdata.map_features(256.0)
+    assert features.coastline is not None
+    assert len(list(features.coastline.geometries())) > 100
+    assert records.warnings() == []
+
+
+def test_network_probe_is_bounded_and_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    timeouts: list[float] = []
+
+    def unreachable(request: object, timeout: float) -> None:
+        timeouts.append(timeout)
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(mapdata, "_probe", {})
+    monkeypatch.setattr(mapdata.urllib.request, "urlopen", unreachable)
+    assert mapdata.network_available() is False
+    assert mapdata.network_available() is False
+    assert timeouts == [mapdata.PROBE_TIMEOUT_S] and mapdata.PROBE_TIMEOUT_S <= 3
+
+
+def test_network_probe_with_unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mapdata, "_probe", {})
+    monkeypatch.setattr(mapdata, "NATURAL_EARTH_URL", "https://nowcast-test.invalid/")
+    start = time.monotonic()
+    assert mapdata.network_available() is False
+    assert time.monotonic() - start < 5.0
+
+
+def test_hung_download_is_abandoned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: Records
+) -> None:
+    monkeypatch.setenv("CARTOPY_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(mapdata, "_probe", {"at": time.monotonic(), "ok": True})
+    monkeypatch.setattr(mapdata, "DOWNLOAD_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(mapdata.shapereader, "natural_earth", lambda *a, **k: time.sleep(3))
+    start = time.monotonic()
+    features = mapdata.map_features(500.0)
+    assert time.monotonic() - start < 2.0
+    assert features.coastline is None
+    assert len(records.warnings()) == 1
+    assert mapdata.network_available() is False, "no second attempt within the hour"
