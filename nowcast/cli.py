@@ -15,6 +15,7 @@ from nowcast.commands.ingest import ingest
 from nowcast.commands.render import render
 from nowcast.commands.status import status
 from nowcast.commands.validate import validate
+from nowcast.commands.verify import verify
 from nowcast.errors import EXIT_FAILURE, NowcastError
 from nowcast.logs import configure_logging
 from nowcast.state import AppState
@@ -95,6 +96,7 @@ app.command()(validate)
 app.command()(ingest)
 app.command()(render)
 app.command()(forecast)
+app.command()(verify)
 
 
 def main() -> None:

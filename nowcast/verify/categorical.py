@@ -47,7 +47,8 @@ def categorical_scores(
     """CSI, POD and FAR at `threshold` (events are values >= it, or <= it with `below`)."""
     f, thr = _events(np.asarray(forecast, dtype=np.float64), threshold, below)
     o, _ = _events(np.asarray(observed, dtype=np.float64), threshold, below)
-    values = det_cat_fct(f, o, thr, scores=list(CATEGORICAL_SCORES))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = det_cat_fct(f, o, thr, scores=list(CATEGORICAL_SCORES))
     scores = []
     for name in CATEGORICAL_SCORES:
         value = float(values[name])

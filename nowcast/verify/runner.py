@@ -1,0 +1,116 @@
+"""`nowcast verify`: score stored forecasts, and baselines on the same cases, into the table."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from nowcast.archive import Archive
+from nowcast.config import Settings
+from nowcast.errors import DataMissingError
+from nowcast.products.forecast_file import list_forecasts, open_forecast
+from nowcast.timeutil import now_utc, parse_duration
+from nowcast.verify.case import Case, EventDefinition, default_events, score_case
+from nowcast.verify.cases import baseline_case, stored_case
+from nowcast.verify.table import ScoreTable
+
+log = logging.getLogger(__name__)
+
+BASELINE_METHODS = ("persistence", "extrapolation")
+TABLE_FILE = "scores.sqlite"
+CSV_FILE = "scores.csv"
+
+
+@dataclass
+class VerifyReport:
+    """How many forecasts were scored, per method, and where the table is."""
+
+    table: Path
+    cases: dict[str, int] = field(default_factory=dict)
+    rows: int = 0
+    skipped: int = 0
+
+    def count(self, case: Case) -> None:
+        """Count one scored case under its method."""
+        self.cases[case.method] = self.cases.get(case.method, 0) + 1
+
+
+def events_for(
+    series: xr.DataArray,
+    thresholds: Sequence[float] | None,
+    scales: Sequence[int] | None,
+) -> EventDefinition:
+    """The pipeline variable's default events, with the user's thresholds or scales if given."""
+    default = default_events(str(series.attrs.get("standard_name", "")))
+    return EventDefinition(
+        thresholds=tuple(thresholds) if thresholds else default.thresholds,
+        below=default.below,
+        scales=tuple(scales) if scales else default.scales,
+    )
+
+
+def verification_folder(settings: Settings, out: Path | None = None) -> Path:
+    """Where the score table, CSV export and reports live."""
+    return out or settings.output.verification
+
+
+def score_cases(
+    cases: Sequence[Case | None], events: EventDefinition, table: ScoreTable, report: VerifyReport
+) -> None:
+    """Score each case that has observations and store its rows."""
+    for case in cases:
+        if case is None:
+            continue
+        report.rows += table.upsert(score_case(case, events))
+        report.count(case)
+
+
+def run_verify(
+    settings: Settings,
+    pipelines: list[str] | None = None,
+    since: str = "7d",
+    thresholds: Sequence[float] | None = None,
+    scales: Sequence[int] | None = None,
+    out: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> VerifyReport:
+    """Score every stored forecast since `since` whose valid times have observations now."""
+    archive = Archive(settings.archive)
+    if not archive.exists():
+        raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
+    folder = verification_folder(settings, out)
+    table = ScoreTable(folder / TABLE_FILE)
+    report = VerifyReport(table=table.path)
+    cutoff = (now_utc() - parse_duration(since)).tz_localize(None)
+    files = [
+        f
+        for f in list_forecasts(settings.output.forecasts)
+        if pd.Timestamp(f.init_time).tz_localize(None) >= cutoff
+    ]
+    groups = set(archive.groups())
+    series_cache: dict[str, xr.DataArray] = {}
+    for index, found in enumerate(files):
+        dataset = open_forecast(found.path)
+        group = str(dataset.attrs["pipeline"])
+        pipeline = group.split("/")[0]
+        if (pipelines and pipeline not in pipelines) or group not in groups:
+            report.skipped += 1
+            continue
+        series = series_cache.setdefault(group, archive.read(group))
+        events = events_for(series, thresholds, scales)
+        init = pd.Timestamp(dataset.forecast_reference_time.values)
+        leads = pd.TimedeltaIndex(dataset.lead_time.values)
+        case = stored_case(dataset, series)
+        baselines = [m for m in BASELINE_METHODS if m != dataset.attrs.get("method")]
+        cases = [case, *(baseline_case(m, group, init, leads, series) for m in baselines)]
+        score_cases(cases, events, table, report)
+        if progress:
+            progress(index + 1, len(files))
+    table.export_csv(folder / CSV_FILE)
+    log.info("verified %d forecast(s): %s", len(files) - report.skipped, report.cases)
+    return report
