@@ -1,7 +1,8 @@
 """Forecast datasets in the forecast-file contract, built from the real files in shared/data.
 
 The "forecast" at each lead time is the observation shifted a few pixels (persistence-like),
-which is enough to exercise every product on each real grid.
+which is enough to exercise every product on each real grid. The builders are cached: treat
+the datasets they return as read-only.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 
@@ -227,8 +228,3 @@ def shifted_init(ds: xr.Dataset, init: datetime) -> xr.Dataset:
         forecast_reference_time=naive,
         time=("lead_time", naive + ds["lead_time"].values),
     )
-
-
-def hourly(start: datetime, count: int) -> list[datetime]:
-    """`count` hourly times from `start`."""
-    return [start + timedelta(hours=h) for h in range(count)]

@@ -5,8 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import cartopy.crs as ccrs
+import pyproj
 import pytest
-from forecast_fixtures import BOM_DIR, bom_forecast, shifted_init, write_forecast
+import xarray as xr
+from forecast_fixtures import (
+    BOM_DIR,
+    TYPHOON_FILE,
+    bom_forecast,
+    requires,
+    shifted_init,
+    typhoon_forecast,
+    write_forecast,
+)
 from PIL import Image
 
 from nowcast.config import OutputSettings, Settings
@@ -14,11 +25,12 @@ from nowcast.errors import DataMissingError
 from nowcast.products.daily import render_daily
 from nowcast.products.daily_plan import daily_cases, synoptic_inits
 from nowcast.products.forecast_file import ForecastFile, list_forecasts
+from nowcast.products.projection import map_grid
 from nowcast.products.scores import day_scores
 from nowcast.verify.table import ScoreRow, ScoreTable
 
 DAY = date(2020, 10, 31)
-needs_bom = pytest.mark.skipif(not BOM_DIR.exists(), reason=f"BOM data not found at {BOM_DIR}")
+needs_bom = requires(BOM_DIR)
 
 
 def at(hour: int, minute: int = 0, day: int = 31) -> datetime:
@@ -117,3 +129,25 @@ def test_render_daily_without_scores_or_forecasts(tmp_path: Path) -> None:
         render_daily(settings_in(tmp_path), date(2020, 10, 30))
     with pytest.raises(DataMissingError):
         render_daily(settings_in(tmp_path), DAY, pipelines=["saf-crr"])
+
+
+def recentred(ds: xr.Dataset, init: datetime, lat: float, lon: float) -> xr.Dataset:
+    """A storm-centred forecast moved to another init time and storm position."""
+    moved = shifted_init(ds, init).assign_attrs(storm_lat=lat, storm_lon=lon)
+    crs = pyproj.CRS(proj="aeqd", lat_0=lat, lon_0=lon, datum="WGS84")
+    moved["crs"] = moved["crs"].copy().assign_attrs(crs.to_cf())
+    return moved
+
+
+@requires(TYPHOON_FILE)
+def test_storm_centred_observations_keep_their_own_grid(tmp_path: Path) -> None:
+    base = typhoon_forecast(factor=4)
+    write_forecast(recentred(base, at(0), 8.6, 128.0), tmp_path / "forecasts")
+    write_forecast(recentred(base, at(1), 9.1, 127.0), tmp_path / "forecasts")
+    (case,) = daily_cases(list_forecasts(tmp_path / "forecasts"), DAY)
+    observed = case.observed[0]
+    assert observed.attrs["storm_lat"] == 9.1
+    centre = ccrs.PlateCarree().transform_point(0, 0, map_grid(observed, "observation").projection)
+    assert centre == pytest.approx((127.0, 9.1))
+    index = render_daily(settings_in(tmp_path), DAY)
+    assert (index.parent / "typhoon-ir_2020-10-31.png").stat().st_size > 10_000

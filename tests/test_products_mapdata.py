@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from forecast_fixtures import BOM_DIR, bom_forecast
+from forecast_fixtures import BOM_DIR, bom_forecast, requires
 
 from nowcast.products import mapdata
 from nowcast.products.render import render_forecast
@@ -47,7 +47,7 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mapdata, "network_available", lambda: False)
 
 
-@pytest.mark.skipif(not BOM_DIR.exists(), reason=f"BOM radar data not found at {BOM_DIR}")
+@requires(BOM_DIR)
 def test_empty_data_dir_renders_without_coastlines_and_warns_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: Records, offline: None
 ) -> None:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from forecast_fixtures import BOM_DIR, bom_forecast, shifted_init
+from forecast_fixtures import BOM_DIR, bom_forecast, requires, shifted_init
 
 from nowcast.products.animation import write_gif
 from nowcast.products.forecast_figure import forecast_figure, save_png
@@ -35,7 +35,7 @@ def render_small(index: int, out: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="needs Linux /proc")
-@pytest.mark.skipif(not BOM_DIR.exists(), reason=f"BOM radar data not found at {BOM_DIR}")
+@requires(BOM_DIR)
 def test_hundred_renders_keep_memory_bounded(tmp_path: Path) -> None:
     for index in range(WARM_UP):
         render_small(index, tmp_path)

@@ -13,6 +13,7 @@ from forecast_fixtures import (
     SAF_DIR,
     TYPHOON_FILE,
     bom_forecast,
+    requires,
     saf_forecast,
     typhoon_forecast,
     write_forecast,
@@ -21,6 +22,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from PIL import Image
 
+import nowcast.products.render as render_module
 from nowcast.errors import ConfigError, DataMissingError
 from nowcast.products.colormaps import RAIN_COLOURS
 from nowcast.products.forecast_figure import forecast_figure
@@ -97,7 +99,7 @@ def check_written(paths: list[Path], pixels: np.ndarray, n_frames: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not BOM_DIR.exists(), reason=f"BOM radar data not found at {BOM_DIR}")
+@requires(BOM_DIR)
 def test_bom_radar_on_albers_grid(tmp_path: Path) -> None:
     ds = bom_forecast(60)
     pixels, maps, bar = drawn_figure(ds)
@@ -117,7 +119,7 @@ def test_bom_radar_on_albers_grid(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SAF_DIR.exists(), reason=f"NWC SAF CRR data not found at {SAF_DIR}")
+@requires(SAF_DIR)
 def test_saf_crr_on_geostationary_grid(tmp_path: Path) -> None:
     ds = saf_forecast()
     pixels, maps, bar = drawn_figure(ds)
@@ -133,7 +135,7 @@ def test_saf_crr_on_geostationary_grid(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not TYPHOON_FILE.exists(), reason=f"Digital Typhoon file not at {TYPHOON_FILE}")
+@requires(TYPHOON_FILE)
 def test_digital_typhoon_storm_centred(tmp_path: Path) -> None:
     ds = typhoon_forecast()
     fig = forecast_figure(ds)
@@ -153,13 +155,38 @@ def test_digital_typhoon_storm_centred(tmp_path: Path) -> None:
     check_written(paths, pixels, n_frames=5)
 
 
-@pytest.mark.skipif(not BOM_DIR.exists(), reason=f"BOM radar data not found at {BOM_DIR}")
+@requires(BOM_DIR)
 def test_single_format_and_bad_format(tmp_path: Path) -> None:
     ds = bom_forecast(60, factor=8)
     assert [p.suffix for p in render_forecast(ds, tmp_path, ["gif"])] == [".gif"]
     assert not list(tmp_path.glob(".*")), "no temporary files left behind"
     with pytest.raises(ConfigError, match="jpeg"):
         render_forecast(ds, tmp_path, ["jpeg"])
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(ds: xr.Dataset, path: Path) -> Path:
+        path.write_bytes(b"half a file")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setitem(render_module.WRITERS, "png", broken)
+    ds = xr.Dataset(
+        {
+            "forecast": (("lead_time", "y", "x"), np.zeros((1, 2, 2))),
+            "observation": (("y", "x"), np.zeros((2, 2))),
+        },
+        coords={
+            "lead_time": [np.timedelta64(1, "h")],
+            "time": ("lead_time", [np.datetime64("2020-10-31T11:00")]),
+            "forecast_reference_time": np.datetime64("2020-10-31T10:00"),
+            "x": [0.0, 1.0],
+            "y": [1.0, 0.0],
+        },
+        attrs={"pipeline": "p"},
+    )
+    with pytest.raises(RuntimeError, match="disk full"):
+        render_forecast(ds, tmp_path, ["png"])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_missing_and_foreign_files(tmp_path: Path) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-from forecast_fixtures import BOM_DIR, bom_forecast, shifted_init, write_forecast
+from forecast_fixtures import BOM_DIR, bom_forecast, requires, shifted_init, write_forecast
 from typer.testing import CliRunner
 
 from nowcast.cli import app
 
 runner = CliRunner()
-needs_bom = pytest.mark.skipif(not BOM_DIR.exists(), reason=f"BOM data not found at {BOM_DIR}")
+needs_bom = requires(BOM_DIR)
 
 
 def invoke(tmp_path: Path, *args: str):  # noqa: ANN201 - CliRunner Result

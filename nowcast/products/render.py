@@ -1,0 +1,65 @@
+"""`render_forecast`: the PNG figure and GIF animation of one forecast, written atomically."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import xarray as xr
+
+from nowcast.errors import ConfigError
+from nowcast.products.animation import write_gif
+from nowcast.products.forecast_figure import forecast_figure, save_png
+from nowcast.products.forecast_file import check_forecast, open_forecast, product_stem
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("png", "gif")
+PNG_DPI = 100
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary sibling path that replaces `path` only when writing succeeded."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        yield tmp
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_png(ds: xr.Dataset, path: Path) -> Path:
+    """The panel figure as PNG."""
+    return save_png(forecast_figure(ds), path, dpi=PNG_DPI)
+
+
+WRITERS: dict[str, Callable[[xr.Dataset, Path], Path]] = {"png": _write_png, "gif": write_gif}
+
+
+def render_forecast(
+    source: Path | str | xr.Dataset,
+    out_dir: Path,
+    formats: Iterable[str] = FORMATS,
+) -> list[Path]:
+    """Write `<pipeline>_<init>.png` and/or `.gif` for one forecast file or dataset into out_dir."""
+    wanted = list(dict.fromkeys(formats))
+    unknown = [f for f in wanted if f not in WRITERS]
+    if unknown or not wanted:
+        raise ConfigError(f"unknown product format(s) {unknown}; choose from {', '.join(FORMATS)}")
+    if isinstance(source, xr.Dataset):
+        ds = source
+        check_forecast(ds, "dataset")
+    else:
+        ds = open_forecast(Path(source))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in wanted:
+        path = out_dir / f"{product_stem(ds)}.{fmt}"
+        with atomic_path(path) as tmp:
+            WRITERS[fmt](ds, tmp)
+        log.info("wrote %s", path)
+        written.append(path)
+    return written
