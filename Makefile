@@ -18,7 +18,7 @@ $(BIN)/nowcast: pyproject.toml
 		echo "No GPU: installing the CPU torch wheel"; \
 		$(BIN)/pip install --quiet "$(TORCH_CPU)"; \
 	fi
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,satellite]"
 	touch $(BIN)/nowcast
 
 $(VENV): $(BIN)/nowcast

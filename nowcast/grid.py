@@ -157,14 +157,22 @@ def _window(coord: np.ndarray, low: float, high: float) -> slice:
     return slice(int(inside[0]), int(inside[-1]) + 1)
 
 
-def _bbox_extent(bbox: tuple[float, float, float, float], crs: pyproj.CRS) -> tuple[float, ...]:
-    """The source-projection rectangle that encloses a lon/lat box (edges sampled densely)."""
+def bbox_outline(
+    bbox: tuple[float, float, float, float], count: int = 64
+) -> tuple[np.ndarray, np.ndarray]:
+    """Longitudes and latitudes of `count` points along each edge of a lon/lat box."""
     lon0, lat0, lon1, lat1 = bbox
-    edge = np.linspace(0.0, 1.0, 64)
-    lons = np.concatenate([lon0 + (lon1 - lon0) * edge, np.full(64, lon1)])
-    lons = np.concatenate([lons, lon1 - (lon1 - lon0) * edge, np.full(64, lon0)])
-    lats = np.concatenate([np.full(64, lat0), lat0 + (lat1 - lat0) * edge])
-    lats = np.concatenate([lats, np.full(64, lat1), lat1 - (lat1 - lat0) * edge])
+    edge = np.linspace(0.0, 1.0, count)
+    lons = np.concatenate([lon0 + (lon1 - lon0) * edge, np.full(count, lon1)])
+    lons = np.concatenate([lons, lon1 - (lon1 - lon0) * edge, np.full(count, lon0)])
+    lats = np.concatenate([np.full(count, lat0), lat0 + (lat1 - lat0) * edge])
+    lats = np.concatenate([lats, np.full(count, lat1), lat1 - (lat1 - lat0) * edge])
+    return lons, lats
+
+
+def bbox_extent(bbox: tuple[float, float, float, float], crs: pyproj.CRS) -> tuple[float, ...]:
+    """The source-projection rectangle that encloses a lon/lat box (edges sampled densely)."""
+    lons, lats = bbox_outline(bbox)
     transformer = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
     xs, ys = transformer.transform(lons, lats)
     finite = np.isfinite(xs) & np.isfinite(ys)
@@ -239,7 +247,7 @@ class Regridder:
         if self.spec.bbox is not None:
             if crs is None or "center_lat" in frame.coords:
                 raise ConfigError("grid.bbox needs frames on a fixed projection; use grid.extent")
-            extent = _bbox_extent(self.spec.bbox, crs)
+            extent = bbox_extent(self.spec.bbox, crs)
         if extent is not None:
             cols, rows = _window(x, extent[0], extent[2]), _window(y, extent[1], extent[3])
         ny, nx = self.spec.shape

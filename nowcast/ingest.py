@@ -4,7 +4,9 @@
 source's frames in the time window, skips those already archived (or rejected before and
 unchanged), fetches the rest, and for each frame: read -> check -> regrid -> transform ->
 batch -> `Archive.append`. Bad inputs go to quarantine with their reason and never stop the
-run; an unreachable source makes the run exit 4 but keeps whatever was fetched.
+run; an unreachable source makes the run exit 4 but keeps whatever was fetched. With
+`[follow]`, each frame is offered once per storm whose track spans it and cut into that
+storm's centred box (`nowcast.follow`) before it is checked again and regridded.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import xarray as xr
 from nowcast.archive import Archive
 from nowcast.checks import frame_problem, mask_outliers
 from nowcast.config import Settings
-from nowcast.errors import EXIT_OK, EXIT_SOURCE_FAILED, ConfigError
+from nowcast.errors import EXIT_OK, EXIT_SOURCE_FAILED, ConfigError, NowcastError
+from nowcast.follow import StormFollower
 from nowcast.grid import GRID_MAPPING, GridPlan, Regridder
 from nowcast.ledger import Entry, Ledger
 from nowcast.pipeline import PipelineConfig, load_pipeline, make_reader, make_source
@@ -31,6 +34,7 @@ from nowcast.readers.base import Payload
 from nowcast.sources import (
     BadInput,
     Candidate,
+    Fetched,
     NotPublished,
     Source,
     SourceUnavailable,
@@ -41,6 +45,7 @@ log = logging.getLogger("nowcast.ingest")
 
 ProgressFn = Callable[[str, int, int], None]
 PHYSICAL_ATTRS = ("units", "standard_name", "long_name")
+STORM_ATTRS = ("storm_id", "storm_name")
 ALONG_TIME = ("center_lat", "center_lon")
 
 
@@ -129,6 +134,8 @@ class _PipelineRun:
         self.present: dict[str, set[int]] = {}
         self.grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.batches: dict[str, list[_Staged]] = {}
+        self.follow = StormFollower(config.follow, config.checks) if config.follow else None
+        self.recent: tuple[str, Fetched, xr.DataArray] | None = None
 
     def _note(self, candidate: Candidate, group: str, status: str, reason: str = "") -> None:
         """Count an outcome and queue its ledger entry."""
@@ -175,6 +182,19 @@ class _PipelineRun:
                 self._note(candidate, group, "skipped", reason)
         return todo
 
+    def _follow(
+        self, follow: StormFollower, candidates: list[Candidate], dry_run: bool
+    ) -> list[Candidate]:
+        """One candidate per followed storm; frames outside every track are skipped with why."""
+        kept, outside = follow.expand(candidates)
+        reason = follow.outside_reason()
+        for candidate in outside:
+            if dry_run:
+                self.report.skipped += 1
+            else:
+                self._note(candidate, self.config.name, "skipped", reason)
+        return kept
+
     def _reject(
         self, candidate: Candidate, group: str, payload: Payload | None, reason: str, origin: str
     ) -> None:
@@ -204,22 +224,21 @@ class _PipelineRun:
             and np.allclose(y, plan.y, rtol=0, atol=1e-3)
         )
 
-    def _process(self, candidate: Candidate) -> bool:
-        """Fetch, read, check and regrid one frame into its batch; False if the source failed."""
-        group = group_name(self.config.name, candidate.group)
+    def _fetch_read(self, candidate: Candidate, group: str) -> tuple[Fetched, xr.DataArray] | None:
+        """Fetch and decode one frame; None when it is pending or rejected (noted already).
+
+        Raises SourceUnavailable; a frame that serves several followed storms is read once.
+        """
+        if self.recent is not None and self.recent[0] == candidate.location:
+            return self.recent[1], self.recent[2]
         try:
             fetched = self.source.fetch(candidate)
         except NotPublished as exc:
             self._note(candidate, group, "pending", str(exc))
-            return True
-        except SourceUnavailable as exc:
-            log.error("%s: %s", self.config.name, exc)
-            self.report.errors.append(str(exc))
-            self._note(candidate, group, "failed", str(exc))
-            return False
+            return None
         except BadInput as exc:
             self._reject(candidate, group, exc.payload, str(exc), candidate.location)
-            return True
+            return None
         frame = fetched.frame
         if frame is None:
             if self.reader is None or fetched.payload is None:
@@ -227,12 +246,34 @@ class _PipelineRun:
             reader, options = self.reader
             try:
                 frame = reader.read(fetched.payload, options)
+            except NowcastError:
+                raise  # a configuration problem (a missing extra or table), not a bad input
             except Exception as exc:  # any decoder failure means the input is bad, not the run
                 log.debug("read failed", exc_info=True)
                 reason = f"undecodable: {type(exc).__name__}: {exc}"
                 self._reject(candidate, group, fetched.payload, reason, fetched.provenance)
-                return True
+                return None
+        if self.follow is not None:
+            self.recent = (candidate.location, fetched, frame)
+        return fetched, frame
+
+    def _process(self, candidate: Candidate) -> bool:
+        """Fetch, read, check and regrid one frame into its batch; False if the source failed."""
+        group = group_name(self.config.name, candidate.group)
+        try:
+            read = self._fetch_read(candidate, group)
+        except SourceUnavailable as exc:
+            log.error("%s: %s", self.config.name, exc)
+            self.report.errors.append(str(exc))
+            self._note(candidate, group, "failed", str(exc))
+            return False
+        if read is None:
+            return True
+        fetched, frame = read
         problem = frame_problem(frame, candidate.time, self.config.checks)
+        if problem is None and self.follow is not None:
+            frame = self.follow.box(frame, candidate)
+            problem = frame_problem(frame, candidate.time, self.follow.checks)
         if problem is None:
             plan = self.regrid.plan(frame)
             values = plan.apply(mask_outliers(frame.values, self.config.checks))
@@ -276,8 +317,7 @@ class _PipelineRun:
             "source_format": source.format or source.kind,
             "cadence_s": self.config.cadence.total_seconds(),
         }
-        if "storm_id" in first.attrs:
-            attrs["storm_id"] = first.attrs["storm_id"]
+        attrs.update({key: first.attrs[key] for key in STORM_ATTRS if key in first.attrs})
         return attrs
 
     def _commit(self, group: str) -> None:
@@ -316,6 +356,8 @@ class _PipelineRun:
             log.error("%s: %s", self.config.name, exc)
             report.errors.append(str(exc))
             return self._finish()
+        if self.follow is not None:
+            candidates = self._follow(self.follow, candidates, dry_run)
         todo = self._select(candidates, dry_run)
         if dry_run:
             report.planned = [f"{iso(c.time)} {c.location}" for c in todo]

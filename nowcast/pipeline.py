@@ -2,8 +2,9 @@
 
 A pipeline names its source (kind, location, format, variable, cadence), the target grid,
 the value transform, frame checks, ingest and schedule settings, the model preset and
-products, and the forecast window. Kind- and format-specific keys are checked by the source's
-and the reader's own option models, so a typo anywhere is an error naming the key.
+products, the forecast window, and optionally the storms to follow (`[follow]`). Kind- and
+format-specific keys are checked by the source's and the reader's own option models, so a
+typo anywhere is an error naming the key.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    model_validator,
 )
 
 from nowcast.checks import FrameChecks
 from nowcast.config import Settings, describe_validation_error, read_toml
 from nowcast.envexpand import expand_tree
 from nowcast.errors import ConfigError, NowcastError
+from nowcast.follow import FollowSpec
 from nowcast.grid import GridSpec
 from nowcast.readers import Reader, ReaderOptions, get_reader
 from nowcast.sources import Source, get_source
@@ -121,11 +124,31 @@ class PipelineConfig(Strict):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     model: ModelSection = Field(default_factory=ModelSection)
     forecast: ForecastSection = Field(default_factory=ForecastSection)
+    follow: FollowSpec | None = None
+
+    @model_validator(mode="after")
+    def _follow_crop(self) -> PipelineConfig:
+        """Storm-centred boxes are cropped in metres (`grid.extent`), never by a lon/lat box."""
+        if self.follow is not None and self.grid.bbox is not None:
+            raise ValueError(
+                "with [follow], crop with grid.extent (metres from the storm centre), not "
+                "grid.bbox; a source or reader box goes in [source] or [source.reader]"
+            )
+        return self
 
     @property
     def cadence(self) -> pd.Timedelta:
         """The source's cadence as a pandas Timedelta."""
         return pd.Timedelta(self.source.cadence)
+
+
+# (section, key) of file paths that are relative to the pipeline file's folder
+RELATIVE_PATHS = (
+    (("source",), "path"),
+    (("source", "reader"), "lut"),
+    (("follow",), "track"),
+    (("follow",), "metadata"),
+)
 
 
 def list_pipelines(settings: Settings) -> list[str]:
@@ -149,9 +172,12 @@ def read_pipeline(path: Path, environ: Mapping[str, str] | None = None) -> Pipel
     tree = expand_tree(read_toml(path), os.environ if environ is None else environ)
     if tree.setdefault("name", path.stem) != path.stem:
         raise ConfigError(f"{path}: name {tree['name']!r} differs from the file name")
-    source = tree.get("source")
-    if isinstance(source, dict) and isinstance(source.get("path"), str):
-        source["path"] = str(path.parent / Path(source["path"]).expanduser())
+    for section, key in RELATIVE_PATHS:
+        where = tree
+        for name in section:
+            where = where.get(name) if isinstance(where, dict) else None
+        if isinstance(where, dict) and isinstance(where.get(key), str):
+            where[key] = str(path.parent / Path(where[key]).expanduser())
     try:
         config = PipelineConfig.model_validate(tree)
     except ValidationError as exc:
@@ -161,11 +187,22 @@ def read_pipeline(path: Path, environ: Mapping[str, str] | None = None) -> Pipel
     return config
 
 
+def with_grid_bbox(
+    model: type[BaseModel], raw: Mapping[str, Any], config: PipelineConfig
+) -> dict[str, Any]:
+    """Options with `bbox` defaulting to `grid.bbox`, for kinds and formats that take a box."""
+    options = dict(raw)
+    if "bbox" in model.model_fields and config.grid.bbox is not None:
+        options.setdefault("bbox", config.grid.bbox)
+    return options
+
+
 def source_options(config: PipelineConfig, where: str = "pipeline") -> Any:
     """The kind-specific `[source]` keys, validated by the source kind's options model."""
     source_class = get_source(config.source.kind)
+    raw = with_grid_bbox(source_class.options_model, config.source.options, config)
     try:
-        return source_class.options_model.model_validate(config.source.options)
+        return source_class.options_model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(f"{where} [source]", exc)) from None
 
@@ -179,7 +216,7 @@ def reader_options(config: PipelineConfig, where: str = "pipeline") -> ReaderOpt
             )
         return None
     reader = get_reader(config.source.format)
-    raw = dict(config.source.reader)
+    raw = with_grid_bbox(reader.options_model, config.source.reader, config)
     if config.source.variable:
         raw.setdefault("variable", config.source.variable)
     try:

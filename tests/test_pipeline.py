@@ -123,5 +123,5 @@ def test_name_must_match_file(tmp_path: Path) -> None:
 def test_registries_list_valid_names() -> None:
     with pytest.raises(ConfigError, match="valid: .*mch_gif.*netcdf"):
         get_reader("gif")
-    with pytest.raises(ConfigError, match="valid: directory, http, synthetic"):
+    with pytest.raises(ConfigError, match="valid: directory, himawari, http, synthetic"):
         get_source("s3")

@@ -31,6 +31,8 @@ _READERS: dict[str, str] = {
     "netcdf": "nowcast.readers.netcdf:NetcdfReader",
     "digital_typhoon": "nowcast.readers.digital_typhoon:DigitalTyphoonReader",
     "image": "nowcast.readers.image:ImageReader",
+    "ahi_hsd": "nowcast.readers.ahi_hsd:AhiHsdReader",
+    "ceres_gridded": "nowcast.readers.ceres:CeresReader",
     **{name: "nowcast.readers.pysteps_importers:PystepsReader" for name in PYSTEPS_FORMATS},
 }
 

@@ -22,6 +22,7 @@ from nowcast.sources.base import (
 # source kind -> "module:class"
 _SOURCES: dict[str, str] = {
     "directory": "nowcast.sources.directory:DirectorySource",
+    "himawari": "nowcast.sources.himawari:HimawariSource",
     "http": "nowcast.sources.http:HttpSource",
     "synthetic": "nowcast.sources.synthetic:SyntheticSource",
 }
