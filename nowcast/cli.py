@@ -13,7 +13,9 @@ from nowcast.commands.config import config_app
 from nowcast.commands.forecast import forecast
 from nowcast.commands.ingest import ingest
 from nowcast.commands.render import render
+from nowcast.commands.schedule import schedule
 from nowcast.commands.status import status
+from nowcast.commands.train import finetune, train
 from nowcast.commands.validate import validate
 from nowcast.commands.verify import verify
 from nowcast.errors import EXIT_FAILURE, NowcastError
@@ -96,7 +98,10 @@ app.command()(validate)
 app.command()(ingest)
 app.command()(render)
 app.command()(forecast)
+app.command()(schedule)
 app.command()(verify)
+app.command()(train)
+app.command()(finetune)
 
 
 def main() -> None:

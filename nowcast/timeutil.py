@@ -62,3 +62,11 @@ def floor_time(time: pd.Timestamp, cadence: pd.Timedelta) -> pd.Timestamp:
 def iso(time: pd.Timestamp | datetime) -> str:
     """ISO 8601 UTC with a trailing Z, as used in logs, ledgers and file names."""
     return utc(time).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def short_duration(value: timedelta | pd.Timedelta) -> str:
+    """A duration as people write it and `parse_duration` reads it: `1h`, `10min`, `1h30min`."""
+    minutes = int(pd.Timedelta(value) / pd.Timedelta("1min"))
+    hours, rest = divmod(minutes, 60)
+    parts = ([f"{hours}h"] if hours else []) + ([f"{rest}min"] if rest or not hours else [])
+    return "".join(parts)

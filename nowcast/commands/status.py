@@ -56,9 +56,11 @@ def archive_table(rows: list[GroupSummary]) -> Table:
 
 
 def status(ctx: typer.Context) -> None:
-    """Show the archive's sources, time coverage, gaps and last ingest, and the model in use."""
+    """Show the archive's coverage, gaps and last ingest, the model, and the scheduler's health."""
     from nowcast.archive import Archive
     from nowcast.ledger import Ledger
+    from nowcast.scheduler.heartbeat import heartbeat_path, read_heartbeat
+    from nowcast.scheduler.view import scheduler_lines, scheduler_table
 
     settings = app_state(ctx).settings
     archive = Archive(settings.archive)
@@ -76,3 +78,8 @@ def status(ctx: typer.Context) -> None:
         if last is not None:
             console.print(f"last ingest attempt for {name}: {last.at} ({last.status})")
     console.print(f"model: {settings.model}")
+    beat = read_heartbeat(heartbeat_path(settings))
+    if beat is not None:
+        for line in scheduler_lines(beat):
+            console.print(line, highlight=False)
+        console.print(scheduler_table(beat))

@@ -1,0 +1,62 @@
+"""How `nowcast status` shows the scheduler's heartbeat: a state line and a table of jobs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.table import Table
+
+from nowcast.scheduler.heartbeat import BEAT_SECONDS
+
+# A running scheduler beats every BEAT_SECONDS; this long without one means it is gone.
+SILENT_AFTER_S = 3 * BEAT_SECONDS
+
+
+def _time(at: str | None) -> str:
+    """`2024-09-01 06:00Z` from a heartbeat time, or `-`."""
+    return at.replace("T", " ")[:16] + "Z" if at else "-"
+
+
+def _age_seconds(at: str | None, now: datetime) -> float:
+    """Seconds since a heartbeat time (infinite when there is none)."""
+    if not at:
+        return float("inf")
+    return (now - datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
+
+
+def scheduler_lines(data: dict[str, Any], now: datetime | None = None) -> list[str]:
+    """Running, stopped or silent (died without stopping), with pid and host; the last error."""
+    where = f"pid {data.get('pid')} on {data.get('host')}"
+    alive = data.get("alive_at")
+    if data.get("stopped_at"):
+        state = f"stopped {_time(data['stopped_at'])}"
+    elif _age_seconds(alive, now or datetime.now(UTC)) > SILENT_AFTER_S:
+        state = f"silent since {_time(alive)}, not stopped cleanly: is it still running?"
+    else:
+        state = f"running since {_time(data.get('started_at'))}, last beat {_time(alive)}"
+    lines = [f"scheduler: {state} ({where})"]
+    error = data.get("last_error")
+    if error:
+        lines.append(
+            f"last scheduler error: {error['job']} {_time(error['at'])}: {error['message']}"
+        )
+    return lines
+
+
+def scheduler_table(data: dict[str, Any]) -> Table:
+    """Per job: when it last succeeded (or was skipped) and what it did, and its last error."""
+    table = Table(title="scheduler jobs")
+    for name in ("job", "last success", "summary", "last error"):
+        table.add_column(name)
+    for job, entry in sorted(data.get("jobs", {}).items()):
+        success, skipped, error = (
+            entry.get(k) for k in ("last_success", "last_skipped", "last_error")
+        )
+        newest = max((e for e in (success, skipped) if e), key=lambda e: e["at"], default=None)
+        summary = newest["summary"] if newest else ""
+        if newest is not None and newest is skipped:
+            summary = f"skipped: {summary}"
+        failure = f"{_time(error['at'])} {error['summary']}" if error else "-"
+        table.add_row(job, _time(success["at"] if success else None), summary, failure)
+    return table
