@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from nowcast import __version__
 from nowcast.commands.config import config_app
+from nowcast.commands.demo import demo
 from nowcast.commands.forecast import forecast
 from nowcast.commands.ingest import ingest
 from nowcast.commands.render import render
@@ -102,6 +103,7 @@ app.command()(schedule)
 app.command()(verify)
 app.command()(train)
 app.command()(finetune)
+app.command()(demo)
 
 
 def main() -> None:

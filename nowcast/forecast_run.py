@@ -105,16 +105,19 @@ def choose_forecaster(
 
 
 def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult:
-    """Read the newest history window, forecast the pipeline's horizon, write NetCDF and Zarr."""
+    """Read the newest history window, forecast the pipeline's horizon, write NetCDF and Zarr.
+
+    The window is sampled at the model's training step (cadence x stride), else the cadence.
+    """
     config = load_pipeline(settings, request.pipeline or settings.pipelines[0])
     archive = Archive(settings.archive)
     if not archive.exists():
         raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
     group = archive_group(archive, config.name, request.storm)
-    cadence = archive.cadence(group)
+    forecaster = choose_forecaster(settings, config, request)
+    cadence = forecaster.step or archive.cadence(group)
     history_frames = round(parse_duration(request.since) / cadence)
     steps = round(config.forecast.horizon / cadence)
-    forecaster = choose_forecaster(settings, config, request)
     started = time.perf_counter()
     history = select_history(archive.read(group), history_frames, cadence, request.at, request.fill)
     loaded = time.perf_counter()

@@ -16,6 +16,7 @@ from nowcast.baselines import get_baseline
 from nowcast.errors import ConfigError
 from nowcast.forecast_output import ForecastIdentity, forecast_dataset
 from nowcast.history import History
+from nowcast.timeutil import parse_duration
 from nowcast.training.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
 from nowcast.training.device import resolve_device
 
@@ -31,6 +32,7 @@ class Forecaster:
     model: nn.Module | None = None
     device: torch.device | None = None
     checkpoint_sha256: str = ""
+    step: pd.Timedelta | None = None
 
     def predict(self, frames: np.ndarray, steps: int) -> np.ndarray:
         """Frames (T, H, W) on the model scale -> (steps, H, W) on the model scale."""
@@ -63,6 +65,7 @@ def model_forecaster(checkpoint: str | Path, device: str = "auto") -> Forecaster
         model=model,
         device=target,
         checkpoint_sha256=file_sha256(folder / WEIGHTS_FILE),
+        step=parse_duration(meta.extra["step"]) if "step" in meta.extra else None,
     )
 
 

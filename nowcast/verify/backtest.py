@@ -34,9 +34,9 @@ def backtest_inits(
     horizon: pd.Timedelta,
     start: pd.Timestamp,
     end: pd.Timestamp,
+    cadence: pd.Timedelta,
 ) -> list[pd.Timestamp]:
     """Init times in [start, end] with a gap-free history and a fully observed horizon."""
-    cadence = archive.cadence(group)
     offset = history - cadence
     inits = [t + offset for t in archive.windows(group, history, horizon, cadence)]
     return [t for t in inits if start <= t <= end]
@@ -61,17 +61,17 @@ def run_backtest(
         raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
     group = archive_group(archive, config.name)
     series = archive.read(group).load()
-    cadence = archive.cadence(group)
+    forecaster: Forecaster | None = None
+    if with_model:
+        forecaster = choose_forecaster(settings, config, ForecastRequest(model=model))
+    cadence = (forecaster.step if forecaster else None) or archive.cadence(group)
     history, horizon = config.forecast.history, config.forecast.horizon
-    inits = backtest_inits(archive, group, history, horizon, start, end)
+    inits = backtest_inits(archive, group, history, horizon, start, end, cadence)
     if not inits:
         raise DataMissingError(
             f"no init time between {start} and {end} has {history} of history and "
             f"{horizon} of observations in {group}"
         )
-    forecaster: Forecaster | None = None
-    if with_model:
-        forecaster = choose_forecaster(settings, config, ForecastRequest(model=model))
     steps = round(horizon / cadence)
     leads = pd.timedelta_range(start=cadence, periods=steps, freq=cadence)
     frames_in = round(history / cadence)
