@@ -50,11 +50,11 @@ class DemoResult:
 def demo_plan(real: str | None, quick: bool) -> DemoPlan:
     """The synthetic typhoon by default; `bom` for the real radar day (hourly-strided windows)."""
     if real is None:
-        return DemoPlan("demo", iterations=8 if quick else 300, batch_size=2 if quick else 8)
+        return DemoPlan("demo", iterations=8 if quick else 200, batch_size=2 if quick else 8)
     if real == "bom":
         return DemoPlan(
             "bom-radar",
-            iterations=8 if quick else 300,
+            iterations=8 if quick else 200,
             batch_size=2 if quick else 8,
             stride=6,
             since=BOM_DAY[0],

@@ -164,3 +164,12 @@ def test_python_api(bom_site: Path) -> None:
     assert predicted.dims == ("lead_time", "y", "x")
     assert predicted.shape == (3, 64, 64)
     assert predicted.attrs["units"] == "kg m-2"
+
+
+def test_status_shows_model_and_last_forecast(bom_site: Path) -> None:
+    made = run(bom_site, "--baseline", "persistence")
+    assert made.exit_code == 0, made.output
+    result = cli(bom_site / "nowcast.toml", "status", env=bom_env(bom_site))
+    assert result.exit_code == 0, result.output
+    assert "model for bom-radar: none trained" in result.output
+    assert "last forecast:" in result.output and "bom-radar_20201031T0150Z.nc" in result.output

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help 
     import pandas as pd
 
     from nowcast.archive import GroupSummary
+    from nowcast.config import Settings
 
 MAX_ROWS = 30
 TABLE_WIDTH = 120
@@ -55,10 +56,27 @@ def archive_table(rows: list[GroupSummary]) -> Table:
     return table
 
 
+def model_line(settings: Settings, pipeline: str) -> str:
+    """Which trained model `nowcast forecast` would use for a pipeline, or how to get one."""
+    from nowcast.forecast_run import checkpoint_folder
+    from nowcast.training.checkpoint import read_meta
+
+    folder = checkpoint_folder(settings, pipeline)
+    try:
+        meta = read_meta(folder)
+    except DataMissingError:
+        return f"model for {pipeline}: none trained at {folder} (`nowcast train -p {pipeline}`)"
+    return (
+        f"model for {pipeline}: {meta.preset or meta.model.arch} at {folder}, iteration "
+        f"{meta.iteration}, trained {meta.created[:16]}Z"
+    )
+
+
 def status(ctx: typer.Context) -> None:
     """Show the archive's coverage, gaps and last ingest, the model, and the scheduler's health."""
     from nowcast.archive import Archive
     from nowcast.ledger import Ledger
+    from nowcast.products.forecast_file import list_forecasts
     from nowcast.scheduler.heartbeat import heartbeat_path, read_heartbeat
     from nowcast.scheduler.view import scheduler_lines, scheduler_table
 
@@ -77,7 +95,14 @@ def status(ctx: typer.Context) -> None:
         last = Ledger(archive.path, name).last()
         if last is not None:
             console.print(f"last ingest attempt for {name}: {last.at} ({last.status})")
-    console.print(f"model: {settings.model}")
+    for name in pipelines:
+        console.print(model_line(settings, name))
+    files = list_forecasts(settings.output.forecasts)
+    if files:
+        newest = files[-1]
+        console.print(f"last forecast: {newest.path} (init {newest.init_time:%Y-%m-%dT%H:%MZ})")
+    else:
+        console.print(f"last forecast: none in {settings.output.forecasts}")
     beat = read_heartbeat(heartbeat_path(settings))
     if beat is not None:
         for line in scheduler_lines(beat):
