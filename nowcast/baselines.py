@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -25,7 +26,9 @@ def extrapolation(history: np.ndarray, steps: int) -> np.ndarray:
         from pysteps import motion
 
     frames = np.nan_to_num(history[-3:].astype(np.float64))
-    velocity = motion.get_method("LK")(frames)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Singular matrix", category=UserWarning)
+        velocity = motion.get_method("LK")(frames)
     advect = pysteps_extrapolation.get_method("semilagrangian")
     forecast = advect(frames[-1], velocity, steps, outval=np.nan)
     last = np.broadcast_to(frames[-1], forecast.shape)
