@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nowcast.errors import ConfigError
 from nowcast.mmnist.budget import BUDGETS, resolve_budget
 from nowcast.state import app_state
 
@@ -72,6 +73,9 @@ def validate(
         None, "--batch-size", help="Training batch size (overrides the budget's)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the training data and model init."),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="CPU threads for torch (default: torch's choice)."
+    ),
     device: str | None = typer.Option(
         None, "--device", help="auto, cpu or cuda (default: the config's device)."
     ),
@@ -81,6 +85,8 @@ def validate(
         raise typer.BadParameter(
             "choose a harness: --mmnist is the only one", param_hint="--mmnist"
         )
+    if resume and out is None:
+        raise ConfigError("--resume needs --out pointing at the run folder to continue")
     # torch, scikit-image and matplotlib load here, not when the CLI starts.
     from nowcast.mmnist.harness import HarnessOptions, default_out_dir, run_harness
 
@@ -95,6 +101,7 @@ def validate(
         resume=resume,
         device=device or state.settings.device,
         seed=seed,
+        threads=threads,
     )
     console = Console(stderr=True, quiet=state.quiet)
     record = run_harness(options, console)

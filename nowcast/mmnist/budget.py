@@ -20,13 +20,14 @@ class Budget:
     test_size: int
     time_limit_s: float | None = None
     learning_rate: float | None = None
+    bf16: bool = False
 
     def describe(self) -> str:
         """One line: the budget's name, iterations, batch, and time limit when there is one."""
-        text = f"{self.name}: {self.iterations:,} iterations at batch {self.batch_size}"
+        text = f"{self.name} budget: {self.iterations:,} iterations at batch {self.batch_size}"
         if self.time_limit_s is not None:
             text += f" or {self.time_limit_s:.0f} s of training, whichever comes first"
-        return text
+        return text + (", bf16 autocast" if self.bf16 else ", fp32")
 
 
 BUDGETS = {
@@ -38,6 +39,7 @@ BUDGETS = {
         test_size=1000,
         time_limit_s=540.0,
         learning_rate=1e-3,
+        bf16=True,
     ),
     "paper": Budget(
         name="paper",
@@ -63,9 +65,9 @@ def resolve_budget(
     if model:
         budget = replace(budget, preset=model)
     if iterations is not None:
-        if iterations < 0:
-            raise ConfigError("--iterations must be 0 or more")
-        budget = replace(budget, name="custom", iterations=iterations, time_limit_s=None)
+        if iterations < 1:
+            raise ConfigError("--iterations must be at least 1")
+        budget = replace(budget, iterations=iterations, time_limit_s=None)
     if test_size is not None:
         if test_size < 1:
             raise ConfigError("--test-size must be at least 1")

@@ -27,7 +27,7 @@ def all_zero(history: np.ndarray, steps: int) -> np.ndarray:
 
 
 def model_forecaster(model: nn.Module, device: torch.device) -> Forecaster:
-    """Wrap `model.predict` (B, T, C, H, W tensors) as a numpy forecaster without gradients."""
+    """Wrap `model.predict` (B, T, C, H, W tensors) as an fp32 numpy forecaster, no gradients."""
 
     def forecast(history: np.ndarray, steps: int) -> np.ndarray:
         frames = torch.from_numpy(history).unsqueeze(2).to(device)

@@ -48,16 +48,18 @@ class HarnessOptions:
     resume: bool = False
     device: str = "auto"
     seed: int = 0
+    threads: int | None = None
 
     def command(self) -> str:
         """The `nowcast validate` command line that repeats this run."""
-        parts = ["nowcast", "validate", "--mmnist", "--model", self.budget.preset]
-        if self.budget.name == "custom":
-            parts += ["--iterations", str(self.budget.iterations)]
-        else:
-            parts += ["--budget", self.budget.name]
-        parts += ["--batch-size", str(self.budget.batch_size)]
-        parts += ["--test-size", str(self.budget.test_size), "--seed", str(self.seed)]
+        budget = self.budget
+        parts = ["nowcast", "validate", "--mmnist", "--budget", budget.name]
+        if budget.time_limit_s is None:
+            parts += ["--iterations", str(budget.iterations)]
+        parts += ["--model", budget.preset, "--batch-size", str(budget.batch_size)]
+        parts += ["--test-size", str(budget.test_size), "--seed", str(self.seed)]
+        if self.threads is not None:
+            parts += ["--threads", str(self.threads)]
         for flag, value in (
             ("--test-file", self.test_file),
             ("--checkpoint", self.checkpoint),
@@ -96,6 +98,13 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({torch.get_num_threads()} torch threads)"
 
 
+def precision(options: HarnessOptions) -> str:
+    """Number formats of this run: evaluation is always fp32."""
+    if options.checkpoint is not None:
+        return "evaluation fp32"
+    return f"training {'bf16 autocast' if options.budget.bf16 else 'fp32'}, evaluation fp32"
+
+
 def _load_data(options: HarnessOptions, spec: SequenceSpec) -> tuple[DigitPools | None, TestSet]:
     """Digit pools when training or generating needs them, and the fixed test set."""
     needs_digits = options.checkpoint is None or options.test_file is None
@@ -126,9 +135,10 @@ def _trained_model(
         options.budget,
         pools.train,
         options.out / "training",
-        str(device),
-        options.seed,
-        options.resume,
+        device=str(device),
+        seed=options.seed,
+        resume=options.resume,
+        tune_threads=options.threads is None,
         show_progress=not console.quiet,
     )
     return model, options.budget.preset, summary
@@ -188,6 +198,8 @@ def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
     if options.resume and options.checkpoint is not None:
         raise ConfigError("--resume continues training; it cannot be used with --checkpoint")
     device = resolve_device(options.device)
+    if options.threads is not None:
+        torch.set_num_threads(options.threads)
     spec = SequenceSpec()
     pools, test_set = _load_data(options, spec)
     options.out.mkdir(parents=True, exist_ok=True)
@@ -197,12 +209,15 @@ def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
     results = {k: {"mean": s.mean(), "per_frame": s.per_frame()} for k, s in scores.items()}
     row = paper_row(preset)
     budget = {**asdict(options.budget), "description": options.budget.describe()}
+    if options.checkpoint is not None:
+        budget.update(name="evaluation-only", description=f"evaluation of {options.checkpoint}")
     record: dict[str, Any] = {
         "harness": "moving-mnist",
         "command": options.command(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "device": describe_device(device),
+        "precision": precision(options),
         "convention": CONVENTION,
         "budget": budget,
         "model": {"preset": preset, "parameters": sum(p.numel() for p in model.parameters())},

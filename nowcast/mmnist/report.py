@@ -93,15 +93,14 @@ def _checks(record: dict[str, Any]) -> list[str]:
 
 def write_report(out: Path, record: dict[str, Any]) -> Path:
     """report.md: our numbers beside the paper's Table 1, each labelled with its budget."""
-    data, training = record["data"], record["training"]
+    data, training, budget = record["data"], record["training"], record["budget"]
     lines = [
-        f"# Moving MNIST validation: {record['model']['preset']}, {record['budget']['name']} "
-        "budget",
+        f"# Moving MNIST validation: {record['model']['preset']}, {budget['name']} budget",
         "",
         f"- Command: `{record['command']}`",
         f"- Created: {record['created_utc']}, code {record['code_version']}, "
-        f"device {record['device']}",
-        f"- Budget: {record['budget']['description']}",
+        f"device {record['device']}, {record['precision']}",
+        f"- Budget: {budget['description']}",
         f"- Training: {training['iterations']:,} iterations in {training['wall_s']:.0f} s "
         f"({training['stopped_by']})",
         f"- Digits: {data['digits']}",
@@ -154,27 +153,40 @@ def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:
     return path
 
 
+def mosaic(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
+    """Tile rows of (T, H, W) frames into one image, frames and rows separated by `gap` pixels."""
+    height, width = rows[0].shape[-2:]
+    columns = max(len(row) for row in rows)
+    canvas = np.full(
+        (len(rows) * (height + gap) - gap, columns * (width + gap) - gap), 0.5, dtype=np.float32
+    )
+    for r, row in enumerate(rows):
+        for t, frame in enumerate(row):
+            top, left = r * (height + gap), t * (width + gap)
+            canvas[top : top + height, left : left + width] = np.clip(frame, 0, 1)
+    return canvas
+
+
 def plot_samples(out: Path, inputs: np.ndarray, truth: np.ndarray, prediction: np.ndarray) -> Path:
     """samples.png: for each sequence, rows of input frames, true future and predicted future."""
-    count, frames = inputs.shape[0], max(inputs.shape[1], truth.shape[1])
-    figure = Figure(figsize=(frames, 3 * count))
-    axes = figure.subplots(3 * count, frames, squeeze=False)
-    for s in range(count):
-        for r, (label, row) in enumerate(
-            (("input", inputs[s]), ("truth", truth[s]), ("prediction", prediction[s]))
+    rows, labels = [], []
+    for s in range(inputs.shape[0]):
+        for label, row in (
+            ("input", inputs[s]),
+            ("truth", truth[s]),
+            ("prediction", prediction[s]),
         ):
-            for t in range(frames):
-                axis = axes[3 * s + r, t]
-                axis.set_xticks([])
-                axis.set_yticks([])
-                if t < len(row):
-                    axis.imshow(np.clip(row[t], 0, 1), cmap="gray", vmin=0, vmax=1)
-                else:
-                    axis.axis("off")
-            axes[3 * s + r, 0].set_ylabel(f"{s + 1}: {label}", fontsize=7)
-    figure.tight_layout(pad=0.1)
+            rows.append(row)
+            labels.append(f"{s + 1}: {label}")
+    image = mosaic(rows)
+    height = inputs.shape[-2] + 2
+    figure = Figure(figsize=(image.shape[1] / 60, image.shape[0] / 60))
+    axis = figure.subplots()
+    axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    axis.set_yticks([r * height + height / 2 for r in range(len(rows))], labels, fontsize=7)
+    axis.set_xticks([])
     path = out / "samples.png"
-    figure.savefig(path, dpi=80)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     return path
 
 

@@ -163,6 +163,8 @@ class Trainer:
         continue bit-identically (their generator state is checkpointed), iterables restart.
         Stops early after `patience` validations without improvement.
         """
+        if every < 1:
+            raise ValueError(f"every must be at least 1, got {every}")
         total = iterations or self.recipe.iterations
         schedule = _Schedule(
             CosineAnnealingLR(self.optimizer, T_max=total),

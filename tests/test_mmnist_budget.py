@@ -1,0 +1,46 @@
+"""Budgets, the pass/fail checks and the paper's rows of the Moving MNIST harness."""
+
+from __future__ import annotations
+
+import pytest
+
+from nowcast.errors import ConfigError
+from nowcast.mmnist.budget import BUDGETS, resolve_budget
+from nowcast.mmnist.harness import checks
+from nowcast.mmnist.paper import paper_row
+
+
+def test_explicit_iterations_drop_the_time_limit() -> None:
+    budget = resolve_budget("quick", iterations=7, test_size=3, batch_size=2)
+    assert (budget.iterations, budget.test_size, budget.batch_size) == (7, 3, 2)
+    assert budget.time_limit_s is None and budget.preset == BUDGETS["quick"].preset
+    assert resolve_budget("paper").iterations == 80_000
+
+
+def test_bad_budget_values_are_config_errors() -> None:
+    with pytest.raises(ConfigError, match="quick, paper"):
+        resolve_budget("slow")
+    with pytest.raises(ConfigError, match="--iterations"):
+        resolve_budget("quick", iterations=0)
+
+
+def test_paper_rows_follow_the_model_family() -> None:
+    assert paper_row("modernn-mmnist-small").mse == 30.6
+    assert paper_row("convlstm-mmnist").psnr is None
+    assert paper_row("predrnn") is None
+
+
+def result(mse: float, ssim: float) -> dict[str, dict[str, float]]:
+    """A results entry with only the means `checks` reads."""
+    return {"mean": {"mse": mse, "ssim": ssim}}
+
+
+def test_checks_need_five_percent_below_all_zero_and_both_ssims() -> None:
+    floors = {"all_zero": result(180.0, 0.76), "copy_last_frame": result(300.0, 0.65)}
+    good = checks({"model": result(170.0, 0.77), **floors})
+    assert good["passes"] and good["all_zero_mse_margin"] == pytest.approx(0.0556, abs=1e-4)
+    close = checks({"model": result(175.0, 0.77), **floors})
+    assert close["beats_all_zero_mse"] and not close["passes"]
+    blurry = checks({"model": result(150.0, 0.70), **floors})
+    assert blurry["beats_copy_last_frame_ssim"] and not blurry["beats_all_zero_ssim"]
+    assert not blurry["passes"]
