@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -25,6 +26,11 @@ def shared_data_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"test data not found at {path} (set NOWCAST_TEST_DATA)")
     return path
+
+
+# One intra-op thread: the tests check results, not speed, and on a shared 2-core machine a
+# second OpenMP thread waiting for a busy core slows small convolutions down a hundredfold.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
