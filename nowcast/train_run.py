@@ -21,6 +21,7 @@ from nowcast.errors import ConfigError, DataMissingError
 from nowcast.forecast_run import checkpoint_folder
 from nowcast.metrics import LeadTimeScores
 from nowcast.model_card import write_card
+from nowcast.models.network import GridMismatchError
 from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
 from nowcast.models.registry import build_from_config, list_presets, load_preset
 from nowcast.pipeline import PipelineConfig, load_pipeline
@@ -105,20 +106,15 @@ def window_spec(config: PipelineConfig, cadence: Any, stride: int) -> WindowSpec
     return WindowSpec(int(frames_in), int(frames_out), step)
 
 
-def check_grid(preset: Preset, shape: tuple[int, int], pipeline: str) -> None:
-    """Refuse a preset that cannot run on the pipeline's grid, and say what to change."""
-    model = preset.model
+def check_grid(model: nn.Module, shape: tuple[int, int], pipeline: str) -> None:
+    """Refuse a model that cannot run on the pipeline's grid, and say what to change."""
     height, width = shape
-    if model.norm == "layer" and (model.height, model.width) != (height, width):
+    try:
+        model.check_frames(torch.zeros(1, 1, model.config.channels, height, width))
+    except GridMismatchError as error:
         raise ConfigError(
-            f"preset {preset.name} is tied to a {model.height}x{model.width} grid but pipeline "
-            f"{pipeline} makes {height}x{width}; use a group-norm preset such as modernn-typhoon"
-        )
-    if height % model.patch or width % model.patch:
-        raise ConfigError(
-            f"pipeline {pipeline} grid {height}x{width} is not divisible by the preset's patch "
-            f"size {model.patch}; change [grid] shape or the preset"
-        )
+            f"the preset cannot run on pipeline {pipeline}'s {height}x{width} grid: {error}"
+        ) from None
 
 
 def freeze_layers(model: nn.Module, count: int) -> None:
@@ -214,7 +210,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         torch.manual_seed(request.seed)
         model = build_from_config(preset.model)
     reader = WindowReader(archive, spec)
-    check_grid(preset, reader.read(split.windows["train"][0]).shape[-2:], config.name)
+    check_grid(model, reader.read(split.windows["train"][0]).shape[-2:], config.name)
     freeze_layers(model, request.freeze_layers)
     recipe = preset.training.model_copy(
         update={

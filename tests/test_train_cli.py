@@ -187,7 +187,8 @@ def test_preset_for_another_grid_is_refused(site: Path) -> None:
     small = write_preset(site, "grid32", norm="layer", grid=32)
     result = run(site, "train", "-p", "bom-radar", "--preset", str(small), "--stride", "6")
     assert result.exit_code == 2
-    assert "32x32 grid but pipeline bom-radar makes 64x64" in result.output
+    assert "cannot run on pipeline bom-radar's 64x64 grid" in result.output
+    assert "expects a 32x32 grid" in result.output
 
 
 def test_too_few_windows_is_refused(site: Path, tmp_path: Path) -> None:
