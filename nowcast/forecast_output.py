@@ -108,10 +108,15 @@ def _global_attrs(history: History, identity: ForecastIdentity) -> dict[str, obj
     return attrs
 
 
+def pipeline_slug(group: str) -> str:
+    """An archive group as a file or folder name: `digital-typhoon/202224` -> `...-202224`."""
+    return group.replace("/", "-")
+
+
 def forecast_stem(dataset: xr.Dataset) -> str:
     """`<pipeline>_<init>`: a file name that sorts by init time and never clashes."""
     init = pd.Timestamp(dataset["forecast_reference_time"].values)
-    return f"{str(dataset.attrs['pipeline']).replace('/', '-')}_{init.strftime(STAMP)}"
+    return f"{pipeline_slug(str(dataset.attrs['pipeline']))}_{init.strftime(STAMP)}"
 
 
 def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, object]]:

@@ -13,7 +13,7 @@ import xarray as xr
 from nowcast.archive import Archive
 from nowcast.config import Settings
 from nowcast.errors import DataMissingError
-from nowcast.forecast_output import write_netcdf, write_zarr
+from nowcast.forecast_output import pipeline_slug, write_netcdf, write_zarr
 from nowcast.history import select_history
 from nowcast.pipeline import PipelineConfig, load_pipeline
 from nowcast.predict import Forecaster, baseline_forecaster, model_forecaster, run_forecaster
@@ -124,7 +124,7 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
     dataset = run_forecaster(forecaster, history, steps, cadence, group)
     predicted = time.perf_counter()
     folder = forecasts_folder(settings, request.out)
-    netcdf = write_netcdf(dataset, folder / group.replace("/", "-"))
+    netcdf = write_netcdf(dataset, folder / pipeline_slug(group))
     zarr_group = write_zarr(dataset, folder / FORECAST_STORE)
     written = time.perf_counter()
     log.info(

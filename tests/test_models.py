@@ -22,15 +22,6 @@ from nowcast.models.reference import ReferenceNet
 TINY = {"hidden": 8, "num_layers": 2, "patch": 2, "height": 16, "width": 16}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run faster and steadier on one thread, even on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _randomise(model: nn.Module, seed: int = 0) -> None:
     """Perturb every parameter, norms included, so equivalence tests see non-trivial weights."""
     generator = torch.Generator().manual_seed(seed)

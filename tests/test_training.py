@@ -30,15 +30,6 @@ TINY = ModelConfig(hidden=8, num_layers=1, patch=2, height=16, width=16, norm="g
 SEQUENCE = SequenceConfig(input_frames=4, output_frames=4)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small models run faster and steadier on one thread, even on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _trainer(out_dir: Path, seed: int = 0, **recipe: object) -> Trainer:
     """A CPU trainer for the tiny model, its weights initialised from `seed`."""
     torch.manual_seed(seed)

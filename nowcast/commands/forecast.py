@@ -63,9 +63,10 @@ def forecast(
     )
     result = run_forecast(settings, request)
     if render:
+        from nowcast.forecast_output import pipeline_slug
         from nowcast.products.render import render_forecast
 
-        folder = settings.output.products / str(result.dataset.attrs["pipeline"]).replace("/", "-")
+        folder = settings.output.products / pipeline_slug(str(result.dataset.attrs["pipeline"]))
         result.products = render_forecast(result.netcdf, folder, ("png", "gif"))
     dataset = result.dataset
     table = Table(title=f"forecast {dataset.attrs['pipeline']} ({dataset.attrs['method']})")

@@ -53,6 +53,7 @@ def render(
 ) -> None:
     """Draw forecast maps (observation and each lead time, PNG and GIF), or the daily sheets."""
     # Imported here so that `nowcast --help` does not load cartopy and matplotlib.
+    from nowcast.forecast_output import pipeline_slug
     from nowcast.products.daily import render_daily
     from nowcast.products.forecast_file import latest_forecast, open_forecast, pipeline_name
     from nowcast.products.render import render_forecast
@@ -73,7 +74,7 @@ def render(
     else:
         path = Path(forecast)
     ds = open_forecast(path)
-    target = out or settings.output.products / pipeline_name(ds)
+    target = out or settings.output.products / pipeline_slug(pipeline_name(ds))
     formats = ["png", "gif"] if fmt is ProductFormat.both else [fmt.value]
     for written in render_forecast(ds, target, formats):
         typer.echo(str(written))

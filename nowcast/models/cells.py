@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from nowcast.models.norm import NormKind, make_norm
+from nowcast.models.norm import NormKind, broadcast_shift, make_norm
 from nowcast.models.preset import ModelConfig
 
 DCB_KERNELS = (3, 5, 7)
@@ -44,7 +44,7 @@ class DetailContextBlock(nn.Module):
         """Pre-sigmoid mean over kernel sizes; a zero source leaves only the norms' shifts."""
         if source is None:
             shifts = torch.stack([norm.bias for norm in norms]).mean(dim=0)
-            return _as_map(shifts, norms[0])
+            return broadcast_shift(shifts, norms[0])
         total = norms[0](convs[0](source))
         for conv, norm in zip(convs[1:], norms[1:], strict=True):
             total = total.add_(norm(conv(source)))
@@ -77,7 +77,7 @@ class LSTMGates(nn.Module):
         """Sigmoid i, f (with the +1 forget bias), o and tanh g."""
         gates = self.norm_x(self.conv_x(x))
         if h is None:
-            gates = gates.add_(_as_map(self.norm_h.bias, self.norm_h))
+            gates = gates.add_(broadcast_shift(self.norm_h.bias, self.norm_h))
         else:
             gates = gates.add_(self.norm_h(self.conv_h(h)))
         i, f, g, o = gates.chunk(4, dim=1)
@@ -126,8 +126,3 @@ def _branch_convs(hidden: int, used: bool) -> nn.ModuleList:
 def _branch_norms(norm: NormKind, hidden: int, grid: tuple[int, int], used: bool) -> nn.ModuleList:
     """One norm per DCB kernel size (none if never used)."""
     return nn.ModuleList(make_norm(norm, hidden, grid) for _ in (DCB_KERNELS if used else ()))
-
-
-def _as_map(shift: Tensor, norm: nn.Module) -> Tensor:
-    """A norm's shift broadcastable over (B, C, H, W): (C, H, W) for LayerNorm, (C, 1, 1) else."""
-    return shift if isinstance(norm, nn.LayerNorm) else shift[:, None, None]

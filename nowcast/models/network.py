@@ -51,7 +51,7 @@ class NowcastNet(nn.Module):
             )
 
     def step(self, frame: Tensor, states: list[CellState | None]) -> Tensor:
-        """Advance every layer by one frame (B, C, H, W) in place of `states`; return the next."""
+        """Feed one frame (B, C, H, W) through every layer, updating `states`; predict the next."""
         x = self.embed(F.pixel_unshuffle(frame, self.config.patch))
         for layer, cell in enumerate(self.cells):
             states[layer] = cell(x, states[layer])

@@ -16,8 +16,6 @@ def make_norm(kind: NormKind, channels: int, grid: tuple[int, int]) -> nn.Module
     return nn.GroupNorm(1, channels)
 
 
-def affine(norm: nn.Module) -> tuple[Tensor, Tensor]:
-    """A norm's scale and shift shaped to broadcast over (B, C, H, W) for the fused cells."""
-    if isinstance(norm, nn.GroupNorm):
-        return norm.weight[:, None, None], norm.bias[:, None, None]
-    return norm.weight, norm.bias
+def broadcast_shift(shift: Tensor, norm: nn.Module) -> Tensor:
+    """A norm-shaped shift made to broadcast over (B, C, H, W): (C, H, W) or (C, 1, 1)."""
+    return shift if isinstance(norm, nn.LayerNorm) else shift[:, None, None]

@@ -11,6 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.errors import ConfigError, DataMissingError
+from nowcast.forecast_output import pipeline_slug
 
 FILE_TIME_FORMAT = "%Y%m%dT%H%MZ"
 REQUIRED_VARIABLES = ("forecast", "observation")
@@ -106,8 +107,8 @@ def pipeline_name(ds: xr.Dataset) -> str:
 
 
 def product_stem(ds: xr.Dataset) -> str:
-    """Deterministic product file stem, `<pipeline>_<init %Y%m%dT%H%MZ>`."""
-    return f"{pipeline_name(ds)}_{init_time(ds).strftime(FILE_TIME_FORMAT)}"
+    """Deterministic product file stem, `<pipeline>_<init %Y%m%dT%H%MZ>`, as the forecast's."""
+    return f"{pipeline_slug(pipeline_name(ds))}_{init_time(ds).strftime(FILE_TIME_FORMAT)}"
 
 
 def iso_minutes(moment: datetime) -> str:
