@@ -217,7 +217,7 @@ def write_forecast(ds: xr.Dataset, forecasts_dir: Path) -> Path:
         "forecast": {"zlib": True},
         "observation": {"zlib": True},
     }
-    ds.to_netcdf(path, encoding=encoding)
+    ds.to_netcdf(path, engine="netcdf4", encoding=encoding)
     return path
 
 

@@ -193,6 +193,6 @@ def test_missing_and_foreign_files(tmp_path: Path) -> None:
     with pytest.raises(DataMissingError, match="forecast file not found"):
         render_forecast(tmp_path / "nope.nc", tmp_path)
     foreign = tmp_path / "other.nc"
-    xr.Dataset({"rain": (("y", "x"), np.zeros((2, 2)))}).to_netcdf(foreign)
+    xr.Dataset({"rain": (("y", "x"), np.zeros((2, 2)))}).to_netcdf(foreign, engine="netcdf4")
     with pytest.raises(ConfigError, match="not a nowcast forecast .*forecast"):
         render_forecast(foreign, tmp_path)

@@ -67,14 +67,17 @@ def validate(
         None, "--test-file", help="Standard mnist_test_seq.npy to score on instead."
     ),
     test_size: int | None = typer.Option(
-        None, "--test-size", help="Test sequences to score (quick 1,000, paper 10,000)."
+        None, "--test-size", help="Test sequences to score (quick 500, paper 10,000)."
     ),
     batch_size: int | None = typer.Option(
         None, "--batch-size", help="Training batch size (overrides the budget's)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the training data and model init."),
     threads: int | None = typer.Option(
-        None, "--threads", min=1, help="CPU threads for torch (default: torch's choice)."
+        None,
+        "--threads",
+        min=1,
+        help="CPU threads for torch (default: the faster of torch's default and 1, measured).",
     ),
     device: str | None = typer.Option(
         None, "--device", help="auto, cpu or cuda (default: the config's device)."

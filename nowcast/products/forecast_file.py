@@ -71,7 +71,7 @@ def open_forecast(path: Path) -> xr.Dataset:
     if not path.is_file():
         raise DataMissingError(f"forecast file not found: {path}")
     try:
-        with xr.open_dataset(path, decode_timedelta=True) as opened:
+        with xr.open_dataset(path, engine="netcdf4", decode_timedelta=True) as opened:
             ds = opened.load()
     except (OSError, ValueError) as exc:
         raise ConfigError(f"{path}: not a readable NetCDF forecast ({exc})") from None
@@ -118,6 +118,6 @@ def iso_minutes(moment: datetime) -> str:
 
 def read_observation(path: Path) -> xr.Dataset:
     """Only the `observation` of a forecast file, with its grid mapping and global attributes."""
-    with xr.open_dataset(path, decode_timedelta=True) as opened:
+    with xr.open_dataset(path, engine="netcdf4", decode_timedelta=True) as opened:
         names = ["observation", *(["crs"] if "crs" in opened.variables else [])]
         return opened[names].load()
