@@ -105,9 +105,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 repeats")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(args.threads)
     cases = {
         "64x64_8in_4out_1h": (64, 8, 4, "1h", "8h", False),
         "64x64_48in_24out_10min": (64, 48, 24, "10min", "8h", False),
@@ -138,7 +139,7 @@ def main() -> int:
         "load_average_1min": round(os.getloadavg()[0], 2),
         "machine": platform.platform(),
         "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "command": "make bench (python benchmarks/forecast_bench.py)",
+        "command": "python benchmarks/forecast_bench.py " + " ".join(sys.argv[1:]),
     }
     merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     merged["forecast"] = record
