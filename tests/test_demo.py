@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import xarray as xr
+from conftest import shared_data_path
+from ingest_fixtures import BOM
 from typer.testing import CliRunner
 
 from nowcast.cli import app
@@ -35,3 +38,19 @@ def test_demo_quick_end_to_end(tmp_path: Path) -> None:
     assert second.exit_code == 0, second.output
     assert "reused the trained checkpoint" in second.output
     assert "fetched 0" in second.output or "fetched 1" in second.output
+
+
+def test_demo_on_the_real_bom_day(tmp_path: Path) -> None:
+    bom = shared_data_path(*BOM)
+    out = tmp_path / "bom"
+    args = ["demo", "--quick", "--real", "bom", "--data", str(bom), "--out", str(out)]
+    result = CliRunner().invoke(app, args, env=CLEAN_ENV)
+    assert result.exit_code == 0, result.output
+    assert "bom-radar fetched 144" in result.output
+    netcdf = out / "forecasts" / "bom-radar" / "bom-radar_20201031T2350Z.nc"
+    with xr.open_dataset(netcdf) as forecast:
+        # Trained on hourly-strided windows, the model forecasts 4 hourly lead times.
+        assert forecast["forecast"].shape == (4, 64, 64)
+        assert forecast["lead_time"].values[-1] == np.timedelta64(240, "m")
+    assert (out / "products" / "bom-radar" / f"{netcdf.stem}.png").is_file()
+    assert "backtest bom-radar" in result.output
