@@ -1,13 +1,15 @@
-"""Budgets, the pass/fail checks and the paper's rows of the Moving MNIST harness."""
+"""Budgets, speed planning, the pass/fail checks and the paper's rows of the harness."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
 from nowcast.errors import ConfigError
 from nowcast.mmnist.budget import BUDGETS, resolve_budget
 from nowcast.mmnist.harness import checks
 from nowcast.mmnist.paper import paper_row
+from nowcast.mmnist.speed import fastest_threads
 
 
 def test_explicit_iterations_drop_the_time_limit() -> None:
@@ -44,3 +46,13 @@ def test_checks_need_five_percent_below_all_zero_and_both_ssims() -> None:
     blurry = checks({"model": result(150.0, 0.70), **floors})
     assert blurry["beats_copy_last_frame_ssim"] and not blurry["beats_all_zero_ssim"]
     assert not blurry["passes"]
+
+
+def test_fastest_threads_keeps_the_faster_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads = {"now": 2}
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads["now"])
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: threads.update(now=n))
+    # Two threads are slow on a busy machine; the alternation sees one burst but not both.
+    timings = iter([9.0, 1.5, 3.0, 1.4])
+    assert fastest_threads(lambda: next(timings)) == 1.4
+    assert threads["now"] == 1

@@ -92,6 +92,7 @@ def validate(
         raise ConfigError("--resume needs --out pointing at the run folder to continue")
     # torch, scikit-image and matplotlib load here, not when the CLI starts.
     from nowcast.mmnist.harness import HarnessOptions, default_out_dir, run_harness
+    from nowcast.mmnist.report import check_lines
 
     state = app_state(ctx)
     options = HarnessOptions(
@@ -108,5 +109,7 @@ def validate(
     )
     console = Console(stderr=True, quiet=state.quiet)
     record = run_harness(options, console)
-    Console(quiet=state.quiet).print(summary_table(record))
+    out_console = Console(quiet=state.quiet)
+    out_console.print(summary_table(record))
+    out_console.print("\n".join(check_lines(record)), highlight=False)
     console.print(f"outputs in {options.out}")

@@ -37,7 +37,7 @@ BUDGETS = {
         iterations=1500,
         batch_size=8,
         test_size=500,
-        time_limit_s=570.0,
+        time_limit_s=600.0,
         learning_rate=1e-3,
         bf16=True,
     ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,14 @@ class HarnessOptions:
             if value is not None:
                 parts += [flag, str(value)]
         return shlex.join([*parts, "--out", str(self.out)])
+
+
+def fixed_schedule(options: HarnessOptions, iterations: int) -> HarnessOptions:
+    """The same run with its planned iteration count instead of a time limit, to repeat it."""
+    if options.checkpoint is not None or options.budget.time_limit_s is None:
+        return options
+    budget = replace(options.budget, iterations=iterations, time_limit_s=None)
+    return replace(options, budget=budget)
 
 
 def default_out_dir() -> Path:
@@ -214,6 +222,7 @@ def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
     record: dict[str, Any] = {
         "harness": "moving-mnist",
         "command": options.command(),
+        "repeat_command": fixed_schedule(options, training.planned).command(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "device": describe_device(device),

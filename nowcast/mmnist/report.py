@@ -83,12 +83,26 @@ def _budget_gap(record: dict[str, Any]) -> str:
     )
 
 
-def _checks(record: dict[str, Any]) -> list[str]:
-    """Markdown bullets: does the model beat each baseline on MSE and SSIM."""
-    lines = []
-    for key, value in record["checks"].items():
-        lines.append(f"- {key.replace('_', ' ')}: {value}")
-    return lines
+def check_lines(record: dict[str, Any]) -> list[str]:
+    """Markdown bullets: does the model beat each floor on MSE and SSIM."""
+    found = record["checks"]
+    means = {key: record["results"][key]["mean"] for key in LABELS}
+
+    def verdict(key: str, metric: str) -> str:
+        passed = found[f"beats_{key}_{metric}"]
+        ours, floor = number(means["model"][metric], metric), number(means[key][metric], metric)
+        return (
+            f"- {metric.upper()} vs {LABELS[key]}: {'yes' if passed else 'no'} ({ours} vs {floor})"
+        )
+
+    return [
+        verdict("all_zero", "mse") + f", {100 * found['all_zero_mse_margin']:.1f}% lower "
+        "(the quick budget's bar is 5%)",
+        verdict("all_zero", "ssim"),
+        verdict("copy_last_frame", "mse"),
+        verdict("copy_last_frame", "ssim"),
+        f"- All checks passed: {'yes' if found['passes'] else 'no'}",
+    ]
 
 
 def write_report(out: Path, record: dict[str, Any]) -> Path:
@@ -98,11 +112,12 @@ def write_report(out: Path, record: dict[str, Any]) -> Path:
         f"# Moving MNIST validation: {record['model']['preset']}, {budget['name']} budget",
         "",
         f"- Command: `{record['command']}`",
+        f"- Same schedule without the time limit: `{record['repeat_command']}`",
         f"- Created: {record['created_utc']}, code {record['code_version']}, "
         f"device {record['device']}, {record['precision']}",
         f"- Budget: {budget['description']}",
-        f"- Training: {training['iterations']:,} iterations in {training['wall_s']:.0f} s "
-        f"({training['stopped_by']})",
+        f"- Training: {training['iterations']:,} iterations in {training['wall_s']:.0f} s, "
+        f"stopped by {training['stopped_by']}",
         f"- Digits: {data['digits']}",
         f"- Test set: {data['test_set']}; {data['input_frames']} frames in, "
         f"{data['output_frames']} out",
@@ -116,7 +131,7 @@ def write_report(out: Path, record: dict[str, Any]) -> Path:
         "",
         "## Checks",
         "",
-        *_checks(record),
+        *check_lines(record),
         "",
         "## Per lead frame",
         "",
@@ -200,6 +215,7 @@ def plot_curve(out: Path, losses: list[float]) -> Path:
         window = max(1, len(losses) // 20)
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
         axis.plot(steps[window - 1 :], smooth, label=f"mean of {window}")
+        axis.set_yscale("log")
         axis.legend()
     else:
         axis.text(0.5, 0.5, "no training in this run", ha="center", va="center")

@@ -6,6 +6,7 @@ import copy
 import logging
 import math
 import time
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -16,36 +17,43 @@ from nowcast.training import sequence_loss
 
 log = logging.getLogger(__name__)
 
-TIMED_STEPS = 2
+ROUNDS = 2
+# A real iteration also generates data, logs and checkpoints: plan with this much headroom.
+LOOP_OVERHEAD = 1.15
 
 
-def step_seconds(model: nn.Module, preset: Preset, batch: Tensor, bf16: bool) -> float:
-    """Seconds of one training iteration, timed on a throwaway copy after a warm-up step."""
+def step_timer(model: nn.Module, preset: Preset, batch: Tensor, bf16: bool) -> Callable[[], float]:
+    """A function that runs one training iteration on a throwaway copy and returns its seconds."""
     trial = copy.deepcopy(model).train()
     optimizer = torch.optim.AdamW(trial.parameters(), lr=preset.training.lr)
-    timings = []
-    for _ in range(TIMED_STEPS + 1):
+    passes = 2 if preset.training.reverse_augment else 1
+
+    def step() -> float:
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=bf16):
             prediction = trial(batch, preset.sequence.input_frames)
         sequence_loss(prediction, batch[:, 1:], preset.training.loss).backward()
         optimizer.step()
-        timings.append(time.perf_counter() - started)
-    passes = 2 if preset.training.reverse_augment else 1
-    return passes * min(timings[1:])
+        return passes * (time.perf_counter() - started)
+
+    step()  # warm-up: first-call allocations and kernel selection
+    return step
 
 
-def fastest_threads(model: nn.Module, preset: Preset, batch: Tensor, bf16: bool) -> float:
+def fastest_threads(step: Callable[[], float]) -> float:
     """Keep torch's CPU thread count or drop to one, whichever trains faster right now.
 
     On a CPU shared with other jobs, several torch threads can run many times slower than one.
+    The candidates are timed in alternation, so a passing burst of load does not decide alone.
     Leaves torch set to the winner and returns its seconds per iteration.
     """
-    timings = {}
-    for threads in dict.fromkeys((torch.get_num_threads(), 1)):
-        torch.set_num_threads(threads)
-        timings[threads] = step_seconds(model, preset, batch, bf16)
+    candidates = dict.fromkeys((torch.get_num_threads(), 1))
+    timings: dict[int, float] = {}
+    for _ in range(ROUNDS):
+        for threads in candidates:
+            torch.set_num_threads(threads)
+            timings[threads] = min(step(), timings.get(threads, math.inf))
     best = min(timings, key=timings.__getitem__)
     torch.set_num_threads(best)
     log.info("seconds per iteration by CPU thread count: %s", timings)
@@ -59,12 +67,13 @@ def plan_iterations(
     if budget.time_limit_s is None:
         return budget.iterations
     started = time.perf_counter()
+    step = step_timer(model, preset, batch, budget.bf16)
     if tune_threads and batch.device.type == "cpu":
-        seconds = fastest_threads(model, preset, batch, budget.bf16)
+        seconds = fastest_threads(step)
     else:
-        seconds = step_seconds(model, preset, batch, budget.bf16)
+        seconds = min(step() for _ in range(ROUNDS))
     left = budget.time_limit_s - (time.perf_counter() - started)
-    planned = max(1, min(budget.iterations, math.floor(left / seconds)))
+    planned = max(1, min(budget.iterations, math.floor(left / (seconds * LOOP_OVERHEAD))))
     log.info(
         "%.2f s per iteration (%d torch threads): planning %d of at most %d iterations",
         seconds,
