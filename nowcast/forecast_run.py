@@ -17,6 +17,7 @@ from nowcast.forecast_output import pipeline_slug, write_netcdf, write_zarr
 from nowcast.history import select_history
 from nowcast.pipeline import PipelineConfig, load_pipeline
 from nowcast.predict import Forecaster, baseline_forecaster, model_forecaster, run_forecaster
+from nowcast.threads import use_free_cpus
 from nowcast.timeutil import iso, parse_duration
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
     started = time.perf_counter()
     history = select_history(archive.read(group), history_frames, cadence, request.at, request.fill)
     loaded = time.perf_counter()
+    use_free_cpus()
     dataset = run_forecaster(forecaster, history, steps, cadence, group)
     predicted = time.perf_counter()
     folder = forecasts_folder(settings, request.out)

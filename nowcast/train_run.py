@@ -25,6 +25,7 @@ from nowcast.models.network import GridMismatchError
 from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
 from nowcast.models.registry import build_from_config, list_presets, load_preset
 from nowcast.pipeline import PipelineConfig, load_pipeline
+from nowcast.threads import use_free_cpus
 from nowcast.timeutil import parse_duration, short_duration
 from nowcast.training.checkpoint import load_weights, read_meta, resolve_checkpoint
 from nowcast.training.engine import Trainer, Validator
@@ -233,6 +234,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         "step": short_duration(spec.step),
         "split": split.describe(),
     }
+    use_free_cpus()
     trainer = Trainer(
         model,
         recipe,

@@ -10,6 +10,7 @@ from nowcast.mmnist.budget import BUDGETS, resolve_budget
 from nowcast.mmnist.harness import checks
 from nowcast.mmnist.paper import paper_row
 from nowcast.mmnist.speed import fastest_threads
+from nowcast.mmnist.training import budget_preset
 
 
 def test_explicit_iterations_drop_the_time_limit() -> None:
@@ -17,6 +18,15 @@ def test_explicit_iterations_drop_the_time_limit() -> None:
     assert (budget.iterations, budget.test_size, budget.batch_size) == (7, 3, 2)
     assert budget.time_limit_s is None and budget.preset == BUDGETS["quick"].preset
     assert resolve_budget("paper").iterations == 80_000
+
+
+def test_quick_budget_adds_ssim_for_its_last_quarter_whatever_the_model() -> None:
+    """The quick recipe belongs to the budget, so ConvLSTM is trained the same way."""
+    recipe = budget_preset(resolve_budget("quick", model="convlstm-mmnist")).training
+    assert recipe.loss_at(0, 100) == recipe.loss_at(74, 100) == "l1+l2"
+    assert recipe.loss_at(75, 100) == recipe.loss_at(99, 100) == "l1+l2+ssim"
+    assert "l1+l2+ssim loss for the last 25%" in BUDGETS["quick"].describe()
+    assert budget_preset(BUDGETS["paper"]).training.final_loss is None
 
 
 def test_bad_budget_values_are_config_errors() -> None:
@@ -53,6 +63,6 @@ def test_fastest_threads_keeps_the_faster_setting(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads["now"])
     monkeypatch.setattr(torch, "set_num_threads", lambda n: threads.update(now=n))
     # Two threads are slow on a busy machine; the alternation sees one burst but not both.
-    timings = iter([9.0, 1.5, 3.0, 1.4])
+    timings = iter([9.0, 1.5, 3.0, 1.4, 2.5, 1.6])
     assert fastest_threads(lambda: next(timings)) == 1.4
     assert threads["now"] == 1

@@ -4,26 +4,31 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
 
 import nowcast
 from nowcast.errors import ConfigError, DataMissingError
+from nowcast.metrics import ssim_per_frame
 from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
 from nowcast.training import (
     CheckpointMeta,
     CheckpointMismatchError,
     ScheduledSampler,
     Trainer,
+    engine,
     load_model,
     load_weights,
     resolve_device,
     save_checkpoint,
     sequence_loss,
 )
+from nowcast.training.ssim import ssim
 from nowcast.training.synthetic import moving_squares
 
 TINY = ModelConfig(hidden=8, num_layers=1, patch=2, height=16, width=16, norm="group")
@@ -63,6 +68,45 @@ def test_loss_is_l1_plus_l2() -> None:
     prediction, target = torch.full((1, 2, 1, 2, 2), 0.5), torch.zeros(1, 2, 1, 2, 2)
     assert sequence_loss(prediction, target).item() == pytest.approx(0.5 + 0.25)
     assert sequence_loss(prediction, target, "l2").item() == pytest.approx(0.25)
+
+
+def test_ssim_loss_matches_skimage_and_adds_one_minus_ssim() -> None:
+    """The training SSIM is the harness's skimage SSIM, so the objective and the score agree."""
+    rng = np.random.default_rng(0)
+    target = rng.random((2, 3, 1, 64, 64))
+    prediction = np.clip(target + 0.2 * rng.standard_normal(target.shape), 0, 1)
+    prediction[0, 0] = 0.0
+    expected = ssim_per_frame(prediction, target).mean()
+    pred_t, target_t = torch.from_numpy(prediction), torch.from_numpy(target)
+    assert ssim(pred_t, target_t).item() == pytest.approx(expected, abs=1e-5)
+    combined = sequence_loss(pred_t, target_t, "l1+l2+ssim").item()
+    assert combined == pytest.approx(
+        sequence_loss(pred_t, target_t).item() + 1 - expected, abs=1e-5
+    )
+    assert sequence_loss(target_t, target_t, "l1+l2+ssim").item() == pytest.approx(0, abs=1e-6)
+
+
+def test_unknown_or_repeated_loss_terms_are_refused() -> None:
+    frames = torch.zeros(1, 2, 1, 8, 8)
+    for kind in ("l3", "l1+l1", ""):
+        with pytest.raises(ValueError, match="unknown loss"):
+            sequence_loss(frames, frames, kind)
+
+
+def test_final_loss_takes_over_for_the_last_fraction(tmp_path: Path, monkeypatch) -> None:
+    kinds: list[str] = []
+
+    def recording(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+        kinds.append(kind)
+        return sequence_loss(prediction, target, kind)
+
+    monkeypatch.setattr(engine, "sequence_loss", recording)
+    trainer = _trainer(tmp_path, iterations=8, final_loss="l1+l2+ssim", final_fraction=0.25)
+    result = trainer.fit(moving_squares(4, 8), every=4)
+    assert kinds == ["l1+l2"] * 6 + ["l1+l2+ssim"] * 2
+    with (tmp_path / "metrics.csv").open() as handle:
+        assert [row["objective"] for row in csv.DictReader(handle)] == kinds
+    assert all(math.isfinite(loss) for loss in result.losses)
 
 
 def test_training_drives_the_loss_down(tmp_path: Path) -> None:

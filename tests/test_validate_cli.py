@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -57,10 +58,14 @@ def test_missing_mnist_exits_3_naming_the_file(tmp_path: Path) -> None:
 @needs_mnist
 def test_tiny_run_writes_every_output_then_evaluates_its_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    common = ("--mmnist", "--mnist-dir", str(MNIST), "--no-download", "--threads", "1")
     result = invoke(
         tmp_path,
-        *common,
+        "--mmnist",
+        "--mnist-dir",
+        str(MNIST),
+        "--no-download",
+        "--threads",
+        "1",
         "--iterations",
         "2",
         "--test-size",
@@ -83,14 +88,18 @@ def test_tiny_run_writes_every_output_then_evaluates_its_checkpoint(tmp_path: Pa
     assert "MoDeRNN (paper)" in (out / "report.md").read_text()
     assert "all zero" in result.output
 
+    # A checkpoint scored on a file in the standard layout needs no MNIST digits at all.
+    sequences = tmp_path / "mnist_test_seq.npy"
+    np.save(sequences, np.random.default_rng(0).integers(0, 256, (20, 4, 64, 64), dtype=np.uint8))
     again = tmp_path / "again"
     result = invoke(
         tmp_path,
-        *common,
+        "--mmnist",
+        "--no-download",
         "--checkpoint",
         str(out / "training"),
-        "--test-size",
-        "4",
+        "--test-file",
+        str(sequences),
         "--out",
         str(again),
     )
@@ -98,3 +107,4 @@ def test_tiny_run_writes_every_output_then_evaluates_its_checkpoint(tmp_path: Pa
     record = json.loads((again / "metrics.json").read_text())
     assert record["training"]["stopped_by"] == "loaded checkpoint"
     assert record["model"]["preset"] == "modernn-mmnist-small"
+    assert record["data"]["test_sequences"] == 4

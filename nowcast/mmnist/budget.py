@@ -20,6 +20,8 @@ class Budget:
     test_size: int
     time_limit_s: float | None = None
     learning_rate: float | None = None
+    final_loss: str | None = None
+    final_fraction: float = 0.0
     bf16: bool = False
 
     def describe(self) -> str:
@@ -27,6 +29,8 @@ class Budget:
         text = f"{self.name} budget: {self.iterations:,} iterations at batch {self.batch_size}"
         if self.time_limit_s is not None:
             text += f" or {self.time_limit_s:.0f} s of training, whichever comes first"
+        if self.final_loss is not None:
+            text += f", {self.final_loss} loss for the last {self.final_fraction:.0%}"
         return text + (", bf16 autocast" if self.bf16 else ", fp32")
 
 
@@ -37,8 +41,10 @@ BUDGETS = {
         iterations=1500,
         batch_size=8,
         test_size=500,
-        time_limit_s=600.0,
+        time_limit_s=720.0,
         learning_rate=1e-3,
+        final_loss="l1+l2+ssim",
+        final_fraction=0.25,
         bf16=True,
     ),
     "paper": Budget(

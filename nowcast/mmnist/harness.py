@@ -251,6 +251,6 @@ def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
     report.write_metrics(options.out, record)
     report.plot_per_frame(options.out, record)
     report.plot_samples(options.out, *_samples(test_set, model, device))
-    report.plot_curve(options.out, training.losses)
+    report.plot_curve(options.out, training.losses, training.final_loss_from)
     report.write_report(options.out, record)
     return record

@@ -105,6 +105,18 @@ def check_lines(record: dict[str, Any]) -> list[str]:
     ]
 
 
+def _objective_lines(training: dict[str, Any], budget: dict[str, Any]) -> list[str]:
+    """A bullet saying from which iteration the budget's final objective took over, if any."""
+    start = training.get("final_loss_from")
+    if start is None:
+        return []
+    return [
+        f"- Objective: the preset's loss until iteration {start - 1:,}, then "
+        f"{budget['final_loss']} (1 - SSIM in the convention below, added so the model learns "
+        "to keep empty areas empty); the paper's rows come from the paper's own recipe"
+    ]
+
+
 def write_report(out: Path, record: dict[str, Any]) -> Path:
     """report.md: our numbers beside the paper's Table 1, each labelled with its budget."""
     data, training, budget = record["data"], record["training"], record["budget"]
@@ -118,6 +130,7 @@ def write_report(out: Path, record: dict[str, Any]) -> Path:
         f"- Budget: {budget['description']}",
         f"- Training: {training['iterations']:,} iterations in {training['wall_s']:.0f} s, "
         f"stopped by {training['stopped_by']}",
+        *_objective_lines(training, budget),
         f"- Digits: {data['digits']}",
         f"- Test set: {data['test_set']}; {data['input_frames']} frames in, "
         f"{data['output_frames']} out",
@@ -205,8 +218,9 @@ def plot_samples(out: Path, inputs: np.ndarray, truth: np.ndarray, prediction: n
     return path
 
 
-def plot_curve(out: Path, losses: list[float]) -> Path:
-    """curve.png: training loss per iteration and its running mean."""
+def plot_curve(out: Path, losses: list[float], final_loss_from: int | None = None) -> Path:
+    """curve.png: training loss per iteration, its running mean, and where the objective
+    changes (the loss jumps there because the final objective adds a term)."""
     figure = Figure(figsize=(6, 4))
     axis = figure.subplots()
     if losses:
@@ -215,6 +229,8 @@ def plot_curve(out: Path, losses: list[float]) -> Path:
         window = max(1, len(losses) // 20)
         smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
         axis.plot(steps[window - 1 :], smooth, label=f"mean of {window}")
+        if final_loss_from is not None:
+            axis.axvline(final_loss_from, color="grey", linestyle="--", label="final objective")
         axis.set_yscale("log")
         axis.legend()
     else:

@@ -19,12 +19,13 @@ from nowcast.models.registry import build_from_config, load_preset
 from nowcast.training import Trainer, load_training_state, resolve_device
 
 # The time limit is planned for; a run that overshoots it by this factor stops where it is.
-DEADLINE_SLACK = 1.15
+DEADLINE_SLACK = 1.05
 
 
 @dataclass(frozen=True)
 class TrainingSummary:
-    """What training did: iterations, wall time, why it stopped, and the loss per iteration."""
+    """What training did: iterations, wall time, why it stopped, the loss per iteration, and
+    the first iteration of the budget's final objective (None without one)."""
 
     iterations: int
     planned: int
@@ -32,6 +33,7 @@ class TrainingSummary:
     wall_s: float
     stopped_by: str
     losses: list[float]
+    final_loss_from: int | None = None
 
 
 def training_source(
@@ -54,11 +56,13 @@ def training_source(
 
 
 def budget_preset(budget: Budget) -> Preset:
-    """The budget's preset with its learning rate, batch size and iteration count."""
+    """The budget's preset with its learning rate, loss, batch size and iteration count."""
     preset = load_preset(budget.preset)
     recipe = {"batch_size": budget.batch_size, "iterations": budget.iterations}
     if budget.learning_rate is not None:
         recipe["lr"] = budget.learning_rate
+    if budget.final_loss is not None:
+        recipe.update(final_loss=budget.final_loss, final_fraction=budget.final_fraction)
     return preset.model_copy(update={"training": preset.training.model_copy(update=recipe)})
 
 
@@ -97,6 +101,8 @@ def train(
         stopped_by = f"time limit ({DEADLINE_SLACK:g} x {budget.time_limit_s:.0f} s)"
     elif planned < budget.iterations:
         stopped_by = f"time limit ({budget.time_limit_s:.0f} s, planned from measured speed)"
+    recipe = preset.training
+    final_from = (i + 1 for i in range(planned) if recipe.loss_at(i, planned) != recipe.loss)
     summary = TrainingSummary(
         iterations=result.iteration,
         planned=planned,
@@ -104,5 +110,6 @@ def train(
         wall_s=time.perf_counter() - started,
         stopped_by=stopped_by,
         losses=result.losses,
+        final_loss_from=next(final_from, None),
     )
     return trainer.model.eval(), summary

@@ -67,6 +67,9 @@ class SequenceConfig(BaseModel):
         return self.input_frames + self.output_frames
 
 
+LossKind = Literal["l1+l2", "l1", "l2", "l1+l2+ssim"]
+
+
 class TrainingRecipe(BaseModel):
     """Optimisation settings: AdamW with a cosine schedule and scheduled sampling."""
 
@@ -77,7 +80,16 @@ class TrainingRecipe(BaseModel):
     iterations: int = Field(80_000, ge=1)
     reverse_augment: bool = False
     sampling_stop: float = Field(0.5, ge=0, le=1)
-    loss: Literal["l1+l2", "l1", "l2"] = "l1+l2"
+    loss: LossKind = "l1+l2"
+    # A second objective for the last `final_fraction` of iterations (e.g. adding 1 - SSIM).
+    final_loss: LossKind | None = None
+    final_fraction: float = Field(0.0, ge=0, le=1)
+
+    def loss_at(self, iteration: int, total: int) -> str:
+        """The objective of 0-based `iteration` out of `total`: `final_loss` in the last part."""
+        if self.final_loss is not None and iteration >= total * (1.0 - self.final_fraction):
+            return self.final_loss
+        return self.loss
 
 
 class Preset(BaseModel):

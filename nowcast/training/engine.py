@@ -187,7 +187,8 @@ class Trainer:
                     log.warning("batch source ran out after %d iterations", run.iteration)
                     break
                 lr = self.optimizer.param_groups[0]["lr"]
-                loss = self._train_iteration(batch, schedule.sampler, run.iteration)
+                objective = self.recipe.loss_at(run.iteration, total)
+                loss = self._train_iteration(batch, schedule.sampler, run.iteration, objective)
                 schedule.scheduler.step()
                 run.iteration += 1
                 run.losses.append(loss)
@@ -197,6 +198,7 @@ class Trainer:
                     "loss": loss,
                     "lr": lr,
                     "teacher_prob": schedule.sampler.probability(run.iteration - 1),
+                    "objective": objective,
                     "seq_per_s": rate,
                     "elapsed_s": time.perf_counter() - started,
                 }
@@ -225,7 +227,9 @@ class Trainer:
             out_dir=self.out_dir,
         )
 
-    def _train_iteration(self, batch: Tensor, sampler: ScheduledSampler, iteration: int) -> float:
+    def _train_iteration(
+        self, batch: Tensor, sampler: ScheduledSampler, iteration: int, objective: str
+    ) -> float:
         """One optimiser step on this rank's shard (two with reverse augmentation); global loss."""
         batch = torch.as_tensor(batch, dtype=torch.float32)
         if batch.ndim != 5 or batch.shape[1] != self.sequence.total_frames:
@@ -239,17 +243,17 @@ class Trainer:
         frames = self.dist.shard(batch).to(self.device, non_blocking=True)
         if mask is not None:
             mask = self.dist.shard(mask).to(self.device, non_blocking=True)
-        loss = self._step(frames, mask)
+        loss = self._step(frames, mask, objective)
         if self.recipe.reverse_augment:
-            loss = (loss + self._step(frames.flip(1), mask)) / 2
+            loss = (loss + self._step(frames.flip(1), mask, objective)) / 2
         return float(self.dist.mean(loss).item())
 
-    def _step(self, frames: Tensor, mask: Tensor | None) -> Tensor:
+    def _step(self, frames: Tensor, mask: Tensor | None, objective: str) -> Tensor:
         """Forward, loss on every predicted frame, backward and one AdamW update."""
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             prediction = self.forward_model(frames, self.sequence.input_frames, mask)
-        loss = sequence_loss(prediction, frames[:, 1:], self.recipe.loss)
+        loss = sequence_loss(prediction, frames[:, 1:], objective)
         loss.backward()
         self.optimizer.step()
         return loss.detach()

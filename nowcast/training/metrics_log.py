@@ -6,7 +6,16 @@ import csv
 from pathlib import Path
 from typing import Any
 
-COLUMNS = ("iteration", "loss", "lr", "teacher_prob", "seq_per_s", "val", "elapsed_s")
+COLUMNS = (
+    "iteration",
+    "loss",
+    "lr",
+    "teacher_prob",
+    "objective",
+    "seq_per_s",
+    "val",
+    "elapsed_s",
+)
 
 
 class MetricsLog:

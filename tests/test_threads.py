@@ -1,0 +1,58 @@
+"""Torch gets only the cores that are free: the /proc/stat sample and the thread choice."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from nowcast import threads
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _stat(path: Path, total_idle: tuple[int, int]) -> None:
+    """A /proc/stat whose first line has `total` jiffies, `idle` of them idle (none iowait)."""
+    total, idle = total_idle
+    path.write_text(f"cpu  {total - idle} 0 0 {idle} 0 0 0 0 0 0\ncpu0 1 2 3 4\n")
+
+
+def test_busy_cpus_is_the_busy_fraction_of_every_core(tmp_path: Path, monkeypatch) -> None:
+    stat = tmp_path / "stat"
+    _stat(stat, (1000, 800))
+    monkeypatch.setattr(threads.time, "sleep", lambda _: _stat(stat, (2000, 1550)))
+    cores = os.cpu_count() or 1
+    assert threads.busy_cpus(stat=stat) == pytest.approx(cores * 0.25)
+
+
+def test_busy_cpus_is_unknown_without_proc_stat(tmp_path: Path) -> None:
+    assert threads.busy_cpus(sample_s=0, stat=tmp_path / "absent") is None
+
+
+def test_busy_cpus_on_this_machine_is_within_its_cores() -> None:
+    busy = threads.busy_cpus(sample_s=0.05)
+    assert busy is None or 0.0 <= busy <= (os.cpu_count() or 1)
+
+
+def test_free_cores_set_the_threads_and_a_full_machine_leaves_one(monkeypatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "torch_default_threads", lambda: 4)
+    monkeypatch.setattr(threads.os, "cpu_count", lambda: 4)
+    for busy, expected in ((0.2, 4), (1.6, 2), (4.0, 1), (None, 4)):
+        monkeypatch.setattr(threads, "busy_cpus", lambda busy=busy: busy)
+        assert threads.use_free_cpus() == expected
+        assert torch.get_num_threads() == expected
+
+
+def test_omp_num_threads_is_the_users_choice(monkeypatch) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    torch.set_num_threads(1)
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)
+    assert threads.use_free_cpus() == 1
