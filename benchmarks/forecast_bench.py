@@ -35,6 +35,7 @@ from nowcast.ingest import run_ingest  # noqa: E402
 from nowcast.models.preset import SequenceConfig  # noqa: E402
 from nowcast.models.registry import build_from_config, load_preset  # noqa: E402
 from nowcast.products.render import render_forecast  # noqa: E402
+from nowcast.threads import pin_threads  # noqa: E402
 from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "cpu.json"
@@ -108,7 +109,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch threads")
     args = parser.parse_args()
     repeats = 2 if args.quick else args.repeats
-    torch.set_num_threads(args.threads)
+    pin_threads(args.threads)
     cases = {
         "64x64_8in_4out_1h": (64, 8, 4, "1h", "8h", False),
         "64x64_48in_24out_10min": (64, 48, 24, "10min", "8h", False),

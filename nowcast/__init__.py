@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 # Waiting OpenMP threads spin briefly before they sleep. libgomp's default (300,000 spins)
 # stalls every small convolution when another process holds a core; no spinning at all
-# (OMP_WAIT_POLICY=PASSIVE) halves training speed on an idle machine (measured, 2 cores:
-# 2.3 s against 1.15 s per Moving MNIST iteration). A short spin keeps the idle-machine speed,
+# (OMP_WAIT_POLICY=PASSIVE) halves training speed on an idle machine (2 cores, Moving MNIST
+# quick budget: 2.11 s against 0.92 s per iteration). A short spin keeps the idle-machine speed,
 # and `nowcast.threads` gives torch only the cores that are free. Set before torch loads.
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "3000")

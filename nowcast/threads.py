@@ -14,6 +14,9 @@ log = logging.getLogger(__name__)
 
 PROC_STAT = Path("/proc/stat")
 
+# Thread count the user chose (`--threads`, a benchmark flag); None lets the free cores decide.
+_pinned: int | None = None
+
 
 @functools.cache
 def torch_default_threads() -> int:
@@ -41,9 +44,17 @@ def busy_cpus(sample_s: float = 0.1, stat: Path = PROC_STAT) -> float | None:
     return (os.cpu_count() or 1) * (1.0 - (idle_after - idle_before) / elapsed)
 
 
+def pin_threads(count: int) -> None:
+    """Use exactly `count` torch threads from now on, whatever the free cores."""
+    global _pinned
+    _pinned = count
+    torch.set_num_threads(count)
+
+
 def use_free_cpus() -> int:
-    """Set torch's threads to the free cores (at least one) unless OMP_NUM_THREADS chose them."""
-    if "OMP_NUM_THREADS" in os.environ:
+    """Set torch's threads to the free cores (at least one) unless the user chose a count,
+    with `pin_threads` or OMP_NUM_THREADS."""
+    if _pinned is not None or "OMP_NUM_THREADS" in os.environ:
         return torch.get_num_threads()
     default = torch_default_threads()
     busy = busy_cpus()

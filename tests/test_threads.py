@@ -12,7 +12,8 @@ from nowcast import threads
 
 
 @pytest.fixture(autouse=True)
-def _restore_torch_threads():
+def _restore_torch_threads(monkeypatch):
+    monkeypatch.setattr(threads, "_pinned", None)
     before = torch.get_num_threads()
     yield
     torch.set_num_threads(before)
@@ -56,3 +57,10 @@ def test_omp_num_threads_is_the_users_choice(monkeypatch) -> None:
     torch.set_num_threads(1)
     monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)
     assert threads.use_free_cpus() == 1
+
+
+def test_a_pinned_count_beats_the_free_cores(monkeypatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "busy_cpus", lambda: 0.0)
+    threads.pin_threads(1)
+    assert threads.use_free_cpus() == 1 == torch.get_num_threads()

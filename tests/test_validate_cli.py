@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Iterator
@@ -67,7 +68,7 @@ def test_tiny_run_writes_every_output_then_evaluates_its_checkpoint(tmp_path: Pa
         "--threads",
         "1",
         "--iterations",
-        "2",
+        "4",
         "--test-size",
         "8",
         "--batch-size",
@@ -80,7 +81,13 @@ def test_tiny_run_writes_every_output_then_evaluates_its_checkpoint(tmp_path: Pa
         assert (out / name).is_file(), name
     assert (out / "training" / "last" / "model.safetensors").is_file()
     record = json.loads((out / "metrics.json").read_text())
-    assert record["training"]["iterations"] == 2
+    assert record["training"]["iterations"] == 4
+    # The quick budget's last quarter trains with the SSIM term: iteration 4 of 4 here.
+    assert record["training"]["final_loss_from"] == 4
+    with (out / "training" / "metrics.csv").open() as handle:
+        objectives = [row["objective"] for row in csv.DictReader(handle)]
+    assert objectives == ["l1+l2"] * 3 + ["l1+l2+ssim"]
+    assert "then l1+l2+ssim" in (out / "report.md").read_text()
     assert record["data"]["test_sequences"] == 8
     assert set(record["results"]) == {"model", "copy_last_frame", "all_zero"}
     assert len(record["results"]["model"]["per_frame"]["mse"]) == 10

@@ -26,6 +26,7 @@ from nowcast.mmnist.generator import SequenceSpec, to_unit
 from nowcast.mmnist.paper import SOURCE, paper_row
 from nowcast.mmnist.testset import TestSet, generated_test_set, load_sequence_file
 from nowcast.mmnist.training import TrainingSummary, train
+from nowcast.threads import pin_threads
 from nowcast.training import load_model, resolve_device
 
 INPUT_FRAMES = 10
@@ -207,7 +208,7 @@ def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
         raise ConfigError("--resume continues training; it cannot be used with --checkpoint")
     device = resolve_device(options.device)
     if options.threads is not None:
-        torch.set_num_threads(options.threads)
+        pin_threads(options.threads)
     spec = SequenceSpec()
     pools, test_set = _load_data(options, spec)
     options.out.mkdir(parents=True, exist_ok=True)

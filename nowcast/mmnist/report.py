@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -227,8 +228,16 @@ def plot_curve(out: Path, losses: list[float], final_loss_from: int | None = Non
         steps = np.arange(1, len(losses) + 1)
         axis.plot(steps, losses, alpha=0.3, label="loss")
         window = max(1, len(losses) // 20)
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        axis.plot(steps[window - 1 :], smooth, label=f"mean of {window}")
+        # Smoothed apart on each side of the objective change, so the mean shows no false ramp.
+        edges = [0, len(losses)]
+        if final_loss_from is not None and 1 < final_loss_from <= len(losses):
+            edges.insert(1, final_loss_from - 1)
+        for start, stop in itertools.pairwise(edges):
+            part = losses[start:stop]
+            if len(part) >= window:
+                smooth = np.convolve(part, np.ones(window) / window, mode="valid")
+                label = f"mean of {window}" if start == 0 else None
+                axis.plot(steps[start + window - 1 : stop], smooth, color="tab:orange", label=label)
         if final_loss_from is not None:
             axis.axvline(final_loss_from, color="grey", linestyle="--", label="final objective")
         axis.set_yscale("log")
