@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import pytest
 import torch
 
 from nowcast.errors import ConfigError
+from nowcast.mmnist import speed
 from nowcast.mmnist.budget import BUDGETS, resolve_budget
 from nowcast.mmnist.harness import checks
 from nowcast.mmnist.paper import paper_row
@@ -66,3 +70,19 @@ def test_fastest_threads_keeps_the_faster_setting(monkeypatch: pytest.MonkeyPatc
     timings = iter([9.0, 1.5, 3.0, 1.4, 2.5, 1.6])
     assert fastest_threads(lambda: next(timings)) == 1.4
     assert threads["now"] == 1
+
+
+def test_planning_weighs_the_slower_final_objective(monkeypatch: pytest.MonkeyPatch) -> None:
+    """1 s per main step and 2 s per SSIM step over the last quarter: 1.25 s on average."""
+    seconds = {"l1+l2": 1.0, "l1+l2+ssim": 2.0}
+    monkeypatch.setattr(
+        speed,
+        "step_timer",
+        lambda model, preset, batch, bf16, objective=None: (
+            lambda: seconds[objective or preset.training.loss]
+        ),
+    )
+    budget = replace(BUDGETS["quick"], time_limit_s=100.0)
+    preset = budget_preset(budget)
+    planned = speed.plan_iterations(torch.nn.Identity(), preset, budget, torch.zeros(1), False)
+    assert planned == math.floor(100.0 / (1.25 * speed.LOOP_OVERHEAD))

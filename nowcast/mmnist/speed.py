@@ -24,8 +24,14 @@ LOOP_OVERHEAD = 1.05
 WARM_UP = 2
 
 
-def step_timer(model: nn.Module, preset: Preset, batch: Tensor, bf16: bool) -> Callable[[], float]:
-    """A function that runs one training iteration on a throwaway copy and returns its seconds."""
+def step_timer(
+    model: nn.Module, preset: Preset, batch: Tensor, bf16: bool, objective: str | None = None
+) -> Callable[[], float]:
+    """A function that runs one training iteration on a throwaway copy and returns its seconds.
+
+    `objective` is the loss to time (default: the recipe's main loss).
+    """
+    loss = objective or preset.training.loss
     trial = copy.deepcopy(model).train()
     optimizer = torch.optim.AdamW(trial.parameters(), lr=preset.training.lr)
     passes = 2 if preset.training.reverse_augment else 1
@@ -35,7 +41,7 @@ def step_timer(model: nn.Module, preset: Preset, batch: Tensor, bf16: bool) -> C
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast(batch.device.type, dtype=torch.bfloat16, enabled=bf16):
             prediction = trial(batch, preset.sequence.input_frames)
-        sequence_loss(prediction, batch[:, 1:], preset.training.loss).backward()
+        sequence_loss(prediction, batch[:, 1:], loss).backward()
         optimizer.step()
         return passes * (time.perf_counter() - started)
 
@@ -66,7 +72,10 @@ def fastest_threads(step: Callable[[], float]) -> float:
 def plan_iterations(
     model: nn.Module, preset: Preset, budget: Budget, batch: Tensor, tune_threads: bool
 ) -> int:
-    """The budget's iteration cap, or fewer when its time limit allows fewer on this machine."""
+    """The budget's iteration cap, or fewer when its time limit allows fewer on this machine.
+
+    A recipe whose final objective costs more per step is planned at the weighted mean speed.
+    """
     if budget.time_limit_s is None:
         return budget.iterations
     started = time.perf_counter()
@@ -75,6 +84,11 @@ def plan_iterations(
         seconds = fastest_threads(step)
     else:
         seconds = min(step() for _ in range(ROUNDS))
+    recipe = preset.training
+    if recipe.final_loss is not None and recipe.final_fraction > 0:
+        final_step = step_timer(model, preset, batch, budget.bf16, recipe.final_loss)
+        final_seconds = min(final_step() for _ in range(ROUNDS))
+        seconds += recipe.final_fraction * (final_seconds - seconds)
     left = budget.time_limit_s - (time.perf_counter() - started)
     planned = max(1, min(budget.iterations, math.floor(left / (seconds * LOOP_OVERHEAD))))
     log.info(
