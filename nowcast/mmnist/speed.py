@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import statistics
 import time
 from collections.abc import Callable
 
@@ -17,7 +18,7 @@ from nowcast.training import sequence_loss
 
 log = logging.getLogger(__name__)
 
-ROUNDS = 3
+ROUNDS = 5
 # A real iteration also generates data, logs and checkpoints: plan with this much headroom.
 LOOP_OVERHEAD = 1.05
 # Untimed first iterations: allocations and oneDNN kernel selection.
@@ -54,19 +55,21 @@ def fastest_threads(step: Callable[[], float]) -> float:
     """Keep torch's CPU thread count or drop to one, whichever trains faster right now.
 
     On a CPU shared with other jobs, several torch threads can run many times slower than one.
-    The candidates are timed in alternation, so a passing burst of load does not decide alone.
-    Leaves torch set to the winner and returns its seconds per iteration.
+    The candidates are timed in alternation, so a passing burst of load does not decide alone;
+    the fastest step picks the winner. Leaves torch set to the winner and returns its median
+    seconds per iteration: steps on this machine vary by about 10% even when it is idle, and
+    planning from the fastest one overshoots the time limit.
     """
     candidates = dict.fromkeys((torch.get_num_threads(), 1))
-    timings: dict[int, float] = {}
+    timings: dict[int, list[float]] = {threads: [] for threads in candidates}
     for _ in range(ROUNDS):
         for threads in candidates:
             torch.set_num_threads(threads)
-            timings[threads] = min(step(), timings.get(threads, math.inf))
-    best = min(timings, key=timings.__getitem__)
+            timings[threads].append(step())
+    best = min(timings, key=lambda threads: min(timings[threads]))
     torch.set_num_threads(best)
     log.info("seconds per iteration by CPU thread count: %s", timings)
-    return timings[best]
+    return statistics.median(timings[best])
 
 
 def plan_iterations(
@@ -83,11 +86,11 @@ def plan_iterations(
     if tune_threads and batch.device.type == "cpu":
         seconds = fastest_threads(step)
     else:
-        seconds = min(step() for _ in range(ROUNDS))
+        seconds = statistics.median(step() for _ in range(ROUNDS))
     recipe = preset.training
     if recipe.final_loss is not None and recipe.final_fraction > 0:
         final_step = step_timer(model, preset, batch, budget.bf16, recipe.final_loss)
-        final_seconds = min(final_step() for _ in range(ROUNDS))
+        final_seconds = statistics.median(final_step() for _ in range(ROUNDS))
         seconds += recipe.final_fraction * (final_seconds - seconds)
     left = budget.time_limit_s - (time.perf_counter() - started)
     planned = max(1, min(budget.iterations, math.floor(left / (seconds * LOOP_OVERHEAD))))
