@@ -101,8 +101,7 @@ def train(
         stopped_by = f"time limit ({DEADLINE_SLACK:g} x {budget.time_limit_s:.0f} s)"
     elif planned < budget.iterations:
         stopped_by = f"time limit ({budget.time_limit_s:.0f} s, planned from measured speed)"
-    recipe = preset.training
-    final_from = (i + 1 for i in range(planned) if recipe.loss_at(i, planned) != recipe.loss)
+    final_start = preset.training.final_loss_start(planned)
     summary = TrainingSummary(
         iterations=result.iteration,
         planned=planned,
@@ -110,6 +109,6 @@ def train(
         wall_s=time.perf_counter() - started,
         stopped_by=stopped_by,
         losses=result.losses,
-        final_loss_from=next(final_from, None),
+        final_loss_from=None if final_start is None else final_start + 1,
     )
     return trainer.model.eval(), summary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -85,9 +86,17 @@ class TrainingRecipe(BaseModel):
     final_loss: LossKind | None = None
     final_fraction: float = Field(0.0, ge=0, le=1)
 
+    def final_loss_start(self, total: int) -> int | None:
+        """0-based iteration of `total` from which `final_loss` applies; None when it never does."""
+        if self.final_loss is None:
+            return None
+        start = math.ceil(total * (1.0 - self.final_fraction))
+        return start if start < total else None
+
     def loss_at(self, iteration: int, total: int) -> str:
         """The objective of 0-based `iteration` out of `total`: `final_loss` in the last part."""
-        if self.final_loss is not None and iteration >= total * (1.0 - self.final_fraction):
+        start = self.final_loss_start(total)
+        if start is not None and iteration >= start:
             return self.final_loss
         return self.loss
 
