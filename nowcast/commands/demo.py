@@ -47,15 +47,20 @@ def demo(
     real: str | None = typer.Option(None, "--real", help="bom: the real BOM radar day instead."),
     data: Path | None = typer.Option(None, "--data", help="Folder with the BOM files (--real)."),
     retrain: bool = typer.Option(False, "--retrain", help="Train again even if a model exists."),
+    up_to_now: bool = typer.Option(
+        False, "--up-to-now", help="Synthetic storm for the days before now, not the fixed period."
+    ),
 ) -> None:
     """Ingest the synthetic typhoon, train briefly, forecast, map and verify, offline.
 
+    The synthetic demo covers a fixed period (2024-09-01T06Z to 2024-09-05T06Z), so its output
+    is the same on every date; --up-to-now covers the four days before now instead.
     Everything goes under --out; a second run reuses the archive and the trained model.
     """
     from nowcast.demo import run_demo
 
     console = Console()
-    result = run_demo(app_state(ctx).settings, out.resolve(), quick, real, data, retrain)
+    result = run_demo(app_state(ctx).settings, out.resolve(), quick, real, data, retrain, up_to_now)
     pipeline = result.ingest.pipelines[0]
     console.print(
         f"[bold]archive[/bold] {result.settings.archive}: {pipeline.name} fetched "
