@@ -29,14 +29,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nowcast.config import Settings  # noqa: E402 - after the path set-up above
-from nowcast.forecast_run import ForecastRequest, checkpoint_folder, run_forecast  # noqa: E402
-from nowcast.ingest import run_ingest  # noqa: E402
+from nowcast.core.threads import pin_threads  # noqa: E402
+from nowcast.data.ingest import run_ingest  # noqa: E402
+from nowcast.forecasting.run import ForecastRequest, run_forecast  # noqa: E402
 from nowcast.models.preset import SequenceConfig  # noqa: E402
 from nowcast.models.registry import build_from_config, load_preset  # noqa: E402
 from nowcast.products.render import render_forecast  # noqa: E402
-from nowcast.threads import pin_threads  # noqa: E402
-from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint  # noqa: E402
+from nowcast.settings.config import Settings  # noqa: E402 - after the path set-up above
+from nowcast.training.checkpoint import CheckpointMeta, checkpoint_folder, save_checkpoint  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results" / "cpu.json"
 TARGET_MAP_S = 10.0

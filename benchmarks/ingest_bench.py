@@ -29,8 +29,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nowcast.config import Settings  # noqa: E402 - after the path set-up above
-from nowcast.ingest import run_ingest  # noqa: E402
+from nowcast.data.ingest import run_ingest  # noqa: E402
+from nowcast.settings.config import Settings  # noqa: E402 - after the path set-up above
 
 RESULTS = REPO / "benchmarks" / "results" / "cpu.json"
 TARGET_FPS = 100.0

@@ -13,26 +13,27 @@ from typing import TYPE_CHECKING, Any
 # stalls every small convolution when another process holds a core; no spinning at all
 # (OMP_WAIT_POLICY=PASSIVE) halves training speed on an idle machine (2 cores, Moving MNIST
 # quick budget: 2.11 s against 0.92 s per iteration). A short spin keeps the idle-machine speed,
-# and `nowcast.threads` gives torch only the cores that are free. Set before torch loads.
+# and `nowcast.core.threads` gives torch only the cores that are free. Set before torch loads.
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "3000")
 
-__version__ = "0.1.0"
+from nowcast.core.version import __version__
+
 __all__ = ["Archive", "forecast", "__version__"]
 
 if TYPE_CHECKING:
-    from nowcast.archive import Archive
-    from nowcast.predict import forecast
+    from nowcast.data.archive import Archive
+    from nowcast.forecasting.predict import forecast
 
 
 def __getattr__(name: str) -> Any:
     """Import the heavy parts (torch, xarray) only when a notebook asks for them."""
     if name == "forecast":
-        from nowcast.predict import forecast
+        from nowcast.forecasting.predict import forecast
 
         return forecast
     if name == "Archive":
-        from nowcast.archive import Archive
+        from nowcast.data.archive import Archive
 
         return Archive
     raise AttributeError(f"module 'nowcast' has no attribute {name!r}")

@@ -1,5 +1,5 @@
 """`python -m nowcast`, used by `torchrun -m nowcast train`."""
 
-from nowcast.cli import main
+from nowcast.cli.app import main
 
 main()

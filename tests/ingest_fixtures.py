@@ -16,7 +16,7 @@ import netCDF4
 import numpy as np
 from typer.testing import CliRunner, Result
 
-from nowcast.cli import app
+from nowcast.cli.app import app
 
 BOM = ("radar", "bom-prcp-c10-66-20201031")
 MCH = ("radar", "mch-20160711")

@@ -12,10 +12,10 @@ import pytest
 import xarray as xr
 import zarr
 
-from nowcast.archive import COMMITTED, Archive
-from nowcast.errors import DataMissingError
-from nowcast.grid import crs_coord, crs_of
-from nowcast.transform import Transform, from_attrs
+from nowcast.core.errors import DataMissingError
+from nowcast.data.archive import COMMITTED, Archive
+from nowcast.data.grid import crs_coord, crs_of
+from nowcast.data.transform import Transform, from_attrs
 
 CRS = pyproj.CRS.from_epsg(3577)
 

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from nowcast import __version__
-from nowcast.cli import app
+from nowcast.cli.app import app
 
 runner = CliRunner()
 

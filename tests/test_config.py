@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from nowcast.config import load_settings
-from nowcast.envexpand import expand_string
-from nowcast.errors import ConfigError
+from nowcast.core.errors import ConfigError
+from nowcast.settings.config import load_settings
+from nowcast.settings.envexpand import expand_string
 
 
 def test_defaults_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

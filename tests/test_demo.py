@@ -12,7 +12,7 @@ from conftest import shared_data_path
 from ingest_fixtures import BOM
 from typer.testing import CliRunner
 
-from nowcast.cli import app
+from nowcast.cli.app import app
 
 CLEAN_ENV = {"NOWCAST_CONFIG": "", "NOWCAST_ARCHIVE": "", "NOWCAST_DEVICE": "cpu"}
 

@@ -17,7 +17,7 @@ import yaml
 from conftest import REPO
 from typer.testing import CliRunner
 
-from nowcast.cli import app
+from nowcast.cli.app import app
 
 DEPLOY = REPO / "deploy"
 CLI = typer.main.get_command(app)

@@ -14,7 +14,7 @@ from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 
 import nowcast
-from nowcast.forecast_output import write_netcdf
+from nowcast.forecasting.files import write_netcdf
 from nowcast.models.preset import ModelConfig, SequenceConfig
 from nowcast.models.registry import build_from_config
 from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from nowcast.errors import DataMissingError
-from nowcast.history import select_history
+from nowcast.core.errors import DataMissingError
+from nowcast.data.history import select_history
 
 HOUR = pd.Timedelta("1h")
 

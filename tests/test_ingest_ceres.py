@@ -13,14 +13,14 @@ import pytest
 from ingest_fixtures import cli, faulty_server, write_settings
 from satellite_fixtures import SEA_COUNT, ceres_kelvin, write_ceres_file, write_ceres_lut
 
-from nowcast.archive import Archive
-from nowcast.errors import ConfigError
-from nowcast.pipeline import read_pipeline
-from nowcast.readers import get_reader
-from nowcast.readers.base import Payload
-from nowcast.readers.bunzip import bunzip2
-from nowcast.readers.ceres import CeresOptions, crop_window
-from nowcast.transform import from_attrs
+from nowcast.core.errors import ConfigError
+from nowcast.data.archive import Archive
+from nowcast.data.pipeline import read_pipeline
+from nowcast.data.readers import get_reader
+from nowcast.data.readers.base import Payload
+from nowcast.data.readers.bunzip import bunzip2
+from nowcast.data.readers.ceres import CeresOptions, crop_window
+from nowcast.data.transform import from_attrs
 
 START = datetime(2019, 11, 1, 0, 0)
 NAME = "201911010{}.tir.01.fld.geoss.bz2".format

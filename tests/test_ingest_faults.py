@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, write_settings
 
-from nowcast.archive import Archive
-from nowcast.ledger import Ledger
+from nowcast.data.archive import Archive
+from nowcast.data.ledger import Ledger
 
 pytestmark = pytest.mark.slow
 
@@ -83,8 +83,8 @@ def test_two_concurrent_ingests_neither_duplicate_nor_corrupt(tmp_path: Path) ->
 
 KILLER = """
 import os, signal, sys
-from nowcast.archive import Archive
-from nowcast.cli import main
+from nowcast.data.archive import Archive
+from nowcast.cli.app import main
 
 commits = []
 commit = Archive._commit

@@ -12,12 +12,12 @@ from conftest import shared_data_path
 from ingest_fixtures import TYPHOON, cli, write_settings
 from satellite_fixtures import storm_kelvin
 
-from nowcast.archive import Archive
-from nowcast.errors import ConfigError
-from nowcast.ledger import Ledger
-from nowcast.pipeline import read_pipeline
-from nowcast.tracks import read_tracks
-from nowcast.transform import from_attrs
+from nowcast.core.errors import ConfigError
+from nowcast.data.archive import Archive
+from nowcast.data.ledger import Ledger
+from nowcast.data.pipeline import read_pipeline
+from nowcast.data.tracks import read_tracks
+from nowcast.data.transform import from_attrs
 
 TRACKS = ("metadata-fixture", "track")
 FOLLOW_DT = """

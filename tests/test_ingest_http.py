@@ -8,8 +8,8 @@ import pandas as pd
 from conftest import shared_data_path
 from ingest_fixtures import BOM, cli, faulty_server, write_settings
 
-from nowcast.archive import Archive
-from nowcast.ledger import Ledger
+from nowcast.data.archive import Archive
+from nowcast.data.ledger import Ledger
 
 NAME = "66_20201031_{}00.prcp-c10.nc".format
 PIPELINE = """

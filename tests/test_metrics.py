@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nowcast.metrics import LeadTimeScores, score_frames
+from nowcast.core.metrics import LeadTimeScores, score_frames
 
 
 def test_identical_frames_score_perfectly() -> None:

@@ -8,13 +8,13 @@ from dataclasses import replace
 import pytest
 import torch
 
-from nowcast.errors import ConfigError
-from nowcast.mmnist import speed
-from nowcast.mmnist.budget import BUDGETS, resolve_budget
-from nowcast.mmnist.harness import checks
-from nowcast.mmnist.paper import paper_row
-from nowcast.mmnist.speed import fastest_threads
-from nowcast.mmnist.training import budget_preset
+from nowcast.core.errors import ConfigError
+from nowcast.validation import speed
+from nowcast.validation.budget import BUDGETS, resolve_budget
+from nowcast.validation.harness import checks
+from nowcast.validation.paper import paper_row
+from nowcast.validation.speed import fastest_threads
+from nowcast.validation.training import budget_preset
 
 
 def test_explicit_iterations_drop_the_time_limit() -> None:

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nowcast.errors import ConfigError, DataMissingError, SourceError
-from nowcast.mmnist import digits
-from nowcast.mmnist.generator import SequenceSpec
-from nowcast.mmnist.testset import generated_test_set, load_sequence_file
+from nowcast.core.errors import ConfigError, DataMissingError, SourceError
+from nowcast.validation import digits
+from nowcast.validation.generator import SequenceSpec
+from nowcast.validation.testset import generated_test_set, load_sequence_file
 
 TEST_DATA = Path(
     os.environ.get("NOWCAST_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")

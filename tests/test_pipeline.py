@@ -7,11 +7,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nowcast.config import Settings
-from nowcast.errors import ConfigError
-from nowcast.pipeline import list_pipelines, load_pipeline, make_reader, make_source, read_pipeline
-from nowcast.readers import get_reader
-from nowcast.sources import get_source
+from nowcast.core.errors import ConfigError
+from nowcast.data.pipeline import (
+    list_pipelines,
+    load_pipeline,
+    make_reader,
+    make_source,
+    read_pipeline,
+)
+from nowcast.data.readers import get_reader
+from nowcast.data.sources import get_source
+from nowcast.settings.config import Settings
 
 ENV = {
     "NOWCAST_BOM_DIR": "/data/bom",

@@ -20,13 +20,13 @@ from forecast_fixtures import (
 )
 from PIL import Image
 
-from nowcast.config import OutputSettings, Settings
-from nowcast.errors import DataMissingError
+from nowcast.core.errors import DataMissingError
+from nowcast.forecasting.files import ForecastFile, list_forecasts
 from nowcast.products.daily import render_daily
 from nowcast.products.daily_plan import daily_cases, synoptic_inits
-from nowcast.products.forecast_file import ForecastFile, list_forecasts
 from nowcast.products.projection import map_grid
 from nowcast.products.scores import day_scores
+from nowcast.settings.config import OutputSettings, Settings
 from nowcast.verify.table import ScoreRow, ScoreTable
 
 DAY = date(2020, 10, 31)

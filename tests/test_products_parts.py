@@ -12,9 +12,9 @@ import pytest
 import xarray as xr
 from forecast_fixtures import forecast_dataset
 
-from nowcast.errors import ConfigError, DataMissingError
+from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.forecasting.files import latest_forecast, list_forecasts, open_forecast
 from nowcast.products.colormaps import TRANSPARENT, field_style
-from nowcast.products.forecast_file import latest_forecast, list_forecasts, open_forecast
 from nowcast.products.frames import figure_title, lead_label, panel_leads
 from nowcast.products.graticule import graticule, lat_label, lon_label
 from nowcast.products.layout import choose_columns

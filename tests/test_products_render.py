@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 import nowcast.products.render as render_module
-from nowcast.errors import ConfigError, DataMissingError
+from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.products.colormaps import RAIN_COLOURS
 from nowcast.products.forecast_figure import forecast_figure
 from nowcast.products.render import render_forecast

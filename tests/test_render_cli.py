@@ -8,7 +8,7 @@ from pathlib import Path
 from forecast_fixtures import BOM_DIR, bom_forecast, requires, shifted_init, write_forecast
 from typer.testing import CliRunner
 
-from nowcast.cli import app
+from nowcast.cli.app import app
 
 runner = CliRunner()
 needs_bom = requires(BOM_DIR)

@@ -23,9 +23,9 @@ from conftest import REPO
 from filelock import FileLock
 from ingest_fixtures import cli
 
-from nowcast import ingest
-from nowcast.config import ENV_OVERRIDES, Settings, load_settings
-from nowcast.errors import ConfigError
+from nowcast.core.errors import ConfigError
+from nowcast.core.timeutil import now_utc
+from nowcast.data import ingest
 from nowcast.models.preset import ModelConfig, SequenceConfig
 from nowcast.models.registry import build_from_config
 from nowcast.scheduler import jobs
@@ -34,7 +34,7 @@ from nowcast.scheduler.heartbeat import read_heartbeat
 from nowcast.scheduler.lock import lock_path, scheduler_lock
 from nowcast.scheduler.plan import ScheduleOptions, job_specs
 from nowcast.scheduler.view import scheduler_lines
-from nowcast.timeutil import now_utc
+from nowcast.settings.config import ENV_OVERRIDES, Settings, load_settings
 from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint
 
 HOURS = 12  # frames the demo source holds when ingest starts: enough for 8 in, 4 out

@@ -10,12 +10,12 @@ import pytest
 from conftest import shared_data_path
 from ingest_fixtures import BOM, faulty_server
 
-from nowcast.errors import ConfigError
-from nowcast.sources import BadInput, NotPublished, SourceUnavailable, get_source
-from nowcast.sources.directory import DirectoryOptions, DirectorySource
-from nowcast.sources.http import HttpOptions, HttpSource, redact
-from nowcast.sources.pattern import compile_pattern
-from nowcast.sources.synthetic import SyntheticOptions, SyntheticSource
+from nowcast.core.errors import ConfigError
+from nowcast.data.sources import BadInput, NotPublished, SourceUnavailable, get_source
+from nowcast.data.sources.directory import DirectoryOptions, DirectorySource
+from nowcast.data.sources.http import HttpOptions, HttpSource, redact
+from nowcast.data.sources.pattern import compile_pattern
+from nowcast.data.sources.synthetic import SyntheticOptions, SyntheticSource
 
 BOM_NAME = "66_20201031_{:%H%M%S}.prcp-c10.nc"
 

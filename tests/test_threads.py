@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nowcast import threads
+from nowcast.core import threads
 
 
 @pytest.fixture(autouse=True)

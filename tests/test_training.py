@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import load_file
 
 import nowcast
-from nowcast.errors import ConfigError, DataMissingError
-from nowcast.metrics import ssim_per_frame
+from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.metrics import ssim_per_frame
 from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
 from nowcast.training import (
     CheckpointMeta,

@@ -13,7 +13,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from nowcast.cli import app
+from nowcast.cli.app import app
 
 TEST_DATA = Path(
     os.environ.get("NOWCAST_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")

@@ -12,8 +12,8 @@ from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 from pysteps import extrapolation, motion
 
-from nowcast.archive import Archive
-from nowcast.transform import from_attrs
+from nowcast.data.archive import Archive
+from nowcast.data.transform import from_attrs
 
 INITS = pd.date_range("2020-10-31T00:50", "2020-10-31T02:00", freq="10min")
 LEADS = pd.timedelta_range("10min", "1h", freq="10min")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nowcast.errors import ConfigError
+from nowcast.core.errors import ConfigError
 from nowcast.models.cells import CellState
 from nowcast.models.preset import ModelConfig
 

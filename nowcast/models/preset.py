@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nowcast.errors import ConfigError
+from nowcast.core.errors import ConfigError
 
 
 class PresetError(ConfigError, ValueError):

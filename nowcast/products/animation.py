@@ -11,9 +11,9 @@ from matplotlib.animation import PillowWriter
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from nowcast.forecasting.files import init_time, iso_minutes, pipeline_name
 from nowcast.products.colormaps import field_style
 from nowcast.products.forecast_figure import add_colorbar
-from nowcast.products.forecast_file import init_time, iso_minutes, pipeline_name
 from nowcast.products.frames import forecast_frames, observation_frame
 from nowcast.products.layout import LEFT_IN, RIGHT_IN, grid_layout
 from nowcast.products.mapdata import map_features

@@ -8,15 +8,15 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from nowcast.config import Settings
-from nowcast.errors import DataMissingError
+from nowcast.core.errors import DataMissingError
+from nowcast.forecasting.files import ForecastFile, iso_minutes, list_forecasts
 from nowcast.products.daily_index import SheetEntry, index_html
 from nowcast.products.daily_plan import daily_cases
 from nowcast.products.daily_sheet import daily_sheet
 from nowcast.products.forecast_figure import save_png
-from nowcast.products.forecast_file import ForecastFile, iso_minutes, list_forecasts
 from nowcast.products.render import atomic_path
 from nowcast.products.scores import day_scores
+from nowcast.settings.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from html import escape
 
-from nowcast import __version__
+from nowcast.core.version import __version__
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import xarray as xr
 
-from nowcast.products.forecast_file import (
+from nowcast.forecasting.files import (
     ForecastFile,
     lead_times,
     open_forecast,

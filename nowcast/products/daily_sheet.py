@@ -13,10 +13,10 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from nowcast.forecasting.files import init_time, iso_minutes, valid_times
 from nowcast.products.colormaps import FieldStyle, field_style
 from nowcast.products.daily_plan import DailyCase
 from nowcast.products.forecast_figure import add_colorbar
-from nowcast.products.forecast_file import init_time, iso_minutes, valid_times
 from nowcast.products.frames import forecast_frames, observation_frame
 from nowcast.products.layout import Rect, grid_layout
 from nowcast.products.mapdata import MapFeatures, map_features

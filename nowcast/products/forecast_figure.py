@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.ticker import FormatStrFormatter
 
+from nowcast.forecasting.files import lead_times
 from nowcast.products.colormaps import FieldStyle, field_style
-from nowcast.products.forecast_file import lead_times
 from nowcast.products.frames import figure_title, forecast_frames, observation_frame, panel_leads
 from nowcast.products.layout import Rect, choose_columns, grid_layout
 from nowcast.products.mapdata import map_features

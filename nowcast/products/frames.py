@@ -8,7 +8,7 @@ from datetime import timedelta
 import numpy as np
 import xarray as xr
 
-from nowcast.products.forecast_file import (
+from nowcast.forecasting.files import (
     init_time,
     iso_minutes,
     lead_times,

@@ -10,7 +10,7 @@ import numpy as np
 import pyproj
 import xarray as xr
 
-from nowcast.errors import ConfigError
+from nowcast.core.errors import ConfigError
 
 KM_PER_DEGREE = 111.2
 

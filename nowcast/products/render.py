@@ -9,10 +9,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from nowcast.errors import ConfigError
+from nowcast.core.errors import ConfigError
+from nowcast.forecasting.files import check_forecast, open_forecast, product_stem
 from nowcast.products.animation import write_gif
 from nowcast.products.forecast_figure import forecast_figure, save_png
-from nowcast.products.forecast_file import check_forecast, open_forecast, product_stem
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from datetime import datetime
 
 import xarray as xr
 
-from nowcast.products.forecast_file import utc
+from nowcast.forecasting.files import utc
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from nowcast.config import Settings
 from nowcast.scheduler.heartbeat import BEAT_SECONDS, Heartbeat, Outcome, heartbeat_path
 from nowcast.scheduler.lock import scheduler_lock
 from nowcast.scheduler.plan import ScheduleOptions, every, job_specs
 from nowcast.scheduler.store import install_jobs, job_store
+from nowcast.settings.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from nowcast.config import Settings
+from nowcast.settings.config import Settings
 
 HEARTBEAT_FILE = "heartbeat.json"
 BEAT_SECONDS = 60  # how often a running scheduler shows it is alive, even with no job due

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.config import Settings, load_settings
-from nowcast.errors import ConfigError, DataMissingError
-from nowcast.forecast_run import ForecastRequest, checkpoint_folder, run_forecast
-from nowcast.ingest import run_ingest
-from nowcast.pipeline import load_pipeline
+from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.timeutil import iso, now_utc
+from nowcast.data.ingest import run_ingest
+from nowcast.data.pipeline import load_pipeline
+from nowcast.forecasting.run import ForecastRequest, run_forecast
 from nowcast.products.daily import render_daily
 from nowcast.products.render import render_forecast
 from nowcast.scheduler.heartbeat import Outcome
-from nowcast.timeutil import iso, now_utc
-from nowcast.training.checkpoint import resolve_checkpoint
+from nowcast.settings.config import Settings, load_settings
+from nowcast.training.checkpoint import checkpoint_folder, resolve_checkpoint
 
 log = logging.getLogger(__name__)
 

@@ -22,10 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-import nowcast
-from nowcast.errors import ConfigError, DataMissingError
+from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.version import __version__
 from nowcast.models.preset import ModelConfig, SequenceConfig
 from nowcast.models.registry import build_from_config
+from nowcast.settings.config import Settings
 
 WEIGHTS_FILE = "model.safetensors"
 SIDECAR_FILE = "model.json"
@@ -48,7 +49,7 @@ class CheckpointMeta(BaseModel):
     normalisation: dict[str, Any] = Field(default_factory=dict)
     iteration: int = 0
     metrics: dict[str, float] = Field(default_factory=dict)
-    code_version: str = nowcast.__version__
+    code_version: str = __version__
     extra: dict[str, Any] = Field(default_factory=dict)
     created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
 
@@ -165,3 +166,8 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
     if not state_path.is_file():
         raise DataMissingError(f"checkpoint {folder} has no {STATE_FILE} to resume from")
     return torch.load(state_path, map_location="cpu", weights_only=True)
+
+
+def checkpoint_folder(settings: Settings, pipeline: str) -> Path:
+    """Where `nowcast train` puts a pipeline's model by default, and forecast looks for it."""
+    return settings.output.checkpoints / pipeline

@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from nowcast.errors import ConfigError
+from nowcast.core.errors import ConfigError
 
 
 @dataclass(frozen=True)

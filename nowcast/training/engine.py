@@ -24,7 +24,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from nowcast.errors import ConfigError, DataMissingError
+from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.models.preset import SequenceConfig, TrainingRecipe
 from nowcast.models.registry import PresetLike, build_from_config, load_preset
 from nowcast.training.checkpoint import (

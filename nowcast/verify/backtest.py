@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.archive import Archive
-from nowcast.config import Settings
-from nowcast.errors import DataMissingError
-from nowcast.forecast_run import ForecastRequest, archive_group, choose_forecaster
-from nowcast.pipeline import load_pipeline
-from nowcast.predict import Forecaster, check_fit
-from nowcast.transform import from_attrs
+from nowcast.core.errors import DataMissingError
+from nowcast.data.archive import Archive
+from nowcast.data.pipeline import load_pipeline
+from nowcast.data.transform import from_attrs
+from nowcast.forecasting.predict import Forecaster, check_fit
+from nowcast.forecasting.run import ForecastRequest, archive_group, choose_forecaster
+from nowcast.settings.config import Settings
 from nowcast.verify.cases import baseline_case, make_case
 from nowcast.verify.runner import (
     BASELINE_METHODS,

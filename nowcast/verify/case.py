@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nowcast.metrics import score_frames
+from nowcast.core.metrics import score_frames
 from nowcast.verify.categorical import categorical_scores, fractions_skill_score
 from nowcast.verify.table import ScoreRow
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.baselines import get_baseline
-from nowcast.timeutil import iso
-from nowcast.transform import Transform, from_attrs
+from nowcast.core.timeutil import iso
+from nowcast.data.transform import Transform, from_attrs
+from nowcast.forecasting.baselines import get_baseline
 from nowcast.verify.case import Case
 
 

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nowcast.metrics import CONVENTION  # noqa: E402
+from nowcast.core.metrics import CONVENTION  # noqa: E402
 from nowcast.verify.table import ScoreTable  # noqa: E402
 
 METHOD_STYLE = {"model": "-o", "persistence": "--s", "extrapolation": ":^"}

@@ -10,11 +10,11 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from nowcast.archive import Archive
-from nowcast.config import Settings
-from nowcast.errors import DataMissingError
-from nowcast.products.forecast_file import list_forecasts, open_forecast
-from nowcast.timeutil import now_utc, parse_duration
+from nowcast.core.errors import DataMissingError
+from nowcast.core.timeutil import now_utc, parse_duration
+from nowcast.data.archive import Archive
+from nowcast.forecasting.files import list_forecasts, open_forecast
+from nowcast.settings.config import Settings
 from nowcast.verify.case import Case, EventDefinition, default_events, score_case
 from nowcast.verify.cases import baseline_case, stored_case
 from nowcast.verify.table import ScoreTable

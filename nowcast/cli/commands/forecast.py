@@ -1,0 +1,94 @@
+"""`nowcast forecast`: the operational forecast from the newest hours in the archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nowcast.cli.state import app_state
+
+
+def forecast(
+    ctx: typer.Context,
+    pipeline: str | None = typer.Option(
+        None, "--pipeline", "-p", help="Pipeline to forecast (default: the first configured)."
+    ),
+    since: str = typer.Option("8h", "--since", help="History to read, ending at the newest frame."),
+    at: str | None = typer.Option(
+        None, "--at", help="Init time (ISO 8601 UTC) instead of the newest frame: a hindcast."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Checkpoint folder, or preset name (default: the pipeline's model)."
+    ),
+    baseline: str | None = typer.Option(
+        None, "--baseline", help="persistence or extrapolation instead of the model."
+    ),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    fill: str | None = typer.Option(
+        None, "--fill", help="Fill missing history frames: persistence or linear (else refuse)."
+    ),
+    storm: str | None = typer.Option(None, "--storm", help="Storm id for storm-centred sources."),
+    out: Path | None = typer.Option(None, "--out", help="Forecast folder (default: configured)."),
+    render: bool = typer.Option(False, "--render", help="Also draw the map (PNG) and the GIF."),
+) -> None:
+    """Forecast the next hours from the last `--since` hours and write CF NetCDF and Zarr.
+
+    Without a trained checkpoint it stops and says how to get one; `--baseline` runs the same
+    chain with persistence or pysteps extrapolation.
+    """
+    from nowcast.core.errors import ConfigError
+    from nowcast.core.timeutil import iso, parse_when
+    from nowcast.forecasting.run import ForecastRequest, run_forecast
+
+    if fill not in (None, "persistence", "linear"):
+        raise ConfigError(f"--fill must be persistence or linear, not {fill!r}")
+    if baseline not in (None, "persistence", "extrapolation"):
+        raise ConfigError(f"--baseline must be persistence or extrapolation, not {baseline!r}")
+    if device not in (None, "auto", "cpu", "cuda"):
+        raise ConfigError(f"--device must be auto, cpu or cuda, not {device!r}")
+    settings = app_state(ctx).settings
+    request = ForecastRequest(
+        pipeline=pipeline,
+        since=since,
+        at=parse_when(at) if at else None,
+        model=model,
+        baseline=baseline,
+        device=device,
+        fill=fill,
+        out=out,
+        storm=storm,
+    )
+    result = run_forecast(settings, request)
+    if render:
+        from nowcast.forecasting.files import pipeline_slug
+        from nowcast.products.render import render_forecast
+
+        folder = settings.output.products / pipeline_slug(str(result.dataset.attrs["pipeline"]))
+        result.products = render_forecast(result.netcdf, folder, ("png", "gif"))
+    dataset = result.dataset
+    table = Table(title=f"forecast {dataset.attrs['pipeline']} ({dataset.attrs['method']})")
+    table.add_column("lead")
+    table.add_column("valid time (UTC)")
+    table.add_column(f"mean [{dataset['forecast'].attrs.get('units', '')}]", justify="right")
+    for index in range(dataset.sizes["lead_time"]):
+        lead = dataset.lead_time.values[index].astype("timedelta64[m]").astype(int)
+        table.add_row(
+            f"+{lead} min",
+            iso(dataset.time.values[index]),
+            f"{float(dataset['forecast'][index].mean()):.2f}",
+        )
+    console = Console()
+    console.print(table)
+    console.print(
+        f"init {iso(dataset.forecast_reference_time.values)}  model {dataset.attrs['model']}"
+    )
+    if dataset.attrs.get("filled_times"):
+        console.print(f"filled history frames: {dataset.attrs['filled_times']}")
+    console.print(
+        f"model {result.model_seconds:.3f} s, I/O {result.io_seconds:.3f} s -> {result.netcdf}"
+    )
+    for product in result.products:
+        console.print(f"product: {product}")

@@ -1,0 +1,109 @@
+"""`nowcast status`: what the archive holds, which model is in use, the last forecast."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nowcast.cli.state import app_state
+from nowcast.core.errors import DataMissingError
+
+if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help stays fast
+    import pandas as pd
+
+    from nowcast.data.archive import GroupSummary
+    from nowcast.settings.config import Settings
+
+MAX_ROWS = 30
+TABLE_WIDTH = 120
+
+
+def _when(time: pd.Timestamp | None) -> str:
+    """A compact UTC time for tables."""
+    return time.strftime("%Y-%m-%d %H:%MZ") if time is not None else "-"
+
+
+def _cadence(step: pd.Timedelta | None) -> str:
+    """A cadence as minutes or hours."""
+    if step is None:
+        return "-"
+    minutes = step.total_seconds() / 60
+    return f"{minutes / 60:g} h" if minutes >= 60 and minutes % 60 == 0 else f"{minutes:g} min"
+
+
+def archive_table(rows: list[GroupSummary]) -> Table:
+    """One row per archive group: frames, coverage, cadence, gaps, last ingest."""
+    table = Table(title="archive")
+    for name in ("group", "variable", "frames", "from", "to", "cadence", "gaps", "last ingest"):
+        table.add_column(name, justify="right" if name in ("frames", "gaps") else "left")
+    for row in rows[:MAX_ROWS]:
+        gaps = f"{row.gaps} ({row.missing} missing)" if row.gaps else "0"
+        table.add_row(
+            row.group,
+            f"{row.variable} [{row.units}]" if row.units else row.variable,
+            str(row.frames),
+            _when(row.start),
+            _when(row.end),
+            _cadence(row.cadence),
+            gaps,
+            (row.last_ingest or "-").replace("T", " ")[:16] + ("Z" if row.last_ingest else ""),
+        )
+    if len(rows) > MAX_ROWS:
+        table.add_row(f"... {len(rows) - MAX_ROWS} more groups", *[""] * 7)
+    return table
+
+
+def model_line(settings: Settings, pipeline: str) -> str:
+    """Which trained model `nowcast forecast` would use for a pipeline, or how to get one."""
+    from nowcast.training.checkpoint import checkpoint_folder, read_meta
+
+    folder = checkpoint_folder(settings, pipeline)
+    try:
+        meta = read_meta(folder)
+    except DataMissingError:
+        return f"model for {pipeline}: none trained at {folder} (`nowcast train -p {pipeline}`)"
+    return (
+        f"model for {pipeline}: {meta.preset or meta.model.arch} at {folder}, iteration "
+        f"{meta.iteration}, trained {meta.created[:16]}Z"
+    )
+
+
+def status(ctx: typer.Context) -> None:
+    """Show the archive's coverage, gaps and last ingest, the model, and the scheduler's health."""
+    from nowcast.data.archive import Archive
+    from nowcast.data.ledger import Ledger
+    from nowcast.forecasting.files import list_forecasts
+    from nowcast.scheduler.heartbeat import heartbeat_path, read_heartbeat
+    from nowcast.scheduler.view import scheduler_lines, scheduler_table
+
+    settings = app_state(ctx).settings
+    archive = Archive(settings.archive)
+    if not archive.exists():
+        raise DataMissingError(
+            f"no archive yet at {settings.archive} (run `nowcast ingest` to create it)"
+        )
+    console = Console(width=None if Console().is_terminal else TABLE_WIDTH)
+    rows = archive.summary()
+    console.print(f"archive: {settings.archive}")
+    console.print(archive_table(rows))
+    pipelines = sorted({row.group.split("/")[0] for row in rows})
+    for name in pipelines:
+        last = Ledger(archive.path, name).last()
+        if last is not None:
+            console.print(f"last ingest attempt for {name}: {last.at} ({last.status})")
+    for name in pipelines:
+        console.print(model_line(settings, name))
+    files = list_forecasts(settings.output.forecasts)
+    if files:
+        newest = files[-1]
+        console.print(f"last forecast: {newest.path} (init {newest.init_time:%Y-%m-%dT%H:%MZ})")
+    else:
+        console.print(f"last forecast: none in {settings.output.forecasts}")
+    beat = read_heartbeat(heartbeat_path(settings))
+    if beat is not None:
+        for line in scheduler_lines(beat):
+            console.print(line, highlight=False)
+        console.print(scheduler_table(beat))

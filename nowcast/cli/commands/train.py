@@ -1,0 +1,116 @@
+"""`nowcast train` and `nowcast finetune`: fit MoDeRNN on windows cut from the archive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from nowcast.cli.state import app_state
+
+
+def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
+    """Print where the checkpoint and card went, and the headline numbers."""
+    console = Console()
+    card = result.card
+    if not card:
+        return
+    console.print(f"checkpoint: {result.checkpoint}")
+    console.print(f"model card: {result.out_dir / 'card.md'}")
+    console.print(
+        f"iterations {card['iterations_done']}, best validation MSE {card['best_validation_mse']}"
+        f" at {card['best_iteration']}, wall time {card['wall_time_s']} s"
+    )
+    scores = card["test_scores_per_lead"]
+    if scores:
+        model, persistence = scores["model"]["mse"], scores["persistence"]["mse"]
+        console.print(
+            "test MSE per frame (sum over pixels), first/last lead: "
+            f"model {model[0]:.2f}/{model[-1]:.2f}, "
+            f"persistence {persistence[0]:.2f}/{persistence[-1]:.2f}"
+        )
+
+
+def train(
+    ctx: typer.Context,
+    pipeline: str = typer.Option(..., "--pipeline", "-p", help="Pipeline whose archive to use."),
+    preset: str | None = typer.Option(
+        None, "--preset", help="Model preset (default: the pipeline's), see models/."
+    ),
+    iterations: int | None = typer.Option(None, "--iterations", help="Training iterations."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Run folder (default: <checkpoints>/<pipeline>, where forecast looks)."
+    ),
+    stride: int = typer.Option(1, "--stride", help="Use every k-th frame (e.g. 6 at 10 min)."),
+    every: int = typer.Option(50, "--every", help="Validate and checkpoint every N iterations."),
+    patience: int = typer.Option(5, "--patience", help="Validations without gain before stop."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last."),
+    seed: int = typer.Option(0, "--seed", help="Seed for weights and batch order."),
+    amp: bool = typer.Option(False, "--amp", help="bf16 autocast (GPUs)."),
+    compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+) -> None:
+    """Train a model on gap-free archive windows (history in, horizon out), split by time.
+
+    Writes best/ and last/ checkpoints (safetensors + JSON), metrics.csv and a model card.
+    Several GPUs: `torchrun --nproc_per_node N -m nowcast train ...`.
+    """
+    from nowcast.training.run import TrainRequest, run_train
+
+    request = TrainRequest(
+        pipeline=pipeline,
+        preset=preset,
+        iterations=iterations,
+        batch_size=batch_size,
+        lr=lr,
+        device=device,
+        out=out,
+        stride=stride,
+        every=every,
+        patience=patience,
+        resume=resume,
+        seed=seed,
+        amp=amp,
+        compile=compile_model,
+        progress=not app_state(ctx).quiet,
+    )
+    _report(run_train(app_state(ctx).settings, request))
+
+
+def finetune(
+    ctx: typer.Context,
+    parent: Path = typer.Option(..., "--from", help="Checkpoint (or run folder) to start from."),
+    pipeline: str = typer.Option(..., "--pipeline", "-p", help="Pipeline whose archive to use."),
+    preset: str | None = typer.Option(None, "--preset", help="Must match the checkpoint's model."),
+    freeze: int = typer.Option(0, "--freeze-layers", help="Freeze embedding + first k layers."),
+    iterations: int | None = typer.Option(None, "--iterations", help="Training iterations."),
+    batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
+    lr: float = typer.Option(1e-4, "--lr", help="Peak learning rate (lower than training)."),
+    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    out: Path | None = typer.Option(None, "--out", help="Run folder for the fine-tuned model."),
+    stride: int = typer.Option(1, "--stride", help="Use every k-th frame."),
+    every: int = typer.Option(50, "--every", help="Validate and checkpoint every N iterations."),
+    resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last."),
+) -> None:
+    """Continue training a checkpoint on another pipeline's archive; the card names its parent."""
+    from nowcast.training.run import TrainRequest, run_train
+
+    request = TrainRequest(
+        pipeline=pipeline,
+        preset=preset,
+        parent=parent,
+        iterations=iterations,
+        batch_size=batch_size,
+        lr=lr,
+        freeze_layers=freeze,
+        device=device,
+        out=out,
+        stride=stride,
+        every=every,
+        resume=resume,
+        progress=not app_state(ctx).quiet,
+    )
+    _report(run_train(app_state(ctx).settings, request))

@@ -1,0 +1,115 @@
+"""`nowcast validate --mmnist`: prove on Moving MNIST that the model learns what the paper says."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nowcast.cli.state import app_state
+from nowcast.core.errors import ConfigError
+from nowcast.validation.budget import BUDGETS, resolve_budget
+
+
+def summary_table(record: dict[str, Any]) -> Table:
+    """The run's mean scores, the model beside both baselines and the paper's row."""
+    from nowcast.validation.report import ARROWS, LABELS, number
+
+    table = Table(title=f"Moving MNIST, {record['budget']['description']}")
+    table.add_column("forecast")
+    for metric in ARROWS:
+        table.add_column(ARROWS[metric], justify="right")
+    for key, label in LABELS.items():
+        name = record["model"]["preset"] if key == "model" else label
+        means = record["results"][key]["mean"]
+        table.add_row(name, *(number(means[m], m) for m in ARROWS))
+    paper = record["paper"]
+    if paper:
+        table.add_row(paper["model"], *(number(paper[m], m) for m in ARROWS), style="dim")
+    table.caption = record["convention"]
+    return table
+
+
+def validate(
+    ctx: typer.Context,
+    mmnist: bool = typer.Option(False, "--mmnist", help="Run the Moving MNIST harness."),
+    budget: str = typer.Option(
+        "quick", "--budget", help=f"Training budget: {', '.join(BUDGETS)} (paper needs a GPU)."
+    ),
+    iterations: int | None = typer.Option(
+        None, "--iterations", help="Train exactly N iterations (overrides the budget's count)."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Model preset, e.g. modernn-mmnist or convlstm-mmnist."
+    ),
+    checkpoint: Path | None = typer.Option(
+        None, "--checkpoint", help="Evaluate this checkpoint without training."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue training from the checkpoint in --out."
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Output folder (default runs/mmnist-<UTC timestamp>)."
+    ),
+    mnist_dir: Path | None = typer.Option(
+        None,
+        "--mnist-dir",
+        envvar="NOWCAST_MNIST_DIR",
+        help="Folder with train-images-idx3-ubyte.gz and/or t10k-images-idx3-ubyte.gz.",
+    ),
+    download: bool = typer.Option(
+        True, "--download/--no-download", help="Download missing MNIST files into the cache."
+    ),
+    test_file: Path | None = typer.Option(
+        None, "--test-file", help="Standard mnist_test_seq.npy to score on instead."
+    ),
+    test_size: int | None = typer.Option(
+        None, "--test-size", help="Test sequences to score (quick 500, paper 10,000)."
+    ),
+    batch_size: int | None = typer.Option(
+        None, "--batch-size", help="Training batch size (overrides the budget's)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the training data and model init."),
+    threads: int | None = typer.Option(
+        None,
+        "--threads",
+        min=1,
+        help="CPU threads for torch (default: the faster of torch's default and 1, measured).",
+    ),
+    device: str | None = typer.Option(
+        None, "--device", help="auto, cpu or cuda (default: the config's device)."
+    ),
+) -> None:
+    """Train (or load) a model on Moving MNIST and report MSE, MAE, SSIM and PSNR per frame."""
+    if not mmnist:
+        raise typer.BadParameter(
+            "choose a harness: --mmnist is the only one", param_hint="--mmnist"
+        )
+    if resume and out is None:
+        raise ConfigError("--resume needs --out pointing at the run folder to continue")
+    # torch, scikit-image and matplotlib load here, not when the CLI starts.
+    from nowcast.validation.harness import HarnessOptions, default_out_dir, run_harness
+    from nowcast.validation.report import check_lines
+
+    state = app_state(ctx)
+    options = HarnessOptions(
+        budget=resolve_budget(budget, model, iterations, test_size, batch_size),
+        out=out or default_out_dir(),
+        mnist_dir=mnist_dir,
+        download=download,
+        test_file=test_file,
+        checkpoint=checkpoint,
+        resume=resume,
+        device=device or state.settings.device,
+        seed=seed,
+        threads=threads,
+    )
+    console = Console(stderr=True, quiet=state.quiet)
+    record = run_harness(options, console)
+    out_console = Console(quiet=state.quiet)
+    out_console.print(summary_table(record))
+    out_console.print("\n".join(check_lines(record)), highlight=False)
+    console.print(f"outputs in {options.out}")

@@ -1,0 +1,94 @@
+"""`nowcast verify`: scores against observations and baselines, stored across runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from nowcast.cli.state import app_state
+
+
+def _floats(text: str | None) -> list[float] | None:
+    """`1,5,10` -> [1.0, 5.0, 10.0]."""
+    from nowcast.core.errors import ConfigError
+
+    if not text:
+        return None
+    try:
+        return [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise ConfigError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def verify(
+    ctx: typer.Context,
+    pipeline: list[str] | None = typer.Option(
+        None, "--pipeline", "-p", help="Pipeline(s) to verify (default: all with forecasts)."
+    ),
+    since: str = typer.Option("7d", "--since", help="Score forecasts initialised this recently."),
+    thresholds: str | None = typer.Option(
+        None, "--thresholds", help="Event thresholds in physical units, e.g. 1,5,10 (mm/h)."
+    ),
+    scales: str | None = typer.Option(
+        None, "--scales", help="FSS neighbourhood sizes in pixels, e.g. 1,4,16."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Score folder (default: configured)."),
+    report: bool = typer.Option(False, "--report", help="Also write plots and report.md."),
+    backtest: bool = typer.Option(
+        False, "--backtest", help="Hindcast every init in --from..--to, then score."
+    ),
+    start: str | None = typer.Option(None, "--from", help="Backtest start (ISO 8601 UTC)."),
+    end: str | None = typer.Option(None, "--to", help="Backtest end (ISO 8601 UTC)."),
+    model: str | None = typer.Option(None, "--model", help="Checkpoint for the backtest."),
+    baselines_only: bool = typer.Option(
+        False, "--baselines-only", help="Backtest persistence and extrapolation only."
+    ),
+) -> None:
+    """Score forecasts per lead time: MSE, MAE, SSIM, PSNR, RMSE, bias, CSI/POD/FAR, FSS.
+
+    Persistence and pysteps extrapolation are scored on exactly the same cases. Rows
+    accumulate in scores.sqlite (one per forecast x lead time x score x method).
+    """
+    from nowcast.core.errors import ConfigError
+    from nowcast.core.timeutil import parse_when
+    from nowcast.verify.report import write_report
+    from nowcast.verify.table import ScoreTable
+
+    settings = app_state(ctx).settings
+    console = Console(stderr=True)
+    options = {"thresholds": _floats(thresholds), "scales": _floats(scales), "out": out}
+    if options["scales"]:
+        options["scales"] = [int(s) for s in options["scales"]]
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("scoring", total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        if backtest:
+            from nowcast.verify.backtest import run_backtest
+
+            if not (pipeline and len(pipeline) == 1 and start and end):
+                raise ConfigError("--backtest needs one --pipeline and both --from and --to")
+            result = run_backtest(
+                settings,
+                pipeline[0],
+                parse_when(start).tz_localize(None),
+                parse_when(end).tz_localize(None),
+                model=model,
+                with_model=not baselines_only,
+                progress=advance,
+                **options,
+            )
+        else:
+            from nowcast.verify.runner import run_verify
+
+            result = run_verify(settings, pipeline, since, progress=advance, **options)
+    counts = ", ".join(f"{m}: {n}" for m, n in sorted(result.cases.items())) or "none"
+    typer.echo(f"scored cases ({counts}); {result.rows} rows -> {result.table}")
+    if report:
+        path = write_report(ScoreTable(result.table), result.table.parent / "report", None)
+        typer.echo(f"report: {path}")

@@ -1,0 +1,447 @@
+"""The Zarr archive: one group per pipeline (and per storm), frames (time, y, x), append-only.
+
+Layout of a group: the data variable (float32, model scale, chunked by time, CF attributes
+and the transform), `time` (int64 nanoseconds since 1970, encoding fixed on the first write),
+`x`/`y` in metres, `lat`/`lon` where cheap, `center_lat`/`center_lon` along time for
+storm-centred groups, and a scalar `crs` grid mapping.
+
+Crash safety: an append resizes and writes the data chunks and coordinates first, and only
+then records the new length in the group attribute `nowcast_committed` (one atomic file
+replace). Readers trust that length, so a process killed mid-append leaves every committed
+frame readable; the next append, under the same file lock, trims the uncommitted tail first.
+Frames are stored in arrival order (normally time order); `read` always returns them sorted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+import zarr
+from filelock import FileLock, Timeout
+from numcodecs import Blosc
+from xarray.backends import BackendArray
+from xarray.core import indexing
+
+from nowcast.core.errors import DataMissingError, NowcastError
+from nowcast.core.timeutil import iso, now_utc, parse_duration
+from nowcast.data.grid import GRID_MAPPING
+from nowcast.data.history import select_history
+
+COMMITTED = "nowcast_committed"
+VARIABLE = "nowcast_variable"
+CADENCE = "cadence_s"
+LAST_INGEST = "last_ingest"
+LOCK_FILE = ".nowcast.lock"
+TIME_ATTRS = {
+    "units": "nanoseconds since 1970-01-01",
+    "calendar": "proleptic_gregorian",
+    "standard_name": "time",
+    "axis": "T",
+}
+ALONG_TIME = ("center_lat", "center_lon")
+FIXED = ("y", "x", "lat", "lon")
+DIMS = "_ARRAY_DIMENSIONS"
+COMPRESSOR = Blosc(cname="zstd", clevel=3, shuffle=Blosc.SHUFFLE)
+TIME_CHUNK = 4096
+CHUNK_BYTES = 1 << 20
+
+
+class ArchiveLocked(NowcastError):
+    """Another process held the archive lock for longer than the timeout."""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Frames missing between two consecutive archived valid times."""
+
+    after: pd.Timestamp
+    before: pd.Timestamp
+    missing: int
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """What one archive group holds, for `nowcast status`."""
+
+    group: str
+    variable: str
+    units: str
+    frames: int
+    start: pd.Timestamp | None
+    end: pd.Timestamp | None
+    cadence: pd.Timedelta | None
+    gaps: int
+    missing: int
+    last_ingest: str | None
+
+
+class _CommittedFrames(BackendArray):
+    """Lazy, outer-indexed access to the committed part of a Zarr array along time."""
+
+    def __init__(self, array: zarr.Array, length: int) -> None:
+        self.array = array
+        self.shape = (length, *array.shape[1:])
+        self.dtype = array.dtype
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.OUTER, self._raw
+        )
+
+    def _raw(self, key: tuple) -> np.ndarray:
+        """Read an outer selection, keeping the time index inside the committed length."""
+        length = self.shape[0]
+        first = key[0]
+        if isinstance(first, slice):
+            first = slice(*first.indices(length))
+        else:
+            first = np.asarray(first)
+            first = np.where(first < 0, first + length, first)
+            first = int(first) if first.ndim == 0 else first
+        return self.array.get_orthogonal_selection((first, *key[1:]))
+
+
+def _time_chunk(ny: int, nx: int) -> int:
+    """Frames per data chunk: about 1 MiB of float32, between 1 and 256 frames."""
+    return int(np.clip(CHUNK_BYTES // (4 * ny * nx), 1, 256))
+
+
+def _nanoseconds(times: Any) -> np.ndarray:
+    """Valid times as int64 nanoseconds since 1970 (tz-naive UTC)."""
+    return np.asarray(pd.DatetimeIndex(times).as_unit("ns").asi8, dtype=np.int64)
+
+
+def _json_safe(value: Any) -> Any:
+    """Attribute values Zarr can write as JSON (numpy scalars and arrays become Python)."""
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray | list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Attributes as a DataArray shows them (without Zarr's and CF's bookkeeping keys)."""
+    return {k: v for k, v in attrs.items() if k not in (DIMS, "coordinates")}
+
+
+class Archive:
+    """A Zarr store of frame series; one writer at a time through a file lock."""
+
+    def __init__(self, path: Path | str, lock_timeout: float = 600.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self._lock: FileLock | None = None
+
+    # --- locking and opening -------------------------------------------------------------
+
+    @property
+    def lock(self) -> FileLock:
+        """The store's write lock (re-entrant in one process; creates the store folder)."""
+        if self._lock is None:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = FileLock(self.path / LOCK_FILE, timeout=self.lock_timeout)
+        return self._lock
+
+    def exists(self) -> bool:
+        """Whether the store has been created."""
+        return (self.path / ".zgroup").is_file()
+
+    def _root(self, mode: str) -> zarr.Group:
+        """The root group, opened read-only ('r') or for writing ('a')."""
+        if mode == "r" and not self.exists():
+            raise DataMissingError(f"no archive yet at {self.path} (run `nowcast ingest`)")
+        return zarr.open_group(zarr.DirectoryStore(str(self.path)), mode=mode)
+
+    def _maybe_group(self, group: str) -> zarr.Group | None:
+        """A committed frame group opened read-only, or None when the store lacks it."""
+        if not self.exists():
+            return None
+        root = self._root("r")
+        if group not in root or COMMITTED not in root[group].attrs:
+            return None
+        return root[group]
+
+    def _group(self, group: str) -> zarr.Group:
+        """A committed frame group, read-only; DataMissingError when absent."""
+        self._root("r")
+        node = self._maybe_group(group)
+        if node is None:
+            known = ", ".join(self.groups()) or "none"
+            raise DataMissingError(f"archive {self.path} has no group {group!r} (has: {known})")
+        return node
+
+    # --- reading -------------------------------------------------------------------------
+
+    def groups(self) -> list[str]:
+        """Every frame group in the store (`demo`, `digital-typhoon/202224`, ...), sorted."""
+        if not self.exists():
+            return []
+        found: list[str] = []
+
+        def walk(node: zarr.Group, prefix: str) -> None:
+            for name, child in node.groups():
+                path = f"{prefix}{name}"
+                if COMMITTED in child.attrs:
+                    found.append(path)
+                walk(child, f"{path}/")
+
+        walk(self._root("r"), "")
+        return sorted(found)
+
+    def times(self, group: str) -> pd.DatetimeIndex:
+        """The committed valid times of a group, sorted (empty when the group is absent)."""
+        node = self._maybe_group(group)
+        if node is None:
+            return pd.DatetimeIndex([], dtype="datetime64[ns]")
+        length = int(node.attrs[COMMITTED])
+        stamps = np.asarray(node["time"][:length], dtype=np.int64).view("datetime64[ns]")
+        return pd.DatetimeIndex(np.sort(stamps))
+
+    def read(self, group: str) -> xr.DataArray:
+        """The group's frames (time, y, x), lazily loaded, sorted by time, with coordinates."""
+        node = self._group(group)
+        length = int(node.attrs[COMMITTED])
+        name = str(node.attrs[VARIABLE])
+        array = node[name]
+        lazy = indexing.LazilyIndexedArray(_CommittedFrames(array, length))
+        data = xr.Variable(("time", "y", "x"), lazy, attrs=_clean_attrs(array.attrs))
+        stamps = np.asarray(node["time"][:length], dtype=np.int64).view("datetime64[ns]")
+        coords: dict[str, Any] = {"time": ("time", stamps, {"standard_name": "time"})}
+        for key in FIXED:
+            if key in node:
+                coords[key] = (node[key].attrs[DIMS], node[key][...], _clean_attrs(node[key].attrs))
+        for key in ALONG_TIME:
+            if key in node:
+                coords[key] = ("time", node[key][:length], _clean_attrs(node[key].attrs))
+        if GRID_MAPPING in node:
+            coords[GRID_MAPPING] = ((), np.int32(0), _clean_attrs(node[GRID_MAPPING].attrs))
+        attrs = {k: v for k, v in node.attrs.items() if k not in (COMMITTED, VARIABLE)}
+        frames = xr.DataArray(data, coords=coords, name=name)
+        frames.attrs.update({**data.attrs, **attrs})
+        if length > 1 and not (np.diff(stamps.astype(np.int64)) > 0).all():
+            frames = frames.isel(time=np.argsort(stamps, kind="stable"))
+        return frames
+
+    def cadence(self, group: str) -> pd.Timedelta:
+        """The group's cadence: as recorded at creation, else the median spacing of frames."""
+        node = self._group(group)
+        if CADENCE in node.attrs:
+            return pd.Timedelta(seconds=float(node.attrs[CADENCE]))
+        times = self.times(group)
+        if len(times) < 2:
+            raise DataMissingError(f"group {group!r} has too few frames to infer a cadence")
+        return pd.Timedelta(np.median(np.diff(times.asi8)), unit="ns")
+
+    def gaps(self, group: str) -> list[Gap]:
+        """Stretches between consecutive frames longer than the cadence."""
+        times = self.times(group)
+        if len(times) < 2:
+            return []
+        step = self.cadence(group)
+        gaps = []
+        for after, before in zip(times[:-1], times[1:], strict=True):
+            if before - after > step:
+                gaps.append(Gap(after, before, int((before - after) // step) - 1))
+        return gaps
+
+    def windows(
+        self,
+        group: str,
+        history: str | pd.Timedelta,
+        horizon: str | pd.Timedelta,
+        cadence: str | pd.Timedelta | None = None,
+    ) -> list[pd.Timestamp]:
+        """Start times of gap-free windows of history + horizon frames at `cadence`.
+
+        A window starting at t holds history/cadence input frames from t and horizon/cadence
+        target frames after them, every one present in the archive.
+        """
+        step = parse_duration(cadence) if cadence is not None else self.cadence(group)
+        total = _frames(parse_duration(history), step) + _frames(parse_duration(horizon), step)
+        times = self.times(group)
+        if len(times) < total:
+            return []
+        stamps = times.asi8
+        offsets = np.arange(total, dtype=np.int64) * step.value
+        complete = np.isin(stamps[:, None] + offsets[None, :], stamps).all(axis=1)
+        return list(times[complete])
+
+    def latest(
+        self, group: str, duration: str | pd.Timedelta, at: pd.Timestamp | None = None
+    ) -> xr.DataArray:
+        """The `duration` of frames ending at the newest frame (or at `at`), gap-free, loaded.
+
+        Raises DataMissingError naming the missing times when the window has a gap.
+        """
+        step = self.cadence(group)
+        count = _frames(parse_duration(duration), step)
+        return select_history(self.read(group), count, step, at=at).frames
+
+    def summary(self) -> list[GroupSummary]:
+        """One line of facts per group: frames, coverage, cadence, gaps and last ingest."""
+        rows = []
+        for group in self.groups():
+            node = self._group(group)
+            name = str(node.attrs[VARIABLE])
+            times = self.times(group)
+            gaps = self.gaps(group)
+            cadence = self.cadence(group) if CADENCE in node.attrs or len(times) > 1 else None
+            rows.append(
+                GroupSummary(
+                    group=group,
+                    variable=name,
+                    units=str(node[name].attrs.get("units", "")),
+                    frames=len(times),
+                    start=times[0] if len(times) else None,
+                    end=times[-1] if len(times) else None,
+                    cadence=cadence,
+                    gaps=len(gaps),
+                    missing=sum(g.missing for g in gaps),
+                    last_ingest=node.attrs.get(LAST_INGEST),
+                )
+            )
+        return rows
+
+    # --- writing -------------------------------------------------------------------------
+
+    def append(
+        self, group: str, frames: xr.DataArray, attrs: Mapping[str, Any] | None = None
+    ) -> int:
+        """Append frames whose valid times the group lacks; return how many were appended."""
+        return len(self.append_new(group, frames, attrs))
+
+    def append_new(
+        self, group: str, frames: xr.DataArray, attrs: Mapping[str, Any] | None = None
+    ) -> pd.DatetimeIndex:
+        """Append frames whose valid times the group lacks (in time order); return those times.
+
+        `frames` is (time, y, x) on the model scale; its attrs, coordinates and `name` define
+        the group on the first write; `attrs` become group attributes.
+        """
+        if frames.dims != ("time", "y", "x"):
+            raise ValueError(f"frames must have dims (time, y, x), not {frames.dims}")
+        try:
+            with self.lock:
+                node, length = self._writable_group(group, frames, attrs or {})
+                return self._append_locked(node, length, frames)
+        except Timeout:
+            raise ArchiveLocked(
+                f"archive {self.path} is locked by another process (waited {self.lock_timeout}s)"
+            ) from None
+
+    def _writable_group(
+        self, group: str, frames: xr.DataArray, attrs: Mapping[str, Any]
+    ) -> tuple[zarr.Group, int]:
+        """The group opened for writing with its uncommitted tail trimmed (created if new)."""
+        root = self._root("a")
+        if group in root and COMMITTED in root[group].attrs:
+            node = root[group]
+            length = int(node.attrs[COMMITTED])
+            stale = [
+                node[key]
+                for key in (str(node.attrs[VARIABLE]), "time", *ALONG_TIME)
+                if key in node and node[key].shape[0] != length
+            ]
+            for array in stale:
+                array.resize(length, *array.shape[1:])
+            if stale:
+                for partial in (self.path / group).rglob("*.partial"):
+                    partial.unlink(missing_ok=True)
+            return node, length
+        if group in root:
+            del root[group]
+        return self._create_group(root, group, frames, attrs), 0
+
+    def _create_group(
+        self, root: zarr.Group, group: str, frames: xr.DataArray, attrs: Mapping[str, Any]
+    ) -> zarr.Group:
+        """Lay out a new group from the first frames; marks it committed (empty) last."""
+        node = root.require_group(group)
+        name = str(frames.name or "frames")
+        _, ny, nx = frames.shape
+        coordinates = [key for key in (*FIXED[2:], *ALONG_TIME) if key in frames.coords]
+        data = node.create_dataset(
+            name,
+            shape=(0, ny, nx),
+            chunks=(_time_chunk(ny, nx), ny, nx),
+            dtype="float32",
+            compressor=COMPRESSOR,
+            fill_value=np.nan,
+        )
+        data_attrs = {**frames.attrs, DIMS: ["time", "y", "x"]}
+        if coordinates:
+            data_attrs["coordinates"] = " ".join(coordinates)
+        if GRID_MAPPING in frames.coords:
+            data_attrs["grid_mapping"] = GRID_MAPPING
+        data.attrs.put(_json_safe(data_attrs))
+        time = node.create_dataset(
+            "time", shape=(0,), chunks=(TIME_CHUNK,), dtype="int64", compressor=None
+        )
+        time.attrs.put({**TIME_ATTRS, DIMS: ["time"]})
+        for key in FIXED:
+            if key in frames.coords:
+                coord = frames[key]
+                stored = node.create_dataset(key, data=coord.values, compressor=COMPRESSOR)
+                stored.attrs.put(_json_safe({**coord.attrs, DIMS: list(coord.dims)}))
+        for key in ALONG_TIME:
+            if key in frames.coords:
+                stored = node.create_dataset(
+                    key, shape=(0,), chunks=(TIME_CHUNK,), dtype="float32", compressor=None
+                )
+                stored.attrs.put(_json_safe({**frames[key].attrs, DIMS: ["time"]}))
+        if GRID_MAPPING in frames.coords:
+            crs = node.create_dataset(GRID_MAPPING, shape=(), dtype="int32", compressor=None)
+            crs.attrs.put(_json_safe({**frames[GRID_MAPPING].attrs, DIMS: []}))
+        group_attrs = {"Conventions": "CF-1.8", **attrs, VARIABLE: name, "created": iso(now_utc())}
+        node.attrs.put(_json_safe({**group_attrs, COMMITTED: 0}))
+        return node
+
+    def _append_locked(
+        self, node: zarr.Group, length: int, frames: xr.DataArray
+    ) -> pd.DatetimeIndex:
+        """Write the new frames after the committed ones, then commit the new length."""
+        name = str(node.attrs[VARIABLE])
+        for key in ("x", "y"):
+            if key in frames.coords and not np.allclose(node[key][...], frames[key].values):
+                raise ValueError(f"frames' {key} coordinates differ from archive group {node.path}")
+        existing = np.asarray(node["time"][:length], dtype=np.int64)
+        incoming = _nanoseconds(frames["time"].values)
+        order = np.argsort(incoming, kind="stable")
+        _, first = np.unique(incoming[order], return_index=True)
+        order = order[first]
+        order = order[~np.isin(incoming[order], existing)]
+        if order.size == 0:
+            return pd.DatetimeIndex([], dtype="datetime64[ns]")
+        count = int(order.size)
+        new = frames.isel(time=order)
+        writes = {name: new.values.astype(np.float32, copy=False), "time": incoming[order]}
+        for key in ALONG_TIME:
+            if key in node:
+                writes[key] = new[key].values.astype(np.float32)
+        for key, values in writes.items():
+            array = node[key]
+            array.resize(length + count, *array.shape[1:])
+            array[length : length + count] = values
+        self._commit(node, length + count)
+        return pd.DatetimeIndex(incoming[order].view("datetime64[ns]"))
+
+    def _commit(self, node: zarr.Group, length: int) -> None:
+        """Make `length` frames visible to readers (the single atomic step of an append)."""
+        node.attrs.update({COMMITTED: length, LAST_INGEST: iso(now_utc())})
+
+
+def _frames(duration: pd.Timedelta, cadence: pd.Timedelta) -> int:
+    """How many frames at `cadence` a duration holds; ValueError when it does not divide."""
+    count, remainder = divmod(duration, cadence)
+    if remainder or count < 1:
+        raise ValueError(f"duration {duration} is not a whole number of {cadence} steps")
+    return int(count)

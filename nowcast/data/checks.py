@@ -1,0 +1,76 @@
+"""Frame validation before anything is archived: shape, missing data, value range, time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, Field
+
+from nowcast.core.timeutil import iso
+
+
+class FrameChecks(BaseModel):
+    """What a physical frame must satisfy to be archived (the pipeline's `[checks]`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shape: tuple[int, int] | None = Field(None, description="expected (ny, nx) as read")
+    valid_range: tuple[float, float] | None = Field(None, description="physical min, max")
+    max_outliers: float = Field(
+        0.0, ge=0.0, le=1.0, description="fraction of pixels allowed outside valid_range"
+    )
+    max_missing: float = Field(0.99, ge=0.0, le=1.0, description="largest NaN fraction")
+    time_tolerance_s: float = Field(0.0, ge=0.0, description="file time vs name time")
+
+
+def _outliers(values: np.ndarray, checks: FrameChecks) -> np.ndarray | None:
+    """Mask of finite values outside the valid range (None when no range is set)."""
+    if checks.valid_range is None:
+        return None
+    low, high = checks.valid_range
+    with np.errstate(invalid="ignore"):
+        return (values < low) | (values > high)
+
+
+def frame_problem(frame: xr.DataArray, expected: pd.Timestamp, checks: FrameChecks) -> str | None:
+    """Why `frame` must be rejected, or None when it is fit to archive."""
+    values = frame.values
+    if values.ndim != 2:
+        return f"wrong shape: {values.shape} is not a 2D frame"
+    if checks.shape is not None and tuple(values.shape) != tuple(checks.shape):
+        return f"wrong shape: {values.shape[0]}x{values.shape[1]}, expected {checks.shape}"
+    count = int(np.count_nonzero(np.isfinite(values)))
+    if count == 0:
+        return "all values missing (NaN)"
+    missing = 1.0 - count / values.size
+    if missing > checks.max_missing:
+        return f"{missing:.1%} of values missing (more than {checks.max_missing:.1%})"
+    if checks.valid_range is not None:
+        low, high = checks.valid_range
+        whole = count == values.size
+        vmin = float(values.min() if whole else np.nanmin(values))
+        vmax = float(values.max() if whole else np.nanmax(values))
+        outside = _outliers(values, checks) if vmin < low or vmax > high else None
+        if outside is not None and outside.sum() > checks.max_outliers * count:
+            bad = values[outside]
+            return (
+                f"values out of range: {int(outside.sum())} pixels in {bad.min():g}..{bad.max():g}"
+                f" outside [{low:g}, {high:g}]"
+            )
+    stamp = frame.coords.variables.get("time")
+    if stamp is not None and stamp.ndim == 0:
+        stated = pd.Timestamp(stamp.values)
+        if abs(stated - expected) > pd.Timedelta(seconds=checks.time_tolerance_s):
+            return f"timestamp mismatch: file says {iso(stated)}, its name says {iso(expected)}"
+    return None
+
+
+def mask_outliers(values: np.ndarray, checks: FrameChecks) -> np.ndarray:
+    """Values with the few tolerated out-of-range pixels set to NaN (missing)."""
+    if checks.max_outliers == 0:
+        return values  # frames with any outlier were rejected already
+    outside = _outliers(values, checks)
+    if outside is None or not outside.any():
+        return values
+    return np.where(outside, np.float32(np.nan), values)

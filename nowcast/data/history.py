@@ -1,0 +1,72 @@
+"""The history window a forecast starts from: complete, or filled and saying which times were."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nowcast.core.errors import DataMissingError
+from nowcast.core.timeutil import iso
+
+FILL_METHODS = ("persistence", "linear")
+
+
+@dataclass(frozen=True)
+class History:
+    """`frames` (time, y, x) on the model scale, ending at the init time, and any filled times."""
+
+    frames: xr.DataArray
+    filled_times: tuple[pd.Timestamp, ...]
+
+    @property
+    def init_time(self) -> pd.Timestamp:
+        """The valid time of the newest frame: the forecast's reference time."""
+        return pd.Timestamp(self.frames.time.values[-1])
+
+
+def expected_times(end: pd.Timestamp, frames: int, cadence: pd.Timedelta) -> pd.DatetimeIndex:
+    """The `frames` valid times at `cadence` ending at `end`."""
+    return pd.date_range(end=end, periods=frames, freq=cadence)
+
+
+def select_history(
+    series: xr.DataArray,
+    frames: int,
+    cadence: pd.Timedelta,
+    at: pd.Timestamp | None = None,
+    fill: str | None = None,
+) -> History:
+    """The `frames` frames ending at `at` (default: the newest), refusing or filling gaps."""
+    if series.sizes.get("time", 0) == 0:
+        raise DataMissingError("the archive holds no frames for this pipeline yet")
+    available = pd.DatetimeIndex(series.time.values)
+    end = available[-1] if at is None else pd.Timestamp(at).tz_localize(None)
+    wanted = expected_times(end, frames, cadence)
+    missing = wanted.difference(available)
+    if len(missing) == len(wanted):
+        raise DataMissingError(f"no frames in the archive between {iso(wanted[0])} and {iso(end)}")
+    if len(missing) and fill is None:
+        listed = ", ".join(iso(t) for t in missing)
+        raise DataMissingError(
+            f"history incomplete: {len(missing)} of {frames} frames missing ({listed}); "
+            "rerun with --fill persistence|linear to fill them"
+        )
+    if fill is not None and fill not in FILL_METHODS:
+        raise ValueError(f"unknown fill {fill!r}; valid: {', '.join(FILL_METHODS)}")
+    present = series.sel(time=wanted.intersection(available)).load()
+    window = present.reindex(time=wanted)
+    if len(missing):
+        window = _fill(window, fill or "persistence")
+    return History(window.astype(np.float32), tuple(missing))
+
+
+def _fill(window: xr.DataArray, method: str) -> xr.DataArray:
+    """Fill missing frames in time: carry the last frame forward, or interpolate linearly."""
+    if method == "linear":
+        filled = window.interpolate_na("time", method="linear")
+    else:
+        filled = window.ffill("time")
+    return filled.bfill("time")

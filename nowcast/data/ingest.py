@@ -1,0 +1,430 @@
+"""Ingest: fetch every frame new since the last run, check it, regrid it, archive it.
+
+`run_ingest` is what `nowcast ingest` and the scheduler call. Per pipeline it lists the
+source's frames in the time window, skips those already archived (or rejected before and
+unchanged), fetches the rest, and for each frame: read -> check -> regrid -> transform ->
+batch -> `Archive.append`. Bad inputs go to quarantine with their reason and never stop the
+run; an unreachable source makes the run exit 4 but keeps whatever was fetched. With
+`[follow]`, each frame is offered once per storm whose track spans it and cut into that
+storm's centred box (`nowcast.data.follow`) before it is checked again and regridded.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nowcast.core.errors import EXIT_OK, EXIT_SOURCE_FAILED, ConfigError, NowcastError
+from nowcast.core.timeutil import floor_time, iso, now_utc, utc
+from nowcast.data.archive import Archive
+from nowcast.data.checks import frame_problem, mask_outliers
+from nowcast.data.follow import StormFollower
+from nowcast.data.grid import GRID_MAPPING, GridPlan, Regridder
+from nowcast.data.ledger import Entry, Ledger
+from nowcast.data.pipeline import PipelineConfig, load_pipeline, make_reader, make_source
+from nowcast.data.quarantine import quarantine, quarantine_dir
+from nowcast.data.readers.base import Payload
+from nowcast.data.sources import (
+    BadInput,
+    Candidate,
+    Fetched,
+    NotPublished,
+    Source,
+    SourceUnavailable,
+)
+from nowcast.settings.config import Settings
+
+log = logging.getLogger("nowcast.data.ingest")
+
+ProgressFn = Callable[[str, int, int], None]
+PHYSICAL_ATTRS = ("units", "standard_name", "long_name")
+STORM_ATTRS = ("storm_id", "storm_name")
+ALONG_TIME = ("center_lat", "center_lon")
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A checked frame on the target grid, waiting in its group's batch for the next commit."""
+
+    candidate: Candidate
+    values: np.ndarray
+    frame: xr.DataArray
+    plan: GridPlan
+    provenance: str
+
+
+@dataclass
+class PipelineReport:
+    """What one pipeline's ingest did, and what its archive groups hold afterwards."""
+
+    name: str
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None
+    fetched: int = 0
+    skipped: int = 0
+    pending: int = 0
+    rejected: int = 0
+    failed: int = 0
+    planned: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)
+    frames: int = 0
+    start: pd.Timestamp | None = None
+    end: pd.Timestamp | None = None
+
+
+@dataclass
+class IngestReport:
+    """The outcome of one `run_ingest` over several pipelines."""
+
+    pipelines: list[PipelineReport]
+    dry_run: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 when everything available was ingested, 4 when a source failed."""
+        failed = any(p.failed or p.errors for p in self.pipelines)
+        return EXIT_SOURCE_FAILED if failed else EXIT_OK
+
+
+def group_name(pipeline: str, sequence: str | None) -> str:
+    """The archive group of a frame: the pipeline, or `<pipeline>/<storm id>`."""
+    return f"{pipeline}/{sequence}" if sequence else pipeline
+
+
+def pipeline_groups(archive: Archive, pipeline: str) -> list[str]:
+    """The archive groups that belong to a pipeline."""
+    return [g for g in archive.groups() if g == pipeline or g.startswith(f"{pipeline}/")]
+
+
+def default_since(
+    archive: Archive, config: PipelineConfig, source: Source, until: pd.Timestamp
+) -> pd.Timestamp | None:
+    """Where a run without --since starts: shortly before the newest archived frame."""
+    ends = [
+        times[-1] for g in pipeline_groups(archive, config.name) if len(times := archive.times(g))
+    ]
+    if ends:
+        return max(ends) - pd.Timedelta(config.ingest.lookback)
+    if config.source.start is not None or source.bounded:
+        return None
+    return until - pd.Timedelta(config.ingest.initial)
+
+
+class _PipelineRun:
+    """One pipeline's ingest: the loop over candidates and the batched commits."""
+
+    def __init__(self, archive: Archive, config: PipelineConfig, run_id: str) -> None:
+        self.archive = archive
+        self.config = config
+        self.run_id = run_id
+        self.source = make_source(config)
+        self.reader = make_reader(config)
+        self.regrid = Regridder(config.grid)
+        self.ledger = Ledger(archive.path, config.name)
+        self.quarantine = quarantine_dir(archive.path, config.name)
+        self.report = PipelineReport(config.name)
+        self.present: dict[str, set[int]] = {}
+        self.grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.batches: dict[str, list[_Staged]] = {}
+        self.follow = StormFollower(config.follow, config.checks) if config.follow else None
+        self.recent: tuple[str, Fetched, xr.DataArray] | None = None
+
+    def _note(self, candidate: Candidate, group: str, status: str, reason: str = "") -> None:
+        """Count an outcome and queue its ledger entry."""
+        setattr(self.report, status, getattr(self.report, status) + 1)
+        self.ledger.record(
+            Entry(
+                at=iso(now_utc()),
+                run=self.run_id,
+                group=group,
+                time=iso(candidate.time),
+                status=status,
+                reason=reason,
+                source=candidate.location,
+                fingerprint=candidate.fingerprint,
+            )
+        )
+
+    def _is_present(self, group: str, time: pd.Timestamp) -> bool:
+        """Whether the archive group already holds this valid time."""
+        if group not in self.present:
+            self.present[group] = set(self.archive.times(group).asi8.tolist())
+        return time.value in self.present[group]
+
+    def _select(self, candidates: list[Candidate], dry_run: bool) -> list[Candidate]:
+        """The candidates to fetch; the rest are skipped (present, duplicate, rejected before)."""
+        rejected_before = self.ledger.rejected()
+        todo, seen = [], set()
+        for candidate in candidates:
+            group = group_name(self.config.name, candidate.group)
+            key = (group, candidate.time.value)
+            reason = ""
+            if self._is_present(group, candidate.time):
+                reason = "already in the archive"
+            elif key in seen:
+                reason = "another file has the same valid time"
+            elif (candidate.location, candidate.fingerprint) in rejected_before:
+                reason = "rejected before and unchanged (see quarantine)"
+            seen.add(key)
+            if not reason:
+                todo.append(candidate)
+            elif dry_run:
+                self.report.skipped += 1
+            else:
+                self._note(candidate, group, "skipped", reason)
+        return todo
+
+    def _follow(
+        self, follow: StormFollower, candidates: list[Candidate], dry_run: bool
+    ) -> list[Candidate]:
+        """One candidate per followed storm; frames outside every track are skipped with why."""
+        kept, outside = follow.expand(candidates)
+        reason = follow.outside_reason()
+        for candidate in outside:
+            if dry_run:
+                self.report.skipped += 1
+            else:
+                self._note(candidate, self.config.name, "skipped", reason)
+        return kept
+
+    def _reject(
+        self, candidate: Candidate, group: str, payload: Payload | None, reason: str, origin: str
+    ) -> None:
+        """Quarantine a bad input with its reason and record it; the run goes on."""
+        log.warning("%s: rejected %s: %s", self.config.name, candidate.name, reason)
+        details = {"pipeline": self.config.name, "group": group, "source": origin}
+        details["valid_time"] = iso(candidate.time)
+        move = not self.source.keeps_originals
+        quarantine(self.quarantine, candidate.name, payload, reason, details, move)
+        self._note(candidate, group, "rejected", reason)
+
+    def _grid_matches(self, group: str, plan: GridPlan) -> bool:
+        """Whether a frame's target grid is the group's grid (fixed by its first frame)."""
+        if group not in self.grids:
+            if self.present.get(group):
+                stored = self.archive.read(group)
+                self.grids[group] = (stored["x"].values, stored["y"].values)
+            else:
+                self.grids[group] = (plan.x, plan.y)
+        x, y = self.grids[group]
+        if x is plan.x and y is plan.y:
+            return True
+        return bool(
+            x.shape == plan.x.shape
+            and y.shape == plan.y.shape
+            and np.allclose(x, plan.x, rtol=0, atol=1e-3)
+            and np.allclose(y, plan.y, rtol=0, atol=1e-3)
+        )
+
+    def _fetch_read(self, candidate: Candidate, group: str) -> tuple[Fetched, xr.DataArray] | None:
+        """Fetch and decode one frame; None when it is pending or rejected (noted already).
+
+        Raises SourceUnavailable; a frame that serves several followed storms is read once.
+        """
+        if self.recent is not None and self.recent[0] == candidate.location:
+            return self.recent[1], self.recent[2]
+        try:
+            fetched = self.source.fetch(candidate)
+        except NotPublished as exc:
+            self._note(candidate, group, "pending", str(exc))
+            return None
+        except BadInput as exc:
+            self._reject(candidate, group, exc.payload, str(exc), candidate.location)
+            return None
+        frame = fetched.frame
+        if frame is None:
+            if self.reader is None or fetched.payload is None:
+                raise ConfigError(f"{self.config.name}: source.format is needed to read files")
+            reader, options = self.reader
+            try:
+                frame = reader.read(fetched.payload, options)
+            except NowcastError:
+                raise  # a configuration problem (a missing extra or table), not a bad input
+            except Exception as exc:  # any decoder failure means the input is bad, not the run
+                log.debug("read failed", exc_info=True)
+                reason = f"undecodable: {type(exc).__name__}: {exc}"
+                self._reject(candidate, group, fetched.payload, reason, fetched.provenance)
+                return None
+        if self.follow is not None:
+            self.recent = (candidate.location, fetched, frame)
+        return fetched, frame
+
+    def _process(self, candidate: Candidate) -> bool:
+        """Fetch, read, check and regrid one frame into its batch; False if the source failed."""
+        group = group_name(self.config.name, candidate.group)
+        try:
+            read = self._fetch_read(candidate, group)
+        except SourceUnavailable as exc:
+            log.error("%s: %s", self.config.name, exc)
+            self.report.errors.append(str(exc))
+            self._note(candidate, group, "failed", str(exc))
+            return False
+        if read is None:
+            return True
+        fetched, frame = read
+        problem = frame_problem(frame, candidate.time, self.config.checks)
+        if problem is None and self.follow is not None:
+            frame = self.follow.box(frame, candidate)
+            problem = frame_problem(frame, candidate.time, self.follow.checks)
+        if problem is None:
+            plan = self.regrid.plan(frame)
+            values = plan.apply(mask_outliers(frame.values, self.config.checks))
+            if not self._grid_matches(group, plan):
+                problem = f"grid differs from archive group {group}"
+        if problem is not None:
+            self._reject(candidate, group, fetched.payload, problem, fetched.provenance)
+            return True
+        batch = self.batches.setdefault(group, [])
+        batch.append(_Staged(candidate, values, frame, plan, fetched.provenance))
+        if len(batch) >= self.config.ingest.batch:
+            self._commit(group)
+        return True
+
+    def _stack(self, staged: list[_Staged]) -> xr.DataArray:
+        """A batch of regridded physical frames as one (time, y, x) series on the model scale."""
+        first = staged[0].frame
+        variables = first.coords.variables
+        values = self.config.transform.to_model(np.stack([s.values for s in staged]))
+        coords = staged[0].plan.coords(variables["x"].attrs, variables["y"].attrs)
+        coords["time"] = pd.DatetimeIndex([s.candidate.time for s in staged])
+        if GRID_MAPPING in variables:
+            coords[GRID_MAPPING] = variables[GRID_MAPPING]
+        for key in ALONG_TIME:
+            if key in variables:
+                along = [float(s.frame.coords.variables[key].values) for s in staged]
+                attrs = {"units": "degrees", "long_name": f"storm {key.replace('_', ' ')}"}
+                coords[key] = ("time", np.array(along, dtype=np.float32), attrs)
+        attrs = {k: first.attrs[k] for k in PHYSICAL_ATTRS if k in first.attrs}
+        attrs.update(self.config.transform.to_attrs())
+        name = self.config.source.variable or attrs.get("standard_name") or "frames"
+        return xr.DataArray(values, dims=("time", "y", "x"), coords=coords, attrs=attrs, name=name)
+
+    def _group_attrs(self, group: str, first: xr.DataArray) -> dict[str, object]:
+        """Group attributes recorded on the first write."""
+        source = self.config.source
+        attrs: dict[str, object] = {
+            "title": f"nowcast archive: {group}",
+            "pipeline": self.config.name,
+            "source_kind": source.kind,
+            "source_format": source.format or source.kind,
+            "cadence_s": self.config.cadence.total_seconds(),
+        }
+        attrs.update({key: first.attrs[key] for key in STORM_ATTRS if key in first.attrs})
+        return attrs
+
+    def _commit(self, group: str) -> None:
+        """Append a group's batch to the archive and record what landed."""
+        staged = self.batches.pop(group, [])
+        if not staged:
+            return
+        series = self._stack(staged)
+        with self.archive.lock:
+            added = self.archive.append_new(
+                group, series, self._group_attrs(group, staged[0].frame)
+            )
+            landed = set(added.asi8.tolist())
+            for item in staged:
+                if item.candidate.time.value in landed:
+                    self._note(item.candidate, group, "fetched", item.provenance)
+                else:
+                    reason = "archived meanwhile by another run"
+                    self._note(item.candidate, group, "skipped", reason)
+            self.ledger.flush()
+        self.present.setdefault(group, set()).update(landed)
+
+    def run(
+        self,
+        since: pd.Timestamp | None,
+        until: pd.Timestamp,
+        dry_run: bool,
+        progress: ProgressFn | None,
+    ) -> PipelineReport:
+        """Ingest the window [since, until]; never raises for bad inputs or source failures."""
+        report = self.report
+        report.since, report.until = since, until
+        try:
+            candidates = self.source.candidates(since, until)
+        except SourceUnavailable as exc:
+            log.error("%s: %s", self.config.name, exc)
+            report.errors.append(str(exc))
+            return self._finish()
+        if self.follow is not None:
+            candidates = self._follow(self.follow, candidates, dry_run)
+        todo = self._select(candidates, dry_run)
+        if dry_run:
+            report.planned = [f"{iso(c.time)} {c.location}" for c in todo]
+            return self._finish()
+        failures = 0
+        try:
+            for done, candidate in enumerate(todo):
+                if progress:
+                    progress(self.config.name, done, len(todo))
+                failures = 0 if self._process(candidate) else failures + 1
+                if failures >= self.config.ingest.max_failures:
+                    left = len(todo) - done - 1
+                    report.errors.append(
+                        f"gave up after {failures} failed fetches in a row; {left} not attempted"
+                    )
+                    break
+        finally:
+            for group in list(self.batches):
+                self._commit(group)
+            if self.ledger.pending:
+                with self.archive.lock:
+                    self.ledger.flush()
+        if progress:
+            progress(self.config.name, len(todo), len(todo))
+        return self._finish()
+
+    def _finish(self) -> PipelineReport:
+        """Fill in what the pipeline's archive groups hold now."""
+        report = self.report
+        report.groups = pipeline_groups(self.archive, self.config.name)
+        starts, ends = [], []
+        for group in report.groups:
+            times = self.archive.times(group)
+            report.frames += len(times)
+            if len(times):
+                starts.append(times[0])
+                ends.append(times[-1])
+        report.start = min(starts) if starts else None
+        report.end = max(ends) if ends else None
+        return report
+
+
+def run_ingest(
+    settings: Settings,
+    pipeline_names: Sequence[str] | None = None,
+    since: datetime | pd.Timestamp | None = None,
+    until: datetime | pd.Timestamp | None = None,
+    dry_run: bool = False,
+    progress: ProgressFn | None = None,
+) -> IngestReport:
+    """Ingest each pipeline (default: `settings.pipelines`) into `settings.archive`.
+
+    `since`/`until` bound the valid times (UTC); without `since` each pipeline resumes
+    shortly before its newest archived frame; without `until` it runs up to now, floored to
+    its cadence. Pipeline files are all validated before any is run.
+    """
+    names = list(pipeline_names or settings.pipelines)
+    if not names:
+        raise ConfigError("no pipelines to ingest (set `pipelines` or pass --pipeline)")
+    configs = [load_pipeline(settings, name) for name in names]
+    archive = Archive(settings.archive)
+    run_id = uuid.uuid4().hex[:12]
+    reports = []
+    for config in configs:
+        run = _PipelineRun(archive, config, run_id)
+        end = floor_time(utc(until) if until is not None else now_utc(), config.cadence)
+        start = utc(since) if since is not None else default_since(archive, config, run.source, end)
+        log.info("%s: ingesting %s .. %s", config.name, iso(start) if start else "start", iso(end))
+        reports.append(run.run(start, end, dry_run, progress))
+    return IngestReport(reports, dry_run)

@@ -1,0 +1,55 @@
+"""Readers: bytes or files -> physical xarray frames. `get_reader(format)` picks one by name.
+
+Adding a format is one module with a class that follows `base.Reader`, plus one line below.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from nowcast.core.errors import ConfigError
+from nowcast.data.readers.base import Payload, Reader, ReaderOptions
+
+PYSTEPS_FORMATS = (
+    "bom_rf3",
+    "dwd_hdf5",
+    "dwd_radolan",
+    "fmi_geotiff",
+    "fmi_pgm",
+    "knmi_hdf5",
+    "mch_gif",
+    "mch_hdf5",
+    "mch_metranet",
+    "mrms_grib",
+    "odim_hdf5",
+    "opera_hdf5",
+    "saf_crri",
+)
+
+# format name -> "module:class" (imported on first use, so pysteps loads only when needed)
+_READERS: dict[str, str] = {
+    "netcdf": "nowcast.data.readers.netcdf:NetcdfReader",
+    "digital_typhoon": "nowcast.data.readers.digital_typhoon:DigitalTyphoonReader",
+    "image": "nowcast.data.readers.image:ImageReader",
+    "ahi_hsd": "nowcast.data.readers.ahi_hsd:AhiHsdReader",
+    "ceres_gridded": "nowcast.data.readers.ceres:CeresReader",
+    **{name: "nowcast.data.readers.pysteps_importers:PystepsReader" for name in PYSTEPS_FORMATS},
+}
+
+
+def reader_names() -> list[str]:
+    """Every format name a pipeline may use."""
+    return sorted(_READERS)
+
+
+def get_reader(format: str) -> Reader:
+    """The reader for `format`; ConfigError listing the valid names when it is unknown."""
+    target = _READERS.get(format)
+    if target is None:
+        raise ConfigError(f"unknown format {format!r}; valid: {', '.join(reader_names())}")
+    module_name, class_name = target.split(":")
+    reader_class = getattr(importlib.import_module(module_name), class_name)
+    return reader_class(format)
+
+
+__all__ = ["Payload", "Reader", "ReaderOptions", "get_reader", "reader_names"]

@@ -1,0 +1,79 @@
+"""pysteps importers (`bom_rf3`, `mch_gif`, `saf_crri`, `odim_hdf5`, ...) as nowcast readers.
+
+Each importer returns pysteps' `(data, quality, metadata)` triple; this wraps it into the same
+frame every reader returns, with x/y from the metadata's corners and pixel sizes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from nowcast.data.grid import crs_from_string, frame_array, pixel_centres
+from nowcast.data.readers.base import Payload, ReaderOptions, local_path
+
+# pysteps unit -> (CF standard name, CF units)
+UNITS = {
+    "mm": ("precipitation_amount", "mm"),
+    "mm/h": ("lwe_precipitation_rate", "mm h-1"),
+    "dBZ": ("equivalent_reflectivity_factor", "dBZ"),
+}
+
+
+class PystepsOptions(ReaderOptions):
+    """Keyword arguments for the pysteps importer (e.g. product, unit, accutime)."""
+
+    importer_kwargs: dict[str, Any] = {}
+
+
+def importer(name: str):  # noqa: ANN201 - a pysteps importer function
+    """The pysteps importer `name`, loaded quietly (pysteps prints its config path on import)."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        from pysteps.io import get_method
+
+    return get_method(name, "importer")
+
+
+class PystepsReader:
+    """Any pysteps importer by name, returning a physical frame in its native projection."""
+
+    options_model = PystepsOptions
+
+    def __init__(self, format: str) -> None:
+        self.format = format
+
+    @cached_property
+    def _import(self):  # noqa: ANN202 - a pysteps importer function
+        """The importer, loaded on first read (importing pysteps takes a second or two)."""
+        return importer(self.format)
+
+    def read(self, payload: Payload, options: PystepsOptions) -> xr.DataArray:
+        """Run the importer on the payload (written to a temporary file when in memory)."""
+        with local_path(payload) as path:
+            data, _quality, meta = self._import(str(path), **options.importer_kwargs)
+        values = np.ma.filled(np.ma.asarray(data, dtype=np.float32), np.nan)
+        if values.ndim != 2:
+            raise ValueError(f"{self.format} returned shape {values.shape}, not one 2D frame")
+        ny, nx = values.shape
+        x = pixel_centres(float(meta["x1"]), float(meta["xpixelsize"]), nx)
+        if meta.get("yorigin", "upper") == "upper":
+            y = pixel_centres(float(meta["y2"]), -float(meta["ypixelsize"]), ny)
+        else:
+            y = pixel_centres(float(meta["y1"]), float(meta["ypixelsize"]), ny)
+        projection = meta.get("projection")
+        crs = crs_from_string(projection) if projection else None
+        unit = str(meta.get("unit", ""))
+        standard_name, units = UNITS.get(unit, ("", unit))
+        attrs = {
+            "units": units,
+            "standard_name": standard_name,
+            "long_name": f"{meta.get('institution', '')} {self.format}".strip(),
+        }
+        if meta.get("accutime"):
+            attrs["accumulation_minutes"] = float(meta["accutime"])
+        return frame_array(values, x, y, crs, attrs)

@@ -1,0 +1,288 @@
+"""The forecast-file contract, in one place: a forecast as a CF-1.8 dataset, its file name,
+its atomic writes to NetCDF and the Zarr forecast store, and how files are found and read back."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.timeutil import iso
+from nowcast.core.version import __version__
+from nowcast.data.grid import GRID_MAPPING, cf_attrs, crs_of
+from nowcast.data.history import History
+from nowcast.data.transform import from_attrs
+
+STORM_ATTRS = ("storm_id", "storm_name")
+STAMP = "%Y%m%dT%H%MZ"
+
+
+@dataclass(frozen=True)
+class ForecastIdentity:
+    """What made a forecast: pipeline (archive group), method, model name and checkpoint hash."""
+
+    pipeline: str
+    method: str
+    model: str
+    checkpoint_sha256: str = ""
+
+
+def forecast_dataset(
+    history: History, predicted: np.ndarray, cadence: pd.Timedelta, identity: ForecastIdentity
+) -> xr.Dataset:
+    """The predicted frames (lead, y, x) on the model scale -> CF dataset in physical units."""
+    frames = history.frames
+    transform = from_attrs(frames.attrs)
+    init = history.init_time
+    leads = pd.to_timedelta(np.arange(1, predicted.shape[0] + 1) * cadence.value, unit="ns")
+    variable_attrs = {
+        key: frames.attrs[key]
+        for key in ("units", "standard_name", "long_name")
+        if key in frames.attrs
+    }
+    variable_attrs["grid_mapping"] = GRID_MAPPING
+    coords: dict[str, object] = {
+        "lead_time": ("lead_time", leads.values, {"standard_name": "forecast_period"}),
+        "time": ("lead_time", (init + leads).values, {"standard_name": "time"}),
+        "forecast_reference_time": ((), np.datetime64(init, "ns"), _reference_attrs()),
+        "x": frames["x"].variable.copy(),
+        "y": frames["y"].variable.copy(),
+    }
+    for name in ("lat", "lon"):
+        if name in frames.coords:
+            coords[name] = frames[name].variable.copy()
+    dataset = xr.Dataset(
+        {
+            "forecast": (
+                ("lead_time", "y", "x"),
+                transform.to_physical(predicted).astype(np.float32),
+                variable_attrs,
+            ),
+            "observation": (
+                ("y", "x"),
+                transform.to_physical(frames.values[-1]).astype(np.float32),
+                {**variable_attrs, "long_name": "last observation at forecast_reference_time"},
+            ),
+        },
+        coords=coords,
+        attrs=_global_attrs(history, identity),
+    )
+    crs = crs_of(frames)
+    if crs is not None:
+        dataset[GRID_MAPPING] = xr.DataArray(np.int32(0), attrs=dict(cf_attrs(crs)))
+    return dataset
+
+
+def _reference_attrs() -> dict[str, str]:
+    """CF attributes of the scalar init-time coordinate."""
+    return {"standard_name": "forecast_reference_time", "long_name": "forecast init time"}
+
+
+def _global_attrs(history: History, identity: ForecastIdentity) -> dict[str, object]:
+    """Provenance a meteorologist or a script reads from the file header."""
+    frames = history.frames
+    attrs: dict[str, object] = {
+        "Conventions": "CF-1.8",
+        "title": f"nowcast {identity.method} forecast for {identity.pipeline}",
+        "institution": "nowcast",
+        "source": f"nowcast {__version__}",
+        "pipeline": identity.pipeline,
+        "method": identity.method,
+        "model": identity.model,
+        "checkpoint_sha256": identity.checkpoint_sha256,
+        "nowcast_version": __version__,
+        "transform": frames.attrs.get("transform", ""),
+        "history_frames": int(frames.sizes["time"]),
+        "filled_times": " ".join(iso(t) for t in history.filled_times),
+    }
+    for key in STORM_ATTRS:
+        if key in frames.attrs:
+            attrs[key] = frames.attrs[key]
+    for key, name in (("center_lat", "storm_lat"), ("center_lon", "storm_lon")):
+        if key in frames.coords:
+            attrs[name] = float(frames[key].values[-1])
+    return attrs
+
+
+def pipeline_slug(group: str) -> str:
+    """An archive group as a file or folder name: `digital-typhoon/202224` -> `...-202224`."""
+    return group.replace("/", "-")
+
+
+def forecast_stem(dataset: xr.Dataset) -> str:
+    """`<pipeline>_<init>`: a file name that sorts by init time and never clashes."""
+    init = pd.Timestamp(dataset["forecast_reference_time"].values)
+    return f"{pipeline_slug(str(dataset.attrs['pipeline']))}_{init.strftime(STAMP)}"
+
+
+def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, object]]:
+    """Times as int64 since 1970 in UTC, lead time in minutes, compressed fields."""
+    since_epoch = {"units": "minutes since 1970-01-01 00:00:00", "dtype": "int64"}
+    return {
+        "time": dict(since_epoch),
+        "forecast_reference_time": dict(since_epoch),
+        "lead_time": {"units": "minutes", "dtype": "int32"},
+    }
+
+
+def write_netcdf(dataset: xr.Dataset, folder: Path) -> Path:
+    """Write `<folder>/<stem>.nc` through a temporary name, so readers never see half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{forecast_stem(dataset)}.nc"
+    partial = folder / f".{final.name}.partial"
+    encoding = _encoding(dataset)
+    for name in ("forecast", "observation"):
+        encoding[name] = {"zlib": True, "complevel": 4}
+    try:
+        dataset.to_netcdf(partial, engine="netcdf4", encoding=encoding)
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+    return final
+
+
+def write_zarr(dataset: xr.Dataset, store: Path) -> Path:
+    """Add the forecast as group `<pipeline>/<init>` of the Zarr forecast store, atomically."""
+    group = Path(str(dataset.attrs["pipeline"])) / pd.Timestamp(
+        dataset["forecast_reference_time"].values
+    ).strftime(STAMP)
+    final = store / group
+    partial = final.with_name(f".{final.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _ensure_group_markers(store, group.parent)
+    try:
+        dataset.to_zarr(partial, mode="w", encoding=_encoding(dataset), consolidated=False)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(partial, final)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return final
+
+
+def _ensure_group_markers(store: Path, parents: Path) -> None:
+    """Mark the store root and each parent folder as Zarr groups so the store opens as a tree."""
+    node = store
+    for part in ("", *parents.parts):
+        node = node / part if part else node
+        marker = node / ".zgroup"
+        if not marker.exists():
+            node.mkdir(parents=True, exist_ok=True)
+            marker.write_text('{"zarr_format": 2}')
+
+
+REQUIRED_VARIABLES = ("forecast", "observation")
+REQUIRED_COORDS = ("lead_time", "time", "forecast_reference_time", "x", "y")
+
+
+@dataclass(frozen=True)
+class ForecastFile:
+    """One forecast file found on disk, with what its name says about it."""
+
+    path: Path
+    pipeline: str
+    init_time: datetime
+
+
+def parse_forecast_name(path: Path) -> ForecastFile | None:
+    """Read `<pipeline>_<init %Y%m%dT%H%MZ>.nc`; None for any other name."""
+    pipeline, _, stamp = path.stem.rpartition("_")
+    if path.suffix != ".nc" or not pipeline:
+        return None
+    try:
+        init = datetime.strptime(stamp, STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return ForecastFile(path, pipeline, init)
+
+
+def list_forecasts(forecasts_dir: Path, pipeline: str | None = None) -> list[ForecastFile]:
+    """Forecast files under `<forecasts>/<pipeline>/`, oldest first (all pipelines when None)."""
+    pattern = f"{pipeline}/{pipeline}_*.nc" if pipeline else "*/*_*.nc"
+    found = (parse_forecast_name(path) for path in forecasts_dir.glob(pattern))
+    files = [f for f in found if f is not None and f.path.parent.name == f.pipeline]
+    return sorted(files, key=lambda f: (f.init_time, f.pipeline))
+
+
+def latest_forecast(forecasts_dir: Path, pipeline: str | None = None) -> ForecastFile:
+    """The newest forecast by init time, or DataMissingError naming where it looked."""
+    files = list_forecasts(forecasts_dir, pipeline)
+    if not files:
+        where = forecasts_dir / pipeline if pipeline else forecasts_dir
+        raise DataMissingError(f"no forecast files in {where} (run `nowcast forecast` first)")
+    return files[-1]
+
+
+def check_forecast(ds: xr.Dataset, source: str) -> None:
+    """Raise ConfigError naming what a dataset lacks to be a nowcast forecast."""
+    missing = [name for name in REQUIRED_VARIABLES if name not in ds.data_vars]
+    missing += [name for name in REQUIRED_COORDS if name not in ds.variables]
+    if missing:
+        raise ConfigError(f"{source}: not a nowcast forecast (missing {', '.join(missing)})")
+    if ds["forecast"].dims != ("lead_time", "y", "x"):
+        raise ConfigError(f"{source}: forecast dims {ds['forecast'].dims}, not (lead_time, y, x)")
+
+
+def open_forecast(path: Path) -> xr.Dataset:
+    """Load a forecast file fully into memory and close it, so no file handle stays open."""
+    if not path.is_file():
+        raise DataMissingError(f"forecast file not found: {path}")
+    try:
+        with xr.open_dataset(path, engine="netcdf4", decode_timedelta=True) as opened:
+            ds = opened.load()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable NetCDF forecast ({exc})") from None
+    check_forecast(ds, str(path))
+    return ds
+
+
+def utc(value: np.datetime64 | datetime | pd.Timestamp) -> datetime:
+    """A timezone-aware UTC datetime from a numpy, pandas or naive (UTC) datetime."""
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+    return stamp.to_pydatetime()
+
+
+def init_time(ds: xr.Dataset) -> datetime:
+    """The forecast's init (reference) time, UTC."""
+    return utc(ds["forecast_reference_time"].values)
+
+
+def valid_times(ds: xr.Dataset) -> list[datetime]:
+    """The valid time of each lead time, UTC."""
+    return [utc(value) for value in ds["time"].values]
+
+
+def lead_times(ds: xr.Dataset) -> list[timedelta]:
+    """Each lead time as a timedelta."""
+    return [pd.Timedelta(value).to_pytimedelta() for value in ds["lead_time"].values]
+
+
+def pipeline_name(ds: xr.Dataset) -> str:
+    """The pipeline that made the forecast (global attribute `pipeline`)."""
+    return str(ds.attrs.get("pipeline") or "forecast")
+
+
+def product_stem(ds: xr.Dataset) -> str:
+    """Deterministic product file stem, `<pipeline>_<init %Y%m%dT%H%MZ>`, as the forecast's."""
+    return f"{pipeline_slug(pipeline_name(ds))}_{init_time(ds).strftime(STAMP)}"
+
+
+def iso_minutes(moment: datetime) -> str:
+    """ISO 8601 UTC to the minute, e.g. `2020-10-31T10:00Z`."""
+    return utc(moment).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def read_observation(path: Path) -> xr.Dataset:
+    """Only the `observation` of a forecast file, with its grid mapping and global attributes."""
+    with xr.open_dataset(path, engine="netcdf4", decode_timedelta=True) as opened:
+        names = ["observation", *(["crs"] if "crs" in opened.variables else [])]
+        return opened[names].load()

@@ -1,0 +1,134 @@
+"""Running a forecaster on a history window: the trained model or a baseline, same call."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+from torch import nn
+
+from nowcast.core.errors import ConfigError
+from nowcast.core.timeutil import parse_duration
+from nowcast.data.history import History
+from nowcast.forecasting.baselines import get_baseline
+from nowcast.forecasting.files import ForecastIdentity, forecast_dataset
+from nowcast.training.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
+from nowcast.training.device import resolve_device
+
+
+@dataclass
+class Forecaster:
+    """A model (or baseline) ready to predict `steps` frames from `input_frames` frames."""
+
+    name: str
+    method: str
+    input_frames: int | None
+    steps: int | None
+    model: nn.Module | None = None
+    device: torch.device | None = None
+    checkpoint_sha256: str = ""
+    step: pd.Timedelta | None = None
+
+    def predict(self, frames: np.ndarray, steps: int) -> np.ndarray:
+        """Frames (T, H, W) on the model scale -> (steps, H, W) on the model scale."""
+        if self.model is None:
+            return get_baseline(self.method)(frames, steps)
+        batch = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32))
+        batch = batch[None, :, None].to(self.device)
+        with torch.inference_mode():
+            predicted = self.model.predict(batch, steps)
+        return predicted[0, :, 0].float().cpu().numpy()
+
+
+def baseline_forecaster(name: str) -> Forecaster:
+    """Persistence or pysteps extrapolation, wrapped like a model."""
+    get_baseline(name)
+    return Forecaster(name=name, method=name, input_frames=None, steps=None)
+
+
+def model_forecaster(checkpoint: str | Path, device: str = "auto") -> Forecaster:
+    """The trained model saved at `checkpoint` (a checkpoint or run folder)."""
+    folder = resolve_checkpoint(checkpoint)
+    target = resolve_device(device)
+    model, meta = load_model(folder, target)
+    sequence = meta.sequence
+    return Forecaster(
+        name=meta.preset or meta.model.arch,
+        method="model",
+        input_frames=sequence.input_frames if sequence else None,
+        steps=sequence.output_frames if sequence else None,
+        model=model,
+        device=target,
+        checkpoint_sha256=file_sha256(folder / WEIGHTS_FILE),
+        step=parse_duration(meta.extra["step"]) if "step" in meta.extra else None,
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, recorded in each forecast so its weights can be traced."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_fit(forecaster: Forecaster, history_frames: int, steps: int) -> None:
+    """Refuse a window the model was not trained for, naming both lengths."""
+    if forecaster.input_frames is not None and forecaster.input_frames != history_frames:
+        raise ConfigError(
+            f"model {forecaster.name} takes {forecaster.input_frames} history frames but "
+            f"the window holds {history_frames}; set --since to match"
+        )
+    if forecaster.steps is not None and forecaster.steps < steps:
+        raise ConfigError(
+            f"model {forecaster.name} was trained for {forecaster.steps} lead times, not {steps}"
+        )
+
+
+def run_forecaster(
+    forecaster: Forecaster, history: History, steps: int, cadence: pd.Timedelta, pipeline: str
+) -> xr.Dataset:
+    """Predict `steps` frames after `history` and return the CF forecast dataset."""
+    check_fit(forecaster, history.frames.sizes["time"], steps)
+    predicted = forecaster.predict(history.frames.values, steps)
+    identity = ForecastIdentity(
+        pipeline=pipeline,
+        method=forecaster.method,
+        model=forecaster.name,
+        checkpoint_sha256=forecaster.checkpoint_sha256,
+    )
+    return forecast_dataset(history, predicted, cadence, identity)
+
+
+def forecast(
+    history: xr.DataArray,
+    model: nn.Module | str | Path,
+    steps: int = 4,
+    device: str = "auto",
+) -> xr.DataArray:
+    """Notebook API: archive frames (time, y, x) -> forecast (lead_time, y, x) in physical units.
+
+    `model` is a trained module, a checkpoint folder, or a baseline name (`persistence`,
+    `extrapolation`). The history's cadence is taken from its time coordinate.
+    """
+    if isinstance(model, nn.Module):
+        target = resolve_device(device)
+        forecaster = Forecaster(
+            "model", "model", None, None, model=model.to(target).eval(), device=target
+        )
+    elif str(model) in ("persistence", "extrapolation"):
+        forecaster = baseline_forecaster(str(model))
+    else:
+        forecaster = model_forecaster(model, device)
+    times = pd.DatetimeIndex(history.time.values)
+    cadence = times[-1] - times[-2] if len(times) > 1 else pd.Timedelta("1h")
+    dataset = run_forecaster(
+        forecaster, History(history.load(), ()), steps, cadence, str(history.name or "")
+    )
+    return dataset["forecast"]

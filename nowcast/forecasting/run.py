@@ -1,0 +1,147 @@
+"""`nowcast forecast` as a function: archive window -> model or baseline -> stored forecast."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+from nowcast.core.errors import DataMissingError
+from nowcast.core.threads import use_free_cpus
+from nowcast.core.timeutil import iso, parse_duration
+from nowcast.data.archive import Archive
+from nowcast.data.history import select_history
+from nowcast.data.pipeline import PipelineConfig, load_pipeline
+from nowcast.forecasting.files import pipeline_slug, write_netcdf, write_zarr
+from nowcast.forecasting.predict import (
+    Forecaster,
+    baseline_forecaster,
+    model_forecaster,
+    run_forecaster,
+)
+from nowcast.settings.config import Settings
+from nowcast.training.checkpoint import checkpoint_folder
+
+log = logging.getLogger(__name__)
+
+FORECAST_STORE = "forecasts.zarr"
+
+
+@dataclass(frozen=True)
+class ForecastRequest:
+    """What the user asked for; None means the configured default."""
+
+    pipeline: str | None = None
+    since: str = "8h"
+    at: pd.Timestamp | None = None
+    model: str | None = None
+    baseline: str | None = None
+    device: str | None = None
+    fill: str | None = None
+    out: Path | None = None
+    storm: str | None = None
+
+
+@dataclass
+class ForecastResult:
+    """The stored forecast, where it went, and how long the model and the I/O took."""
+
+    dataset: xr.Dataset
+    netcdf: Path
+    zarr: Path
+    model_seconds: float
+    io_seconds: float
+    products: list[Path] = field(default_factory=list)
+
+
+def forecasts_folder(settings: Settings, request_out: Path | None = None) -> Path:
+    """The folder that holds the NetCDF files and the Zarr forecast store."""
+    return request_out or settings.output.forecasts
+
+
+def archive_group(archive: Archive, pipeline: str, storm: str | None = None) -> str:
+    """The archive group to forecast: the pipeline's, or its newest (or named) storm's."""
+    groups = archive.groups()
+    if storm is not None:
+        wanted = f"{pipeline}/{storm}"
+        if wanted not in groups:
+            raise DataMissingError(f"no storm {storm} in the archive for pipeline {pipeline}")
+        return wanted
+    if pipeline in groups:
+        return pipeline
+    storms = [g for g in groups if g.startswith(f"{pipeline}/")]
+    if not storms:
+        raise DataMissingError(
+            f"the archive at {archive.path} holds nothing for pipeline {pipeline} "
+            f"(run `nowcast ingest --pipeline {pipeline}` first)"
+        )
+    return max(storms, key=lambda g: archive.times(g)[-1])
+
+
+def choose_forecaster(
+    settings: Settings, config: PipelineConfig, request: ForecastRequest
+) -> Forecaster:
+    """The requested baseline, or the trained model for this pipeline, with a clear refusal."""
+    if request.baseline:
+        return baseline_forecaster(request.baseline)
+    device = request.device or settings.device
+    if request.model and Path(request.model).exists():
+        return model_forecaster(request.model, device)
+    folder = checkpoint_folder(settings, config.name)
+    try:
+        forecaster = model_forecaster(folder, device)
+    except DataMissingError:
+        raise DataMissingError(
+            f"no trained model for pipeline {config.name} at {folder}: train one with "
+            f"`nowcast train --pipeline {config.name}`, copy a checkpoint folder there, or "
+            "forecast with --baseline persistence|extrapolation"
+        ) from None
+    wanted = request.model or config.model.preset
+    if forecaster.name != wanted:
+        log.warning("checkpoint at %s is %s, not %s", folder, forecaster.name, wanted)
+    return forecaster
+
+
+def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult:
+    """Read the newest history window, forecast the pipeline's horizon, write NetCDF and Zarr.
+
+    The window is sampled at the model's training step (cadence x stride), else the cadence.
+    """
+    config = load_pipeline(settings, request.pipeline or settings.pipelines[0])
+    archive = Archive(settings.archive)
+    if not archive.exists():
+        raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
+    group = archive_group(archive, config.name, request.storm)
+    forecaster = choose_forecaster(settings, config, request)
+    cadence = forecaster.step or archive.cadence(group)
+    history_frames = round(parse_duration(request.since) / cadence)
+    steps = round(config.forecast.horizon / cadence)
+    started = time.perf_counter()
+    history = select_history(archive.read(group), history_frames, cadence, request.at, request.fill)
+    loaded = time.perf_counter()
+    use_free_cpus()
+    dataset = run_forecaster(forecaster, history, steps, cadence, group)
+    predicted = time.perf_counter()
+    folder = forecasts_folder(settings, request.out)
+    netcdf = write_netcdf(dataset, folder / pipeline_slug(group))
+    zarr_group = write_zarr(dataset, folder / FORECAST_STORE)
+    written = time.perf_counter()
+    log.info(
+        "forecast %s from %s: %d frames of history, %d lead times -> %s",
+        group,
+        iso(history.init_time),
+        history_frames,
+        steps,
+        netcdf,
+    )
+    return ForecastResult(
+        dataset=dataset,
+        netcdf=netcdf,
+        zarr=zarr_group,
+        model_seconds=predicted - loaded,
+        io_seconds=(loaded - started) + (written - predicted),
+    )

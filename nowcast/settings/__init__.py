@@ -1,0 +1,1 @@
+"""Global settings: the TOML file, environment overrides and variable expansion."""

@@ -1,0 +1,164 @@
+"""The tool's settings: a TOML file validated by pydantic, with `NOWCAST_*` overrides."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nowcast.core.errors import ConfigError
+from nowcast.settings.envexpand import expand_tree
+
+DEFAULT_CONFIG = Path("nowcast.toml")
+# The pipeline files that ship with the project (demo, radar, satellite, typhoon).
+BUILTIN_PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+
+# Environment variables that override one key each (dotted path into the settings).
+ENV_OVERRIDES: dict[str, str] = {
+    "NOWCAST_ARCHIVE": "archive",
+    "NOWCAST_PIPELINES_DIR": "pipelines_dir",
+    "NOWCAST_PIPELINES": "pipelines",
+    "NOWCAST_MODEL": "model",
+    "NOWCAST_DEVICE": "device",
+    "NOWCAST_FORECASTS": "output.forecasts",
+    "NOWCAST_PRODUCTS": "output.products",
+}
+
+
+class Strict(BaseModel):
+    """Base for settings sections: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutputSettings(Strict):
+    """Where the tool writes what it makes."""
+
+    forecasts: Path = Field(Path("runs/forecasts"), description="forecast store and NetCDF files")
+    products: Path = Field(Path("products"), description="map products (PNG, GIF, daily pages)")
+    verification: Path = Field(Path("runs/verification"), description="score tables and reports")
+    checkpoints: Path = Field(Path("models/checkpoints"), description="trained model checkpoints")
+
+
+class ScheduleSettings(Strict):
+    """What the `nowcast schedule` daemon runs and when (UTC)."""
+
+    daily_product_utc: str = Field("06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    verify_every_minutes: int = Field(60, gt=0)
+    state_dir: Path = Field(Path("runs/scheduler"), description="job store, lock and heartbeat")
+
+
+class Settings(Strict):
+    """Effective configuration of one nowcast installation."""
+
+    archive: Path = Field(Path("archive/nowcast.zarr"), description="the Zarr archive")
+    pipelines_dir: Path = Field(BUILTIN_PIPELINES, description="folder of pipeline *.toml files")
+    pipelines: list[str] = Field(default_factory=lambda: ["demo"], description="pipelines to run")
+    model: str = Field("modernn-typhoon", description="model preset name or checkpoint path")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    output: OutputSettings = Field(default_factory=OutputSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set `a.b` in a nested dict, creating sections on the way."""
+    *sections, key = dotted.split(".")
+    node = tree
+    for section in sections:
+        node = node.setdefault(section, {})
+    node[key] = value
+
+
+def _environment_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """The settings keys that `NOWCAST_*` variables override."""
+    tree: dict[str, Any] = {}
+    for variable, dotted in ENV_OVERRIDES.items():
+        if environ.get(variable):
+            raw = environ[variable]
+            value: Any = [p.strip() for p in raw.split(",") if p.strip()]
+            _set_dotted(tree, dotted, value if dotted == "pipelines" else raw)
+    return tree
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge where `extra` wins."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def describe_validation_error(source: str, error: ValidationError) -> str:
+    """One line naming each bad key and why, for a settings or pipeline file."""
+    problems = []
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+        problems.append(f"{key}: {reason}")
+    return f"{source}: " + "; ".join(problems)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file, turning a missing file or bad syntax into a ConfigError."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def _resolve_paths(settings: Settings, base: Path) -> Settings:
+    """Make relative paths relative to the config file's folder, so cron can run anywhere."""
+
+    def resolve(path: Path) -> Path:
+        return path if path.is_absolute() else base / path
+
+    output = settings.output.model_copy(
+        update={
+            name: resolve(getattr(settings.output, name)) for name in OutputSettings.model_fields
+        }
+    )
+    schedule = settings.schedule.model_copy(
+        update={"state_dir": resolve(settings.schedule.state_dir)}
+    )
+    return settings.model_copy(
+        update={
+            "archive": resolve(settings.archive),
+            "pipelines_dir": resolve(settings.pipelines_dir),
+            "output": output,
+            "schedule": schedule,
+        }
+    )
+
+
+def load_settings(
+    path: Path | None = None,
+    environ: dict[str, str] | None = None,
+    archive: Path | None = None,
+) -> Settings:
+    """Load settings from `path` (or ./nowcast.toml when present), then env, then `--archive`."""
+    env = dict(os.environ if environ is None else environ)
+    explicit = path is not None
+    path = path or DEFAULT_CONFIG
+    tree: dict[str, Any] = {}
+    if explicit or path.exists():
+        tree = expand_tree(read_toml(path), env)
+        base = path.resolve().parent
+    else:
+        base = Path.cwd()
+    tree = _merge(tree, _environment_overrides(env))
+    if archive is not None:
+        tree["archive"] = str(archive)
+    try:
+        settings = Settings.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(str(path), exc)) from None
+    return _resolve_paths(settings, base)

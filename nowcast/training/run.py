@@ -1,0 +1,296 @@
+"""`nowcast train` / `finetune` as functions: archive windows -> trainer -> checkpoint + card."""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.metrics import LeadTimeScores
+from nowcast.core.threads import use_free_cpus
+from nowcast.core.timeutil import parse_duration, short_duration
+from nowcast.core.version import __version__
+from nowcast.data.archive import Archive
+from nowcast.data.pipeline import PipelineConfig, load_pipeline
+from nowcast.models.network import GridMismatchError
+from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
+from nowcast.models.registry import build_from_config, list_presets, load_preset
+from nowcast.settings.config import Settings
+from nowcast.training.card import write_card
+from nowcast.training.checkpoint import (
+    checkpoint_folder,
+    load_weights,
+    read_meta,
+    resolve_checkpoint,
+)
+from nowcast.training.engine import Trainer, Validator
+from nowcast.training.windows import (
+    Split,
+    TrainingBatches,
+    Window,
+    WindowReader,
+    WindowSpec,
+    find_windows,
+    require_windows,
+    split_windows,
+)
+
+log = logging.getLogger(__name__)
+
+EVAL_WINDOWS = 64
+TEST_WINDOWS = 256
+FINETUNE_ITERATIONS = 1000
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """What the user asked for: data, model, recipe overrides and where to write."""
+
+    pipeline: str
+    preset: str | None = None
+    parent: Path | None = None
+    iterations: int | None = None
+    batch_size: int | None = None
+    lr: float | None = None
+    freeze_layers: int = 0
+    device: str | None = None
+    out: Path | None = None
+    stride: int = 1
+    every: int = 50
+    patience: int | None = 5
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    resume: bool = False
+    seed: int = 0
+    amp: bool = False
+    compile: bool = False
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    """Where the run went and the card's numbers."""
+
+    out_dir: Path
+    checkpoint: Path
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def archive_groups(archive: Archive, pipeline: str) -> list[str]:
+    """The pipeline's group, or all its storm groups."""
+    groups = [g for g in archive.groups() if g == pipeline or g.startswith(f"{pipeline}/")]
+    if not groups:
+        raise DataMissingError(
+            f"the archive at {archive.path} holds nothing for pipeline {pipeline} "
+            f"(run `nowcast ingest --pipeline {pipeline}` first)"
+        )
+    return groups
+
+
+def window_spec(config: PipelineConfig, cadence: Any, stride: int) -> WindowSpec:
+    """Frames in and out from the pipeline's history and horizon at cadence x stride."""
+    if stride < 1:
+        raise ConfigError(f"--stride must be 1 or more, not {stride}")
+    step = parse_duration(cadence) * stride
+    frames_in = config.forecast.history / step
+    frames_out = config.forecast.horizon / step
+    if frames_in != int(frames_in) or frames_out != int(frames_out) or frames_out < 1:
+        raise ConfigError(
+            f"history {config.forecast.history} and horizon {config.forecast.horizon} are not "
+            f"whole multiples of the sampling step {step}; choose another --stride"
+        )
+    return WindowSpec(int(frames_in), int(frames_out), step)
+
+
+def check_grid(model: nn.Module, shape: tuple[int, int], pipeline: str) -> None:
+    """Refuse a model that cannot run on the pipeline's grid, and say what to change."""
+    height, width = shape
+    try:
+        model.check_frames(torch.zeros(1, 1, model.config.channels, height, width))
+    except GridMismatchError as error:
+        raise ConfigError(
+            f"the preset cannot run on pipeline {pipeline}'s {height}x{width} grid: {error}"
+        ) from None
+
+
+def freeze_layers(model: nn.Module, count: int) -> None:
+    """Freeze the embedding and the first `count` recurrent layers for fine-tuning."""
+    cells = getattr(model, "cells", [])
+    if count < 0 or count > len(cells):
+        raise ConfigError(f"--freeze-layers must be between 0 and {len(cells)}, not {count}")
+    if count == 0:
+        return
+    frozen = [model.embed, *list(cells)[:count]]
+    for module in frozen:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+
+
+def validation_loss(reader: WindowReader, windows: list[Window], spec: WindowSpec) -> Validator:
+    """A validator: mean squared error of the predicted frames on fixed validation windows."""
+    chosen = windows[:: max(1, len(windows) // EVAL_WINDOWS)][:EVAL_WINDOWS]
+    batch = reader.batch(chosen)
+
+    def score(model: nn.Module) -> float:
+        device = next(model.parameters()).device
+        history = batch[:, : spec.input_frames].to(device)
+        predicted = model.predict(history, spec.output_frames).cpu()
+        return float(((predicted - batch[:, spec.input_frames :]) ** 2).mean())
+
+    return score
+
+
+def test_scores(
+    model: nn.Module, reader: WindowReader, windows: list[Window], spec: WindowSpec
+) -> dict[str, dict[str, list[float]]]:
+    """Per-lead MSE/MAE/SSIM/PSNR of the model and of persistence on the test windows."""
+    chosen = windows[:: max(1, len(windows) // TEST_WINDOWS)][:TEST_WINDOWS]
+    scores = {"model": LeadTimeScores(), "persistence": LeadTimeScores()}
+    device = next(model.parameters()).device
+    model.eval()
+    for start in range(0, len(chosen), 16):
+        batch = reader.batch(chosen[start : start + 16])
+        truth = batch[:, spec.input_frames :, 0].numpy()
+        with torch.inference_mode():
+            predicted = model.predict(batch[:, : spec.input_frames].to(device), spec.output_frames)
+        scores["model"].update(predicted[:, :, 0].float().cpu().numpy(), truth)
+        last = batch[:, spec.input_frames - 1 : spec.input_frames, 0].numpy()
+        scores["persistence"].update(np.repeat(last, spec.output_frames, axis=1), truth)
+    return {name: board.per_frame() for name, board in scores.items() if board.count}
+
+
+def _parent_model(path: Path, preset_name: str | None) -> tuple[Preset, nn.Module, dict[str, Any]]:
+    """For finetune: the parent's model with its weights, and its preset's recipe when known.
+
+    With `preset_name` the weights must fit that preset's model (else a clear mismatch error).
+    """
+    meta = read_meta(path)
+    if preset_name:
+        preset = load_preset(preset_name)
+    else:
+        recipe = TrainingRecipe(iterations=FINETUNE_ITERATIONS)
+        if meta.preset in list_presets():
+            recipe = load_preset(meta.preset).training
+        preset = Preset(name=meta.preset or meta.model.arch, model=meta.model, training=recipe)
+    model = build_from_config(preset.model)
+    load_weights(model, path)
+    parent = {
+        "path": str(resolve_checkpoint(path)),
+        "preset": meta.preset,
+        "iteration": meta.iteration,
+        "pipeline": meta.extra.get("pipeline"),
+    }
+    return preset, model, parent
+
+
+def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
+    """Train (or fine-tune, with `parent`) on the pipeline's archive windows; write the card."""
+    started = time.perf_counter()
+    config = load_pipeline(settings, request.pipeline)
+    archive = Archive(settings.archive)
+    if not archive.exists():
+        raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
+    groups = archive_groups(archive, config.name)
+    spec = window_spec(config, archive.cadence(groups[0]), request.stride)
+    windows = find_windows(archive, groups, spec)
+    if not windows:
+        split = Split({"train": [], "val": [], "test": []}, "time")
+    else:
+        split = split_windows(windows, spec, request.val_fraction, request.test_fraction)
+    require_windows(split, config.name, spec)
+    parent: dict[str, Any] | None = None
+    if request.parent is not None:
+        preset, model, parent = _parent_model(request.parent, request.preset)
+    else:
+        preset = load_preset(request.preset or config.model.preset)
+        torch.manual_seed(request.seed)
+        model = build_from_config(preset.model)
+    reader = WindowReader(archive, spec)
+    check_grid(model, reader.read(split.windows["train"][0]).shape[-2:], config.name)
+    freeze_layers(model, request.freeze_layers)
+    recipe = preset.training.model_copy(
+        update={
+            key: value
+            for key, value in (
+                ("iterations", request.iterations),
+                ("batch_size", request.batch_size),
+                ("lr", request.lr),
+            )
+            if value is not None
+        }
+    )
+    sequence = SequenceConfig(input_frames=spec.input_frames, output_frames=spec.output_frames)
+    out_dir = request.out or checkpoint_folder(settings, config.name)
+    data = {
+        "pipeline": config.name,
+        "groups": groups,
+        "cadence": short_duration(archive.cadence(groups[0])),
+        "stride": request.stride,
+        "step": short_duration(spec.step),
+        "split": split.describe(),
+    }
+    use_free_cpus()
+    trainer = Trainer(
+        model,
+        recipe,
+        out_dir,
+        request.device or settings.device,
+        sequence=sequence,
+        preset_name=preset.name,
+        normalisation={"transform": config.transform.model_dump()},
+        extra={**data, "parent": parent},
+        seed=request.seed,
+        amp=request.amp,
+        compile=request.compile,
+        progress=request.progress,
+    )
+    fit = trainer.fit(
+        TrainingBatches(reader, split.windows["train"], recipe.batch_size),
+        recipe.iterations,
+        validate=validation_loss(reader, split.windows["val"], spec),
+        every=min(request.every, recipe.iterations),
+        patience=request.patience,
+        resume=request.resume,
+    )
+    checkpoint = resolve_checkpoint(out_dir)
+    card: dict[str, Any] = {}
+    if trainer.dist.is_main:
+        scores = test_scores(trainer.model, reader, split.windows["test"], spec)
+        card = {
+            "name": out_dir.name,
+            "preset": preset.name,
+            "model": preset.model.model_dump(),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "sequence": sequence.model_dump(),
+            "recipe": recipe.model_dump(),
+            "freeze_layers": request.freeze_layers,
+            "data": data,
+            "parent": parent,
+            "iterations_done": fit.iteration,
+            "stopped_early": fit.stopped_early,
+            "best_validation_mse": fit.best_metric,
+            "best_iteration": fit.best_iteration,
+            "final_training_loss": fit.losses[-1] if fit.losses else None,
+            "test_scores_per_lead": scores,
+            "hardware": {
+                "device": str(trainer.device),
+                "world_size": trainer.dist.world_size,
+                "cpu_count": os.cpu_count(),
+                "platform": platform.platform(),
+                "torch": torch.__version__,
+            },
+            "wall_time_s": round(time.perf_counter() - started, 1),
+            "checkpoint": str(checkpoint),
+            "code_version": __version__,
+        }
+        write_card(out_dir, card)
+    return TrainResult(out_dir=out_dir, checkpoint=checkpoint, card=card)

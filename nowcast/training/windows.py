@@ -1,0 +1,179 @@
+"""Training windows cut from the archive: gap-free, split by time or by storm, read lazily."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from nowcast.core.errors import DataMissingError
+from nowcast.core.timeutil import iso, short_duration
+from nowcast.data.archive import Archive
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    """Frames in and out at the sampling step (the archive cadence times the stride)."""
+
+    input_frames: int
+    output_frames: int
+    step: pd.Timedelta
+
+    @property
+    def span(self) -> pd.Timedelta:
+        """Time from a window's first frame to its last."""
+        return (self.input_frames + self.output_frames - 1) * self.step
+
+
+@dataclass(frozen=True)
+class Window:
+    """One training sequence: an archive group and its first frame's time."""
+
+    group: str
+    start: pd.Timestamp
+
+
+@dataclass
+class Split:
+    """Windows per split, and how the split was made (written into the checkpoint sidecar)."""
+
+    windows: dict[str, list[Window]]
+    method: str
+    boundaries: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> dict[str, object]:
+        """JSON-friendly record of the split: method, boundaries, counts and time ranges."""
+        record: dict[str, object] = {"method": self.method, "boundaries": self.boundaries}
+        for name, windows in self.windows.items():
+            starts = [w.start for w in windows]
+            record[name] = {
+                "windows": len(windows),
+                "groups": sorted({w.group for w in windows}),
+                "first_start": iso(min(starts)) if starts else None,
+                "last_start": iso(max(starts)) if starts else None,
+            }
+        return record
+
+
+def find_windows(archive: Archive, groups: list[str], spec: WindowSpec) -> list[Window]:
+    """Every gap-free window of every group, never crossing from one group (storm) to another."""
+    history = spec.input_frames * spec.step
+    horizon = spec.output_frames * spec.step
+    return [
+        Window(group, start)
+        for group in groups
+        for start in archive.windows(group, history, horizon, spec.step)
+    ]
+
+
+def split_windows(
+    windows: list[Window], spec: WindowSpec, val_fraction: float, test_fraction: float
+) -> Split:
+    """Split by storm when there are three or more groups, else by time; never by random window.
+
+    Each held-out period is at least one window long; a time split drops windows that
+    straddle a boundary, so no hour is in two splits. An archive too short for a test period
+    as well keeps training and validation only (the card then has no test scores).
+    """
+    groups = sorted({w.group for w in windows})
+    if len(groups) >= 3:
+        return _split_by_group(windows, groups, val_fraction, test_fraction)
+    starts = [w.start for w in windows]
+    first, last = min(starts), max(starts) + spec.span
+    total = last - first
+    val_length = max(total * val_fraction, spec.span)
+    test_length = max(total * test_fraction, spec.span)
+    if total < 2 * spec.span + val_length + test_length:
+        test_length = pd.Timedelta(0)
+    test_from = last - test_length
+    val_from = test_from - val_length
+    chosen: dict[str, list[Window]] = {name: [] for name in SPLITS}
+    for window in windows:
+        end = window.start + spec.span
+        if end < val_from:
+            chosen["train"].append(window)
+        elif window.start >= val_from and (end < test_from or not test_length):
+            chosen["val"].append(window)
+        elif test_length and window.start >= test_from:
+            chosen["test"].append(window)
+    return Split(chosen, "time", {"val_from": iso(val_from), "test_from": iso(test_from)})
+
+
+def _split_by_group(
+    windows: list[Window], groups: list[str], val_fraction: float, test_fraction: float
+) -> Split:
+    """Whole storms per split, ordered by their first window: the latest storms are held out."""
+    first = {g: min(w.start for w in windows if w.group == g) for g in groups}
+    ordered = sorted(groups, key=first.__getitem__)
+    n_test = max(1, round(len(ordered) * test_fraction))
+    n_val = max(1, round(len(ordered) * val_fraction))
+    names = {
+        **{g: "train" for g in ordered[: len(ordered) - n_val - n_test]},
+        **{g: "val" for g in ordered[len(ordered) - n_val - n_test : len(ordered) - n_test]},
+        **{g: "test" for g in ordered[len(ordered) - n_test :]},
+    }
+    chosen: dict[str, list[Window]] = {name: [] for name in SPLITS}
+    for window in windows:
+        chosen[names[window.group]].append(window)
+    boundaries = {name: ",".join(g for g in ordered if names[g] == name) for name in SPLITS}
+    return Split(chosen, "storm", boundaries)
+
+
+def require_windows(split: Split, pipeline: str, spec: WindowSpec) -> None:
+    """Refuse to train without at least one training and one validation window."""
+    counts = {name: len(split.windows[name]) for name in SPLITS}
+    if counts["train"] == 0 or counts["val"] == 0:
+        needed = short_duration(spec.span + spec.step)
+        raise DataMissingError(
+            f"pipeline {pipeline} has too few gap-free windows of {spec.input_frames} + "
+            f"{spec.output_frames} frames every {short_duration(spec.step)} (train "
+            f"{counts['train']}, val {counts['val']}, test {counts['test']}); each split needs "
+            f"{needed} without gaps: ingest a longer period, e.g. "
+            f"`nowcast ingest --pipeline {pipeline} --since 7d`, or use --stride"
+        )
+
+
+class WindowReader:
+    """Reads windows as (T, 1, H, W) arrays; each group is loaded from Zarr once, on first use."""
+
+    def __init__(self, archive: Archive, spec: WindowSpec) -> None:
+        self.archive = archive
+        self.spec = spec
+        self._cache: dict[str, tuple[np.ndarray, pd.DatetimeIndex]] = {}
+
+    def _group(self, group: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
+        if group not in self._cache:
+            series: xr.DataArray = self.archive.read(group)
+            values = np.ascontiguousarray(series.values, dtype=np.float32)
+            self._cache[group] = (values, pd.DatetimeIndex(series.time.values))
+        return self._cache[group]
+
+    def read(self, window: Window) -> np.ndarray:
+        """The window's frames, inputs then targets, shaped (T, 1, H, W)."""
+        values, times = self._group(window.group)
+        total = self.spec.input_frames + self.spec.output_frames
+        wanted = pd.date_range(window.start, periods=total, freq=self.spec.step)
+        return values[times.get_indexer(wanted)][:, None]
+
+    def batch(self, windows: list[Window]) -> torch.Tensor:
+        """A (B, T, 1, H, W) tensor of several windows."""
+        return torch.from_numpy(np.stack([self.read(w) for w in windows]))
+
+
+class TrainingBatches:
+    """Batch source for the trainer: random training windows drawn with the trainer's generator."""
+
+    def __init__(self, reader: WindowReader, windows: list[Window], batch_size: int) -> None:
+        self.reader = reader
+        self.windows = windows
+        self.batch_size = batch_size
+
+    def __call__(self, iteration: int, generator: torch.Generator) -> torch.Tensor:
+        """The global batch for `iteration` (the generator state makes resumes identical)."""
+        picks = torch.randint(len(self.windows), (self.batch_size,), generator=generator)
+        return self.reader.batch([self.windows[i] for i in picks.tolist()])

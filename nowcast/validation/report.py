@@ -1,0 +1,253 @@
+"""Write a harness run's outputs: metrics.json, report.md and the figures."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from nowcast.core.metrics import CONVENTION, METRICS
+from nowcast.validation.budget import PAPER_ITERATIONS
+from nowcast.validation.paper import SOURCE, TABLE1
+
+LABELS = {"model": "model", "copy_last_frame": "copy last frame", "all_zero": "all zero"}
+ARROWS = {"mse": "MSE ↓", "mae": "MAE ↓", "ssim": "SSIM ↑", "psnr": "PSNR ↑ (dB)"}
+DIGITS = {"mse": 1, "mae": 1, "ssim": 3, "psnr": 3}
+
+
+def number(value: float | None, metric: str) -> str:
+    """A metric formatted to its usual precision, or n/a."""
+    return "n/a" if value is None else f"{value:.{DIGITS[metric]}f}"
+
+
+def write_metrics(out: Path, record: dict[str, Any]) -> Path:
+    """Every number of the run, with its convention, budget, device and code version."""
+    path = out / "metrics.json"
+    path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def _results_table(record: dict[str, Any]) -> list[str]:
+    """Markdown rows: ours and the baselines, then the paper's Table 1 rows."""
+    trained = record["training"]
+    ours = f"{record['model']['preset']} (ours)"
+    budget = trained_for(trained)
+    header = "| model | trained for | " + " | ".join(ARROWS[m] for m in METRICS) + " |"
+    rows = [header, "|" + " --- |" * (2 + len(METRICS))]
+    for key, label in LABELS.items():
+        name, when = (ours, budget) if key == "model" else (label, "no training (baseline)")
+        means = record["results"][key]["mean"]
+        rows.append(
+            f"| {name} | {when} | " + " | ".join(number(means[m], m) for m in METRICS) + " |"
+        )
+    for row in TABLE1.values():
+        values = " | ".join(number(getattr(row, m), m) for m in METRICS)
+        rows.append(f"| {row.model} | {row.training} | {values} |")
+    return rows
+
+
+def trained_for(training: dict[str, Any]) -> str:
+    """'N iterations at batch B', the batch marked unknown for foreign checkpoints."""
+    batch = training["batch_size"]
+    return f"{training['iterations']:,} iterations at batch {batch or 'unknown'}"
+
+
+def _per_frame_table(record: dict[str, Any]) -> list[str]:
+    """Markdown rows: MSE and SSIM of the model and baselines at each lead frame."""
+    rows = ["| lead frame | " + " | ".join(f"{LABELS[k]} MSE" for k in LABELS)]
+    rows[0] += " | " + " | ".join(f"{LABELS[k]} SSIM" for k in LABELS) + " |"
+    rows.append("|" + " --- |" * (1 + 2 * len(LABELS)))
+    leads = len(record["results"]["model"]["per_frame"]["mse"])
+    for lead in range(leads):
+        cells = [number(record["results"][k]["per_frame"]["mse"][lead], "mse") for k in LABELS]
+        cells += [number(record["results"][k]["per_frame"]["ssim"][lead], "ssim") for k in LABELS]
+        rows.append(f"| {lead + 1} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def _budget_gap(record: dict[str, Any]) -> str:
+    """An honest sentence on how far this run's training is from the paper's."""
+    done = record["training"]["iterations"]
+    batch = record["training"]["batch_size"] or record["budget"]["batch_size"]
+    share = 100.0 * done * batch / (PAPER_ITERATIONS * 32)
+    if done >= PAPER_ITERATIONS and batch >= 32:
+        return "This run trained for the paper's full budget, so its row is comparable with theirs."
+    return (
+        f"This run trained for {done:,} iterations at batch {batch}: {share:.2f}% of the "
+        f"training sequences of the paper's {PAPER_ITERATIONS:,} iterations at batch 32. "
+        "It shows whether the model learns, not the paper's accuracy; only "
+        "`--budget paper` is comparable with the paper's rows."
+    )
+
+
+def check_lines(record: dict[str, Any]) -> list[str]:
+    """Markdown bullets: does the model beat each floor on MSE and SSIM."""
+    found = record["checks"]
+    means = {key: record["results"][key]["mean"] for key in LABELS}
+
+    def verdict(key: str, metric: str) -> str:
+        passed = found[f"beats_{key}_{metric}"]
+        ours, floor = number(means["model"][metric], metric), number(means[key][metric], metric)
+        return (
+            f"- {metric.upper()} vs {LABELS[key]}: {'yes' if passed else 'no'} ({ours} vs {floor})"
+        )
+
+    return [
+        verdict("all_zero", "mse") + f", {100 * found['all_zero_mse_margin']:.1f}% lower "
+        "(the quick budget's bar is 5%)",
+        verdict("all_zero", "ssim"),
+        verdict("copy_last_frame", "mse"),
+        verdict("copy_last_frame", "ssim"),
+        f"- All checks passed: {'yes' if found['passes'] else 'no'}",
+    ]
+
+
+def _objective_lines(training: dict[str, Any], budget: dict[str, Any]) -> list[str]:
+    """A bullet saying from which iteration the budget's final objective took over, if any."""
+    start = training.get("final_loss_from")
+    if start is None:
+        return []
+    return [
+        f"- Objective: the preset's loss until iteration {start - 1:,}, then "
+        f"{budget['final_loss']} (1 - SSIM in the convention below, added so the model learns "
+        "to keep empty areas empty); the paper's rows come from the paper's own recipe"
+    ]
+
+
+def write_report(out: Path, record: dict[str, Any]) -> Path:
+    """report.md: our numbers beside the paper's Table 1, each labelled with its budget."""
+    data, training, budget = record["data"], record["training"], record["budget"]
+    lines = [
+        f"# Moving MNIST validation: {record['model']['preset']}, {budget['name']} budget",
+        "",
+        f"- Command: `{record['command']}`",
+        f"- Same schedule without the time limit: `{record['repeat_command']}`",
+        f"- Created: {record['created_utc']}, code {record['code_version']}, "
+        f"device {record['device']}, {record['precision']}",
+        f"- Budget: {budget['description']}",
+        f"- Training: {training['iterations']:,} iterations in {training['wall_s']:.0f} s, "
+        f"stopped by {training['stopped_by']}",
+        *_objective_lines(training, budget),
+        f"- Digits: {data['digits']}",
+        f"- Test set: {data['test_set']}; {data['input_frames']} frames in, "
+        f"{data['output_frames']} out",
+        f"- Metrics: {CONVENTION}",
+        "",
+        "## Results",
+        "",
+        *_results_table(record),
+        "",
+        f"Paper rows: {SOURCE}. {_budget_gap(record)}",
+        "",
+        "## Checks",
+        "",
+        *check_lines(record),
+        "",
+        "## Per lead frame",
+        "",
+        *_per_frame_table(record),
+        "",
+        "![MSE and SSIM per lead frame](per_frame.png)",
+        "",
+        "![input, truth and prediction](samples.png)",
+        "",
+        "![training loss](curve.png)",
+        "",
+    ]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
+def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:
+    """per_frame.png: MSE and SSIM at each lead frame, the model against both baselines."""
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots(1, 2)
+    for axis, metric in zip(axes, ("mse", "ssim"), strict=True):
+        for key, label in LABELS.items():
+            values = record["results"][key]["per_frame"][metric]
+            axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        axis.set_xlabel("lead frame")
+        axis.set_title(ARROWS[metric] + (" (sum over pixels)" if metric == "mse" else ""))
+        axis.grid(alpha=0.3)
+    axes[0].legend()
+    figure.suptitle(f"{record['model']['preset']}, {record['budget']['name']} budget")
+    figure.tight_layout()
+    path = out / "per_frame.png"
+    figure.savefig(path, dpi=100)
+    return path
+
+
+def mosaic(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
+    """Tile rows of (T, H, W) frames into one image, frames and rows separated by `gap` pixels."""
+    height, width = rows[0].shape[-2:]
+    columns = max(len(row) for row in rows)
+    canvas = np.full(
+        (len(rows) * (height + gap) - gap, columns * (width + gap) - gap), 0.5, dtype=np.float32
+    )
+    for r, row in enumerate(rows):
+        for t, frame in enumerate(row):
+            top, left = r * (height + gap), t * (width + gap)
+            canvas[top : top + height, left : left + width] = np.clip(frame, 0, 1)
+    return canvas
+
+
+def plot_samples(out: Path, inputs: np.ndarray, truth: np.ndarray, prediction: np.ndarray) -> Path:
+    """samples.png: for each sequence, rows of input frames, true future and predicted future."""
+    rows, labels = [], []
+    for s in range(inputs.shape[0]):
+        for label, row in (
+            ("input", inputs[s]),
+            ("truth", truth[s]),
+            ("prediction", prediction[s]),
+        ):
+            rows.append(row)
+            labels.append(f"{s + 1}: {label}")
+    image = mosaic(rows)
+    height = inputs.shape[-2] + 2
+    figure = Figure(figsize=(image.shape[1] / 60, image.shape[0] / 60))
+    axis = figure.subplots()
+    axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    axis.set_yticks([r * height + height / 2 for r in range(len(rows))], labels, fontsize=7)
+    axis.set_xticks([])
+    path = out / "samples.png"
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    return path
+
+
+def plot_curve(out: Path, losses: list[float], final_loss_from: int | None = None) -> Path:
+    """curve.png: training loss per iteration, its running mean, and where the objective
+    changes (the loss jumps there because the final objective adds a term)."""
+    figure = Figure(figsize=(6, 4))
+    axis = figure.subplots()
+    if losses:
+        steps = np.arange(1, len(losses) + 1)
+        axis.plot(steps, losses, alpha=0.3, label="loss")
+        window = max(1, len(losses) // 20)
+        # Smoothed apart on each side of the objective change, so the mean shows no false ramp.
+        edges = [0, len(losses)]
+        if final_loss_from is not None and 1 < final_loss_from <= len(losses):
+            edges.insert(1, final_loss_from - 1)
+        for start, stop in itertools.pairwise(edges):
+            part = losses[start:stop]
+            if len(part) >= window:
+                smooth = np.convolve(part, np.ones(window) / window, mode="valid")
+                label = f"mean of {window}" if start == 0 else None
+                axis.plot(steps[start + window - 1 : stop], smooth, color="tab:orange", label=label)
+        if final_loss_from is not None:
+            axis.axvline(final_loss_from, color="grey", linestyle="--", label="final objective")
+        axis.set_yscale("log")
+        axis.legend()
+    else:
+        axis.text(0.5, 0.5, "no training in this run", ha="center", va="center")
+    axis.set_xlabel("iteration")
+    axis.set_ylabel("training loss")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    path = out / "curve.png"
+    figure.savefig(path, dpi=100)
+    return path
