@@ -15,6 +15,7 @@ from nowcast.commands.forecast import forecast
 from nowcast.commands.ingest import ingest
 from nowcast.commands.render import render
 from nowcast.commands.schedule import schedule
+from nowcast.commands.serve import serve
 from nowcast.commands.status import status
 from nowcast.commands.train import finetune, train
 from nowcast.commands.validate import validate
@@ -104,6 +105,7 @@ app.command()(verify)
 app.command()(train)
 app.command()(finetune)
 app.command()(demo)
+app.command()(serve)
 
 
 def main() -> None:
