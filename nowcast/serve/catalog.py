@@ -22,6 +22,8 @@ from nowcast.serve.security import valid_name
 
 DETAILS_CACHED = 64
 DATASETS_CACHED = 8
+# netCDF4/HDF5 is not thread-safe: the threadpool serving images opens one file at a time.
+NETCDF_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,8 @@ class Catalog:
             if key in self._datasets:
                 self._datasets.move_to_end(key)
                 return self._datasets[key]
-        ds = open_forecast(entry.path)
+        with NETCDF_LOCK:
+            ds = open_forecast(entry.path)
         with self._lock:
             self._datasets[key] = ds
             while len(self._datasets) > DATASETS_CACHED:
@@ -163,7 +166,10 @@ class Catalog:
         with self._lock:
             if key in self._details:
                 return self._details[key]
-        with xr.open_dataset(entry.path, engine="netcdf4", decode_timedelta=True) as ds:
+        with (
+            NETCDF_LOCK,
+            xr.open_dataset(entry.path, engine="netcdf4", decode_timedelta=True) as ds,
+        ):
             field = ds["forecast"]
             found = Details(
                 method=str(ds.attrs.get("method", "")),
