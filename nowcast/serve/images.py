@@ -26,10 +26,11 @@ THUMB_PX = 200
 DRAW_LOCK = threading.Lock()
 
 
-def _png(fig: Figure, dpi: float) -> bytes:
-    """The figure as PNG bytes."""
+def _png(fig: Figure, dpi: float, tight: bool = True) -> bytes:
+    """The figure as PNG bytes (cropped to what is drawn unless `tight` is False)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=dpi, format="png", facecolor="white")
+    crop = {"bbox_inches": "tight", "pad_inches": 0.05} if tight else {}
+    fig.savefig(buffer, dpi=dpi, format="png", facecolor="white", **crop)
     fig.clear()
     return buffer.getvalue()
 
@@ -90,7 +91,7 @@ def thumbnail_png(ds: xr.Dataset) -> bytes:
         ax = fig.add_axes((0, 0, 1, 1))
         ax.imshow(np.ma.masked_invalid(values), cmap=style.cmap, norm=style.norm)
         ax.set_axis_off()
-        return _png(fig, 100)
+        return _png(fig, 100, tight=False)
 
 
 def style_label(ds: xr.Dataset) -> str:
