@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := python-cartopy-data
+APT_PACKAGES := python-cartopy-data chromium chromium-driver
 TORCH_CPU := torch>=2.4,<2.14
 
 .PHONY: demo test lint bench clean apt

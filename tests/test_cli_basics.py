@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nowcast import __version__
+from nowcast.core.version import __version__
 from nowcast.cli.app import app
 
 runner = CliRunner()

@@ -21,6 +21,7 @@ STAGES = (
     "products",
     "validation",
     "scheduler",
+    "serve",
     "cli",
 )
 

@@ -14,6 +14,7 @@ from nowcast.cli.commands.forecast import forecast
 from nowcast.cli.commands.ingest import ingest
 from nowcast.cli.commands.render import render
 from nowcast.cli.commands.schedule import schedule
+from nowcast.cli.commands.serve import serve
 from nowcast.cli.commands.status import status
 from nowcast.cli.commands.train import finetune, train
 from nowcast.cli.commands.validate import validate
@@ -104,6 +105,7 @@ app.command()(verify)
 app.command()(train)
 app.command()(finetune)
 app.command()(demo)
+app.command()(serve)
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""`nowcast serve`: the forecaster's live, read-only web page and its JSON API."""

@@ -1,0 +1,181 @@
+"""The JSON API behind the pages: status, pipelines, forecasts, scores, daily sheets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from nowcast.core.version import __version__
+from nowcast.forecasting.files import lead_times, valid_times
+from nowcast.serve.catalog import Entry
+from nowcast.serve.context import ServeContext, iso
+from nowcast.serve.images import style_label
+
+
+def ctx(request: Request) -> ServeContext:
+    """The app's shared state."""
+    return request.app.state.serve
+
+
+def not_found(what: str) -> JSONResponse:
+    """A 404 with a JSON error naming what was not found."""
+    return JSONResponse({"error": f"unknown {what}"}, status_code=404)
+
+
+def status_data(serve: ServeContext) -> dict[str, Any]:
+    """Version, time, revision, pipelines and the scheduler's state."""
+    names = serve.catalog.pipelines()
+    return {
+        "version": __version__,
+        "now": iso(serve.clock()),
+        "revision": serve.catalog.revision(),
+        "pipelines": names,
+        "forecasts": sum(len(serve.catalog.forecasts(n) or []) for n in names),
+        "scheduler": serve.scheduler(),
+    }
+
+
+def pipelines_data(serve: ServeContext) -> dict[str, Any]:
+    """One card per pipeline, plus the revision the page polls."""
+    scheduler = serve.scheduler()
+    cards = [serve.card(name, scheduler) for name in serve.catalog.pipelines()]
+    return {
+        "now": iso(serve.clock()),
+        "revision": serve.catalog.revision(),
+        "scheduler": {k: scheduler.get(k) for k in ("state", "alive_at", "last_error")},
+        "pipelines": [card for card in cards if card is not None],
+    }
+
+
+def forecast_data(serve: ServeContext, entry: Entry) -> dict[str, Any]:
+    """A forecast with its observed history and forecast frames, colour scale and files."""
+    ds = serve.catalog.dataset(entry)
+    frames = [
+        {
+            "kind": "observed",
+            "time": iso(past.init_time),
+            "label": f"observed {iso(past.init_time)}",
+            "url": f"/frames/{past.id}/observation.png",
+        }
+        for past in serve.history(entry)
+    ]
+    frames.append(
+        {
+            "kind": "observed",
+            "time": iso(entry.init_time),
+            "label": f"observed {iso(entry.init_time)} (init)",
+            "url": f"/frames/{entry.id}/observation.png",
+        }
+    )
+    for index, (lead, valid) in enumerate(zip(lead_times(ds), valid_times(ds), strict=True)):
+        minutes = round(lead.total_seconds() / 60)
+        frames.append(
+            {
+                "kind": "forecast",
+                "lead_minutes": minutes,
+                "time": iso(valid),
+                "label": f"+{minutes} min, valid {iso(valid)}",
+                "url": f"/frames/{entry.id}/lead-{index}.png",
+            }
+        )
+    entries = serve.catalog.forecasts(entry.pipeline) or []
+    position = entries.index(entry)
+    return {
+        **serve.summary(entry, serve.clock()),
+        "colour_scale": {"label": style_label(ds), "image": f"/frames/{entry.id}/colorbar.png"},
+        "frames": frames,
+        "products": {"png": serve.product(entry, "png"), "gif": serve.product(entry, "gif")},
+        "previous": entries[position - 1].id if position > 0 else None,
+        "next": entries[position + 1].id if position + 1 < len(entries) else None,
+    }
+
+
+def scores_data(serve: ServeContext, pipeline: str) -> dict[str, Any]:
+    """Mean scores per lead for model, persistence and extrapolation, with plot URLs."""
+    keys = serve.scores.keys(pipeline)
+    return {
+        "pipeline": pipeline,
+        "scores": serve.scores.table(pipeline),
+        "plots": [
+            {"key": key, "url": f"/plots/skill/{pipeline}/{index}.png"}
+            for index, key in enumerate(keys)
+        ],
+    }
+
+
+def daily_data(serve: ServeContext) -> dict[str, Any]:
+    """The daily sheets: one entry per day folder with an index.html, newest first."""
+    root = serve.settings.output.products / "daily"
+    days = []
+    if root.is_dir():
+        for folder in sorted(root.iterdir(), reverse=True):
+            if folder.is_dir() and (folder / "index.html").is_file():
+                sheets = sorted(p.name for p in folder.glob("*.png"))
+                days.append(
+                    {
+                        "day": folder.name,
+                        "index": f"/files/products/daily/{folder.name}/index.html",
+                        "sheets": [f"/files/products/daily/{folder.name}/{s}" for s in sheets],
+                    }
+                )
+    return {"days": days}
+
+
+def api_status(request: Request) -> JSONResponse:
+    return JSONResponse(status_data(ctx(request)))
+
+
+async def api_revision(request: Request) -> JSONResponse:
+    return JSONResponse({"revision": ctx(request).catalog.revision()})
+
+
+def api_pipelines(request: Request) -> JSONResponse:
+    return JSONResponse(pipelines_data(ctx(request)))
+
+
+def api_pipeline(request: Request) -> JSONResponse:
+    serve = ctx(request)
+    name = request.path_params["name"]
+    card = serve.card(name, serve.scheduler())
+    if card is None:
+        return not_found(f"pipeline {name!r}")
+    entries = serve.catalog.forecasts(name) or []
+    card["forecast_list"] = [
+        {"id": e.id, "init_time": iso(e.init_time), "page": f"/forecasts/{e.id}"}
+        for e in reversed(entries)
+    ]
+    return JSONResponse(card)
+
+
+def api_forecast(request: Request) -> JSONResponse:
+    serve = ctx(request)
+    entry = serve.catalog.find(request.path_params["id"])
+    if entry is None:
+        return not_found(f"forecast {request.path_params['id']!r}")
+    return JSONResponse(forecast_data(serve, entry))
+
+
+def api_scores(request: Request) -> JSONResponse:
+    serve = ctx(request)
+    name = request.path_params["name"]
+    if serve.catalog.forecasts(name) is None and not serve.scores.keys(name):
+        return not_found(f"pipeline {name!r}")
+    return JSONResponse(scores_data(serve, name))
+
+
+def api_daily(request: Request) -> JSONResponse:
+    return JSONResponse(daily_data(ctx(request)))
+
+
+ROUTES = [
+    Route("/api/status", api_status),
+    Route("/api/revision", api_revision),
+    Route("/api/pipelines", api_pipelines),
+    Route("/api/pipelines/{name}", api_pipeline),
+    Route("/api/forecasts/{id}", api_forecast),
+    Route("/api/scores/{name}", api_scores),
+    Route("/api/daily", api_daily),
+]

@@ -1,0 +1,185 @@
+"""The forecasts on disk, listed from file names and cached by folder mtime (no NetCDF opened).
+
+A request for the overview with a thousand stored forecasts costs a few `stat` calls: each
+pipeline folder is rescanned only when its modification time changes (a new forecast file
+renamed into place changes it). Per-file details (method, model, units) come from opening the
+file once, cached by the file's own mtime.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import xarray as xr
+
+from nowcast.forecasting.files import ForecastFile, open_forecast, parse_forecast_name
+from nowcast.serve.security import valid_name
+
+DETAILS_CACHED = 64
+DATASETS_CACHED = 8
+# netCDF4/HDF5 is not thread-safe: the threadpool serving images opens one file at a time.
+NETCDF_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One stored forecast: its id (the file stem), pipeline, init time and file mtime."""
+
+    id: str
+    pipeline: str
+    init_time: datetime
+    mtime_ns: int
+    path: Path
+
+    @property
+    def relative(self) -> str:
+        """The NetCDF path relative to the forecasts folder, as the file route takes it."""
+        return f"{self.pipeline}/{self.path.name}"
+
+
+@dataclass(frozen=True)
+class Details:
+    """What a card shows about a forecast that its file name does not say."""
+
+    method: str
+    model: str
+    units: str
+    long_name: str
+    leads: int
+
+
+class _Folder:
+    """The cached, sorted listing of one pipeline folder."""
+
+    def __init__(self, mtime_ns: int, entries: list[Entry]) -> None:
+        self.mtime_ns = mtime_ns
+        self.entries = entries
+        self.by_id = {entry.id: entry for entry in entries}
+
+
+def _scan(folder: Path, pipeline: str) -> list[Entry]:
+    """Forecast files in one pipeline folder, oldest first, from their names and stat only."""
+    entries = []
+    with os.scandir(folder) as listing:
+        for item in listing:
+            if item.name.startswith(".") or not item.is_file():
+                continue
+            found: ForecastFile | None = parse_forecast_name(Path(item.path))
+            if found is None or found.pipeline != pipeline:
+                continue
+            stem = Path(item.name).stem
+            mtime = item.stat().st_mtime_ns
+            entries.append(Entry(stem, pipeline, found.init_time, mtime, found.path))
+    return sorted(entries, key=lambda e: e.init_time)
+
+
+class Catalog:
+    """Thread-safe, mtime-cached index of `<forecasts>/<pipeline>/<pipeline>_<init>.nc`."""
+
+    def __init__(self, forecasts_dir: Path) -> None:
+        self.root = forecasts_dir
+        self._lock = threading.Lock()
+        self._folders: dict[str, _Folder] = {}
+        self._names: tuple[int, list[str]] | None = None
+        self._details: OrderedDict[tuple[Path, int], Details] = OrderedDict()
+        self._datasets: OrderedDict[tuple[Path, int], xr.Dataset] = OrderedDict()
+
+    def pipelines(self) -> list[str]:
+        """Pipeline folder names, sorted (cached by the forecasts folder's mtime)."""
+        try:
+            mtime = self.root.stat().st_mtime_ns
+        except OSError:
+            return []
+        with self._lock:
+            if self._names is None or self._names[0] != mtime:
+                with os.scandir(self.root) as listing:
+                    names = sorted(
+                        item.name
+                        for item in listing
+                        if item.is_dir() and not item.name.startswith(".") and valid_name(item.name)
+                    )
+                self._names = (mtime, names)
+            return list(self._names[1])
+
+    def _folder(self, pipeline: str) -> _Folder | None:
+        """The cached listing of one pipeline, rescanned when the folder changed."""
+        if not valid_name(pipeline):
+            return None
+        folder = self.root / pipeline
+        try:
+            mtime = folder.stat().st_mtime_ns
+        except OSError:
+            return None
+        with self._lock:
+            cached = self._folders.get(pipeline)
+            if cached is None or cached.mtime_ns != mtime:
+                cached = _Folder(mtime, _scan(folder, pipeline))
+                self._folders[pipeline] = cached
+            return cached
+
+    def forecasts(self, pipeline: str) -> list[Entry] | None:
+        """A pipeline's forecasts oldest first; None when there is no such pipeline."""
+        folder = self._folder(pipeline)
+        return None if folder is None else list(folder.entries)
+
+    def newest(self, pipeline: str) -> Entry | None:
+        """A pipeline's newest forecast, if any."""
+        folder = self._folder(pipeline)
+        return folder.entries[-1] if folder and folder.entries else None
+
+    def find(self, forecast_id: str) -> Entry | None:
+        """The forecast with this id (`<pipeline>_<init>`), or None."""
+        pipeline, _, _ = forecast_id.rpartition("_")
+        if not valid_name(forecast_id) or not pipeline:
+            return None
+        folder = self._folder(pipeline)
+        return folder.by_id.get(forecast_id) if folder else None
+
+    def revision(self) -> str:
+        """A short token that changes whenever a forecast lands (for the page's polling)."""
+        newest = [self.newest(name) for name in self.pipelines()]
+        return ";".join(entry.id for entry in newest if entry is not None)
+
+    def dataset(self, entry: Entry) -> xr.Dataset:
+        """The forecast's dataset, loaded once per file version (a few kept)."""
+        key = (entry.path, entry.mtime_ns)
+        with self._lock:
+            if key in self._datasets:
+                self._datasets.move_to_end(key)
+                return self._datasets[key]
+        with NETCDF_LOCK:
+            ds = open_forecast(entry.path)
+        with self._lock:
+            self._datasets[key] = ds
+            while len(self._datasets) > DATASETS_CACHED:
+                self._datasets.popitem(last=False)
+        return ds
+
+    def details(self, entry: Entry) -> Details:
+        """Method, model, units and lead count of one forecast (opened once per file version)."""
+        key = (entry.path, entry.mtime_ns)
+        with self._lock:
+            if key in self._details:
+                return self._details[key]
+        with (
+            NETCDF_LOCK,
+            xr.open_dataset(entry.path, engine="netcdf4", decode_timedelta=True) as ds,
+        ):
+            field = ds["forecast"]
+            found = Details(
+                method=str(ds.attrs.get("method", "")),
+                model=str(ds.attrs.get("model", "")),
+                units=str(field.attrs.get("units", "")),
+                long_name=str(field.attrs.get("long_name") or field.attrs.get("standard_name", "")),
+                leads=int(ds.sizes.get("lead_time", 0)),
+            )
+        with self._lock:
+            self._details[key] = found
+            while len(self._details) > DETAILS_CACHED:
+                self._details.popitem(last=False)
+        return found
