@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from nowcast.core.version import __version__
 from nowcast.cli.app import app
+from nowcast.core.version import __version__
 
 runner = CliRunner()
 

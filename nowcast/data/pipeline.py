@@ -28,6 +28,7 @@ from pydantic import (
 )
 
 from nowcast.core.errors import ConfigError, NowcastError
+from nowcast.core.strict import Strict, describe_validation_error
 from nowcast.core.timeutil import parse_duration, utc
 from nowcast.data.checks import FrameChecks
 from nowcast.data.follow import FollowSpec
@@ -35,7 +36,7 @@ from nowcast.data.grid import GridSpec
 from nowcast.data.readers import Reader, ReaderOptions, get_reader
 from nowcast.data.sources import Source, get_source
 from nowcast.data.transform import Transform
-from nowcast.settings.config import Settings, describe_validation_error, read_toml
+from nowcast.settings.config import Settings, read_toml
 from nowcast.settings.envexpand import expand_tree
 
 
@@ -56,12 +57,6 @@ Duration = Annotated[
     timedelta, BeforeValidator(_duration), PlainSerializer(_format_duration, return_type=str)
 ]
 UtcTime = Annotated[datetime, AfterValidator(lambda value: utc(value).to_pydatetime())]
-
-
-class Strict(BaseModel):
-    """Pipeline sections: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SourceConfig(BaseModel):

@@ -1,10 +1,16 @@
 """Model library: MoDeRNN and ConvLSTM forecasters behind one registry of TOML presets."""
 
 from nowcast.models.cells import CellState, ConvLSTMCell, DetailContextBlock, MoDeRNNCell
-from nowcast.models.network import GridMismatchError, NowcastNet
-from nowcast.models.preset import ModelConfig, Preset, PresetError, SequenceConfig, TrainingRecipe
-from nowcast.models.registry import (
+from nowcast.models.forecaster import (
     ARCHITECTURES,
+    ArchitectureConfig,
+    Forecaster,
+    PresetError,
+    register_architecture,
+)
+from nowcast.models.network import GridMismatchError, NowcastNet
+from nowcast.models.preset import ModelConfig, Preset, SequenceConfig, TrainingRecipe
+from nowcast.models.registry import (
     build_from_config,
     build_model,
     list_presets,
@@ -14,9 +20,11 @@ from nowcast.models.registry import (
 
 __all__ = [
     "ARCHITECTURES",
+    "ArchitectureConfig",
     "CellState",
     "ConvLSTMCell",
     "DetailContextBlock",
+    "Forecaster",
     "GridMismatchError",
     "ModelConfig",
     "MoDeRNNCell",
@@ -30,4 +38,5 @@ __all__ = [
     "list_presets",
     "load_preset",
     "presets_dir",
+    "register_architecture",
 ]

@@ -7,30 +7,24 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
-from nowcast.core.errors import ConfigError
+from nowcast.core.strict import Strict, describe_validation_error
+from nowcast.models.forecaster import ArchitectureConfig, PresetError, architecture
+
+DEFAULT_ARCH = "modernn"
 
 
-class PresetError(ConfigError, ValueError):
-    """A preset or model configuration is unknown or invalid."""
-
-
-class ModelConfig(BaseModel):
+class ModelConfig(ArchitectureConfig):
     """Architecture of a patched recurrent nowcasting network (MoDeRNN or ConvLSTM)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    arch: str = "modernn"
+    arch: str = DEFAULT_ARCH
     hidden: int = Field(64, ge=1)
     num_layers: int = Field(4, ge=1)
     filter_size: int = Field(3, ge=1)
     patch: int = Field(4, ge=1)
     dcb_iterations: int = Field(5, ge=0)
     norm: Literal["layer", "group"] = "layer"
-    channels: int = Field(1, ge=1)
-    height: int = Field(64, ge=1)
-    width: int = Field(64, ge=1)
 
     @model_validator(mode="after")
     def _check_geometry(self) -> ModelConfig:
@@ -54,10 +48,8 @@ class ModelConfig(BaseModel):
         return self.height // self.patch, self.width // self.patch
 
 
-class SequenceConfig(BaseModel):
+class SequenceConfig(Strict):
     """How many frames the model sees and how many it forecasts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     input_frames: int = Field(10, ge=1)
     output_frames: int = Field(10, ge=1)
@@ -71,10 +63,8 @@ class SequenceConfig(BaseModel):
 LossKind = Literal["l1+l2", "l1", "l2", "l1+l2+ssim"]
 
 
-class TrainingRecipe(BaseModel):
+class TrainingRecipe(Strict):
     """Optimisation settings: AdamW with a cosine schedule and scheduled sampling."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(8, ge=1)
@@ -101,41 +91,41 @@ class TrainingRecipe(BaseModel):
         return self.loss
 
 
-class Preset(BaseModel):
+class Preset(Strict):
     """One `models/*.toml` file: a named model with its sequence shape and training recipe."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = "custom"
     description: str = ""
-    model: ModelConfig = ModelConfig()
+    model: SerializeAsAny[ArchitectureConfig] = ModelConfig()
     sequence: SequenceConfig = SequenceConfig()
     training: TrainingRecipe = TrainingRecipe()
 
-
-def _format_validation(source: str, error: ValidationError) -> str:
-    """One line per problem, each naming the dotted key, for a user-facing message."""
-    lines = []
-    for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "(top level)"
-        lines.append(f"{where}: {problem['msg']}")
-    return f"{source}: " + "; ".join(lines)
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_by_arch(cls, value: object) -> object:
+        """Validate a `[model]` table with the config class its `arch` registered."""
+        return parse_model_config(value) if isinstance(value, dict) else value
 
 
-def parse_model_config(data: dict[str, Any], source: str = "model config") -> ModelConfig:
-    """Validate a plain dict as a ModelConfig, raising PresetError with readable problems."""
+def parse_model_config(
+    data: dict[str, Any], source: str = "model config", within: str = ""
+) -> ArchitectureConfig:
+    """Validate a `[model]` dict with its architecture's config class (`arch`, default modernn)."""
+    config_class = architecture(str(data.get("arch", DEFAULT_ARCH))).config
     try:
-        return ModelConfig.model_validate(data)
+        return config_class.model_validate(data)
     except ValidationError as error:
-        raise PresetError(_format_validation(source, error)) from None
+        raise PresetError(describe_validation_error(source, error, within)) from None
 
 
 def parse_preset(data: dict[str, Any], name: str, source: str | None = None) -> Preset:
     """Validate a preset dict ([model], [sequence], [training] tables) under the given name."""
+    if isinstance(data.get("model"), dict):
+        data = {**data, "model": parse_model_config(data["model"], source or name, "model")}
     try:
         return Preset.model_validate({"name": name, **data})
     except ValidationError as error:
-        raise PresetError(_format_validation(source or name, error)) from None
+        raise PresetError(describe_validation_error(source or name, error)) from None
 
 
 def read_preset_file(path: Path) -> Preset:

@@ -1,4 +1,4 @@
-"""Model registry: architecture names to cells, preset names to `models/*.toml` files."""
+"""Model registry: architecture names to networks, preset names to `models/*.toml` files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from torch import nn
 
 from nowcast.models.cells import ConvLSTMCell, MoDeRNNCell
-from nowcast.models.network import CellFactory, NowcastNet
+from nowcast.models.forecaster import ArchitectureConfig, architecture, register_architecture
+from nowcast.models.network import NowcastNet
 from nowcast.models.preset import (
     ModelConfig,
     Preset,
@@ -19,12 +20,10 @@ from nowcast.models.preset import (
     read_preset_file,
 )
 
-ARCHITECTURES: dict[str, CellFactory] = {
-    "modernn": MoDeRNNCell,
-    "convlstm": ConvLSTMCell,
-}
+register_architecture("modernn", ModelConfig, lambda config: NowcastNet(config, MoDeRNNCell))
+register_architecture("convlstm", ModelConfig, lambda config: NowcastNet(config, ConvLSTMCell))
 
-PresetLike = str | os.PathLike[str] | dict[str, Any] | ModelConfig | Preset
+PresetLike = str | os.PathLike[str] | dict[str, Any] | ArchitectureConfig | Preset
 
 
 def presets_dir() -> Path:
@@ -44,7 +43,7 @@ def load_preset(preset: PresetLike) -> Preset:
     """Resolve a preset name, a TOML path, a dict, a ModelConfig or a Preset to a Preset."""
     if isinstance(preset, Preset):
         return preset
-    if isinstance(preset, ModelConfig):
+    if isinstance(preset, ArchitectureConfig):
         return Preset(model=preset)
     if isinstance(preset, dict):
         if "model" in preset or "sequence" in preset or "training" in preset:
@@ -62,14 +61,9 @@ def load_preset(preset: PresetLike) -> Preset:
     return read_preset_file(candidate)
 
 
-def build_from_config(config: ModelConfig) -> NowcastNet:
-    """Build the network for a validated ModelConfig."""
-    try:
-        cell = ARCHITECTURES[config.arch]
-    except KeyError:
-        valid = ", ".join(sorted(ARCHITECTURES))
-        raise PresetError(f"unknown architecture {config.arch!r}; valid: {valid}") from None
-    return NowcastNet(config, cell)
+def build_from_config(config: ArchitectureConfig) -> nn.Module:
+    """Build the registered architecture's network for a validated config."""
+    return architecture(config.arch).build(config)
 
 
 def build_model(preset_or_config: PresetLike) -> nn.Module:

@@ -7,9 +7,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from nowcast.core.errors import ConfigError
+from nowcast.core.strict import Strict, describe_validation_error
 from nowcast.settings.envexpand import expand_tree
 
 DEFAULT_CONFIG = Path("nowcast.toml")
@@ -26,12 +27,6 @@ ENV_OVERRIDES: dict[str, str] = {
     "NOWCAST_FORECASTS": "output.forecasts",
     "NOWCAST_PRODUCTS": "output.products",
 }
-
-
-class Strict(BaseModel):
-    """Base for settings sections: unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class OutputSettings(Strict):
@@ -92,16 +87,6 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
         else:
             merged[key] = value
     return merged
-
-
-def describe_validation_error(source: str, error: ValidationError) -> str:
-    """One line naming each bad key and why, for a settings or pipeline file."""
-    problems = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        reason = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-        problems.append(f"{key}: {reason}")
-    return f"{source}: " + "; ".join(problems)
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.version import __version__
-from nowcast.models.preset import ModelConfig, SequenceConfig
+from nowcast.models.forecaster import ArchitectureConfig
+from nowcast.models.preset import SequenceConfig, parse_model_config
 from nowcast.models.registry import build_from_config
 from nowcast.settings.config import Settings
 
@@ -43,7 +44,7 @@ class CheckpointMeta(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    model: ModelConfig
+    model: SerializeAsAny[ArchitectureConfig]
     sequence: SequenceConfig | None = None
     preset: str | None = None
     normalisation: dict[str, Any] = Field(default_factory=dict)
@@ -52,6 +53,12 @@ class CheckpointMeta(BaseModel):
     code_version: str = __version__
     extra: dict[str, Any] = Field(default_factory=dict)
     created: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model_by_arch(cls, value: object) -> object:
+        """Read the stored `model` with the config class its `arch` registered."""
+        return parse_model_config(value, "checkpoint model") if isinstance(value, dict) else value
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -120,11 +127,13 @@ def read_meta(path: str | Path) -> CheckpointMeta:
     return CheckpointMeta.model_validate_json((folder / SIDECAR_FILE).read_text())
 
 
-def _config_differences(expected: ModelConfig, found: ModelConfig) -> list[str]:
+def _config_differences(expected: ArchitectureConfig, found: ArchitectureConfig) -> list[str]:
     """'field: model X, checkpoint Y' for every differing field."""
     mine, theirs = expected.model_dump(), found.model_dump()
     return [
-        f"{k}: model {mine[k]!r}, checkpoint {theirs[k]!r}" for k in mine if mine[k] != theirs[k]
+        f"{k}: model {mine.get(k)!r}, checkpoint {theirs.get(k)!r}"
+        for k in sorted(mine.keys() | theirs.keys())
+        if mine.get(k) != theirs.get(k)
     ]
 
 
@@ -133,7 +142,7 @@ def load_weights(model: nn.Module, path: str | Path) -> CheckpointMeta:
     folder = resolve_checkpoint(path)
     meta = read_meta(folder)
     config = getattr(model, "config", None)
-    if isinstance(config, ModelConfig) and config != meta.model:
+    if isinstance(config, ArchitectureConfig) and config != meta.model:
         differences = "; ".join(_config_differences(config, meta.model))
         raise CheckpointMismatchError(
             f"checkpoint {folder} was trained for another model config ({differences})"
