@@ -155,10 +155,18 @@ class Archive:
         """Whether the store has been created."""
         return (self.path / ".zgroup").is_file()
 
+    @classmethod
+    def require(cls, path: Path) -> Archive:
+        """The archive at `path`; the one "no archive yet" error when nothing was ingested."""
+        archive = cls(path)
+        if not archive.exists():
+            raise DataMissingError(f"no archive yet at {path} (run `nowcast ingest` to create it)")
+        return archive
+
     def _root(self, mode: str) -> zarr.Group:
         """The root group, opened read-only ('r') or for writing ('a')."""
-        if mode == "r" and not self.exists():
-            raise DataMissingError(f"no archive yet at {self.path} (run `nowcast ingest`)")
+        if mode == "r":
+            Archive.require(self.path)
         return zarr.open_group(zarr.DirectoryStore(str(self.path)), mode=mode)
 
     def _maybe_group(self, group: str) -> zarr.Group | None:

@@ -14,6 +14,7 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.files import atomic_path
 from nowcast.core.timeutil import iso
 from nowcast.core.version import __version__
 from nowcast.data.grid import GRID_MAPPING, cf_attrs, crs_of
@@ -136,15 +137,11 @@ def write_netcdf(dataset: xr.Dataset, folder: Path) -> Path:
     """Write `<folder>/<stem>.nc` through a temporary name, so readers never see half a file."""
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{forecast_stem(dataset)}.nc"
-    partial = folder / f".{final.name}.partial"
     encoding = _encoding(dataset)
     for name in ("forecast", "observation"):
         encoding[name] = {"zlib": True, "complevel": 4}
-    try:
+    with atomic_path(final) as partial:
         dataset.to_netcdf(partial, engine="netcdf4", encoding=encoding)
-        os.replace(partial, final)
-    finally:
-        partial.unlink(missing_ok=True)
     return final
 
 

@@ -112,9 +112,7 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
     The window is sampled at the model's training step (cadence x stride), else the cadence.
     """
     config = load_pipeline(settings, request.pipeline or settings.pipelines[0])
-    archive = Archive(settings.archive)
-    if not archive.exists():
-        raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
+    archive = Archive.require(settings.archive)
     group = archive_group(archive, config.name, request.storm)
     forecaster = choose_forecaster(settings, config, request)
     cadence = forecaster.step or archive.cadence(group)

@@ -9,12 +9,12 @@ from datetime import date
 from pathlib import Path
 
 from nowcast.core.errors import DataMissingError
+from nowcast.core.files import atomic_path
 from nowcast.forecasting.files import ForecastFile, iso_minutes, list_forecasts
 from nowcast.products.daily_index import SheetEntry, index_html
 from nowcast.products.daily_plan import daily_cases
 from nowcast.products.daily_sheet import daily_sheet
 from nowcast.products.forecast_figure import save_png
-from nowcast.products.render import atomic_path
 from nowcast.products.scores import day_scores
 from nowcast.settings.config import Settings
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import xarray as xr
 
 from nowcast.core.errors import ConfigError
+from nowcast.core.files import atomic_path
 from nowcast.forecasting.files import check_forecast, open_forecast, product_stem
 from nowcast.products.animation import write_gif
 from nowcast.products.forecast_figure import forecast_figure, save_png
@@ -18,17 +18,6 @@ log = logging.getLogger(__name__)
 
 FORMATS = ("png", "gif")
 PNG_DPI = 100
-
-
-@contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """A temporary sibling path that replaces `path` only when writing succeeded."""
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    try:
-        yield tmp
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _write_png(ds: xr.Dataset, path: Path) -> Path:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from nowcast.core.files import write_text_atomic
 from nowcast.settings.config import Settings
 
 HEARTBEAT_FILE = "heartbeat.json"
@@ -112,7 +113,4 @@ class Heartbeat:
 
     def _write(self) -> None:
         """Replace the file atomically (caller holds the lock)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps(self._data, indent=2) + "\n")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from nowcast.core.files import write_text_atomic
 from nowcast.core.metrics import CONVENTION
 
 
@@ -65,16 +65,12 @@ def card_markdown(card: dict[str, Any]) -> str:
 
 
 def write_card(folder: Path, card: dict[str, Any]) -> tuple[Path, Path]:
-    """Write `card.json` and `card.md` into `folder` (each through a temporary file)."""
+    """Write `card.json` and `card.md` into `folder`, each atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in (
         ("card.json", json.dumps(card, indent=2, default=str) + "\n"),
         ("card.md", card_markdown(card)),
     ):
-        path = folder / name
-        partial = folder / f".{name}.partial"
-        partial.write_text(text)
-        os.replace(partial, path)
-        written.append(path)
+        written.append(write_text_atomic(folder / name, text))
     return written[0], written[1]

@@ -9,10 +9,6 @@ one (a crash between the two renames leaves `<name>.old`, which the loader falls
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +19,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.files import BACKUP_SUFFIX, atomic_path
 from nowcast.core.version import __version__
 from nowcast.models.forecaster import ArchitectureConfig
 from nowcast.models.preset import SequenceConfig, parse_model_config
@@ -32,7 +29,6 @@ from nowcast.settings.config import Settings
 WEIGHTS_FILE = "model.safetensors"
 SIDECAR_FILE = "model.json"
 STATE_FILE = "training_state.pt"
-BACKUP_SUFFIX = ".old"
 
 
 class CheckpointMismatchError(ConfigError, ValueError):
@@ -61,30 +57,6 @@ class CheckpointMeta(BaseModel):
         return parse_model_config(value, "checkpoint model") if isinstance(value, dict) else value
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, fsync, then os.replace into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def _publish(staging: Path, target: Path) -> None:
-    """Swap a fully written staging folder in for `target`."""
-    backup = target.with_name(target.name + BACKUP_SUFFIX)
-    if target.exists():
-        shutil.rmtree(backup, ignore_errors=True)
-        os.replace(target, backup)
-    os.replace(staging, target)
-    shutil.rmtree(backup, ignore_errors=True)
-
-
 def save_checkpoint(
     directory: str | Path,
     model: nn.Module,
@@ -93,18 +65,14 @@ def save_checkpoint(
 ) -> Path:
     """Atomically write weights, sidecar and (optionally) training state to `directory`."""
     target = Path(directory)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-    try:
+    with atomic_path(target) as staging:
+        staging.mkdir()
         tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-        _atomic_write(staging / WEIGHTS_FILE, lambda p: save_file(tensors, str(p)))
+        save_file(tensors, str(staging / WEIGHTS_FILE))
         if training_state is not None:
-            _atomic_write(staging / STATE_FILE, lambda p: torch.save(training_state, p))
+            torch.save(training_state, staging / STATE_FILE)
         text = json.dumps(meta.model_dump(mode="json"), indent=2) + "\n"
-        _atomic_write(staging / SIDECAR_FILE, lambda p: p.write_text(text))
-        _publish(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        (staging / SIDECAR_FILE).write_text(text)
     return target
 
 

@@ -196,9 +196,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     """Train (or fine-tune, with `parent`) on the pipeline's archive windows; write the card."""
     started = time.perf_counter()
     config = load_pipeline(settings, request.pipeline)
-    archive = Archive(settings.archive)
-    if not archive.exists():
-        raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
+    archive = Archive.require(settings.archive)
     groups = archive_groups(archive, config.name)
     spec = window_spec(config, archive.cadence(groups[0]), request.stride)
     windows = find_windows(archive, groups, spec)

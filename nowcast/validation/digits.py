@@ -16,6 +16,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from nowcast.core.errors import DataMissingError, SourceError
+from nowcast.core.files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -100,9 +101,7 @@ def download_idx(name: str, folder: Path, mirrors: tuple[str, ...], timeout: flo
             if digest != IDX_MD5[name]:
                 failures.append(f"{url}: checksum mismatch (md5 {digest})")
                 continue
-            partial = target.with_suffix(".part")
-            partial.write_bytes(response.content)
-            partial.replace(target)
+            write_bytes_atomic(target, response.content)
             log.info("downloaded %s into %s", url, folder)
             return target
     raise SourceError(f"could not download {name}: " + "; ".join(failures))

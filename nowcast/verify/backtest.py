@@ -56,9 +56,7 @@ def run_backtest(
 ) -> VerifyReport:
     """Forecast every init in [start, end] with the model (when trained) and the baselines."""
     config = load_pipeline(settings, pipeline)
-    archive = Archive(settings.archive)
-    if not archive.exists():
-        raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
+    archive = Archive.require(settings.archive)
     group = archive_group(archive, config.name)
     series = archive.read(group).load()
     forecaster: Forecaster | None = None

@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import now_utc, parse_duration
 from nowcast.data.archive import Archive
 from nowcast.forecasting.files import list_forecasts, open_forecast
@@ -80,9 +79,7 @@ def run_verify(
     progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
     """Score every stored forecast since `since` whose valid times have observations now."""
-    archive = Archive(settings.archive)
-    if not archive.exists():
-        raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
+    archive = Archive.require(settings.archive)
     folder = verification_folder(settings, out)
     table = ScoreTable(folder / TABLE_FILE)
     report = VerifyReport(table=table.path)

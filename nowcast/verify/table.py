@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from nowcast.core.files import atomic_path
+
 COLUMNS = (
     "pipeline",
     "init_time",
@@ -115,11 +117,9 @@ class ScoreTable:
 
     def export_csv(self, path: Path) -> Path:
         """Write every row to CSV (empty cells for undefined values) for spreadsheets and maps."""
-        tmp = path.with_suffix(".csv.tmp")
-        with tmp.open("w", newline="") as handle:
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=list(ScoreRow.__dataclass_fields__))
             writer.writeheader()
             for row in self.rows():
                 writer.writerow(asdict(row))
-        tmp.replace(path)
         return path

@@ -80,11 +80,7 @@ def status(ctx: typer.Context) -> None:
     from nowcast.scheduler.view import scheduler_lines, scheduler_table
 
     settings = app_state(ctx).settings
-    archive = Archive(settings.archive)
-    if not archive.exists():
-        raise DataMissingError(
-            f"no archive yet at {settings.archive} (run `nowcast ingest` to create it)"
-        )
+    archive = Archive.require(settings.archive)
     console = Console(width=None if Console().is_terminal else TABLE_WIDTH)
     rows = archive.summary()
     console.print(f"archive: {settings.archive}")

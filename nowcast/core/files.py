@@ -1,0 +1,70 @@
+"""The one atomic write: readers see the old file or the new one, never half of either."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# A folder being replaced waits here until its successor is in place: a crash between the two
+# renames leaves the previous version at `<path>.old`, where readers may look.
+BACKUP_SUFFIX = ".old"
+
+
+def temporary_sibling(path: Path) -> Path:
+    """A hidden name beside `path`, unique per process and call, keeping the suffix."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+
+
+def _fsync_tree(path: Path) -> None:
+    """Flush a file, or every file below a folder, to disk."""
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    for file in files:
+        with open(file, "rb") as handle:
+            os.fsync(handle.fileno())
+
+
+def _remove(path: Path) -> None:
+    """Remove a file or a folder tree, if there."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary sibling to write (a file or a folder); on success, fsync it and rename
+    it over `path`. On any error `path` is left as it was and the temporary is removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temporary_sibling(path)
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        if tmp.is_dir() and path.exists():
+            backup = path.with_name(path.name + BACKUP_SUFFIX)
+            _remove(backup)
+            os.replace(path, backup)
+            os.replace(tmp, path)
+            _remove(backup)
+        else:
+            os.replace(tmp, path)
+    finally:
+        _remove(tmp)
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write `text` to `path` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """Write `data` to `path` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path
