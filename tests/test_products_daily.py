@@ -22,8 +22,7 @@ from PIL import Image
 
 from nowcast.core.errors import DataMissingError
 from nowcast.forecasting.files import ForecastFile, list_forecasts
-from nowcast.products.daily import render_daily
-from nowcast.products.daily_plan import daily_cases, synoptic_inits
+from nowcast.products.daily import daily_cases, render_daily, synoptic_inits
 from nowcast.products.projection import map_grid
 from nowcast.products.scores import day_scores
 from nowcast.settings.config import OutputSettings, Settings

@@ -1,22 +1,300 @@
-"""`render_daily`: each pipeline's summary sheet for one day, and the day's index.html."""
+"""The daily products: which forecasts each pipeline's sheet shows (00/06/12/18 UTC or nearest),
+the sheet itself (forecasts above, observations below, then scores) and the day's index.html."""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from html import escape
 from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
 
 from nowcast.core.errors import DataMissingError
 from nowcast.core.files import atomic_path
-from nowcast.forecasting.files import ForecastFile, iso_minutes, list_forecasts
-from nowcast.products.daily_index import SheetEntry, index_html
-from nowcast.products.daily_plan import daily_cases
-from nowcast.products.daily_sheet import daily_sheet
-from nowcast.products.forecast_figure import save_png
-from nowcast.products.scores import day_scores
+from nowcast.core.version import __version__
+from nowcast.forecasting.files import (
+    ForecastFile,
+    init_time,
+    iso_minutes,
+    lead_times,
+    list_forecasts,
+    open_forecast,
+    read_observation,
+    valid_times,
+)
+from nowcast.products.colormaps import FieldStyle, field_style
+from nowcast.products.forecast_figure import add_colorbar, save_png
+from nowcast.products.frames import forecast_frames, observation_frame, panel_leads
+from nowcast.products.layout import Rect, grid_layout
+from nowcast.products.mapdata import MapFeatures, map_features
+from nowcast.products.panels import add_map, decorate, draw_field, draw_storm
+from nowcast.products.projection import MapGrid, map_grid
+from nowcast.products.scores import DayScores, day_scores
+from nowcast.products.storm import storm_from_attrs
 from nowcast.settings.config import Settings
+
+log = logging.getLogger(__name__)
+
+SYNOPTIC_HOURS = (0, 6, 12, 18)
+MAX_OFFSET = timedelta(hours=3)
+
+
+@dataclass(frozen=True)
+class DailyCase:
+    """One forecast on the sheet, the lead indices it shows, and the observation at each.
+
+    Each observation keeps its own file's grid: storm-centred grids move with the storm.
+    """
+
+    forecast: ForecastFile
+    ds: xr.Dataset
+    leads: list[int]
+    observed: list[xr.Dataset | None]
+
+
+def synoptic_inits(files: list[ForecastFile], day: date) -> list[ForecastFile]:
+    """For 00, 06, 12 and 18 UTC, the init on `day` nearest each (within 3 h), no repeats."""
+    same_day = [f for f in files if f.init_time.date() == day]
+    chosen: list[ForecastFile] = []
+    for hour in SYNOPTIC_HOURS:
+        target = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+        near = [f for f in same_day if abs(f.init_time - target) <= MAX_OFFSET]
+        if near:
+            best = min(near, key=lambda f: (abs(f.init_time - target), f.init_time))
+            if best not in chosen:
+                chosen.append(best)
+    return chosen
+
+
+def observed_at(by_init: dict[datetime, ForecastFile], valid: datetime) -> xr.Dataset | None:
+    """The observation at `valid`: the `observation` of the forecast initialised then, if any."""
+    later = by_init.get(valid)
+    if later is None:
+        return None
+    try:
+        return read_observation(later.path)
+    except (OSError, KeyError, ValueError) as exc:
+        log.warning("could not read the observation in %s: %s", later.path, exc)
+        return None
+
+
+def daily_cases(files: list[ForecastFile], day: date) -> list[DailyCase]:
+    """The day's synoptic forecasts of one pipeline, each beside what was later observed."""
+    by_init = {f.init_time: f for f in files}
+    cases = []
+    for chosen in synoptic_inits(files, day):
+        ds = open_forecast(chosen.path)
+        leads = panel_leads(lead_times(ds))
+        valid = valid_times(ds)
+        observed = [observed_at(by_init, valid[i]) for i in leads]
+        cases.append(DailyCase(chosen, ds, leads, observed))
+    return cases
+
+
+COLUMNS = 5
+PANEL_WIDTH_IN = 2.6
+TITLE_IN = 0.75
+SCORE_COLUMNS = 6
+SCORE_ROW_IN = 1.9
+NOTE_IN = 0.5
+FONT_SIZE = 7.0
+METHOD_COLOURS = {"model": "#1f77b4", "persistence": "#ff7f0e", "extrapolation": "#2ca02c"}
+
+
+def _scores_height(scores: DayScores) -> float:
+    """Inches the scores section needs: a note, plus a row of charts per six scores."""
+    if scores.table is None:
+        return NOTE_IN
+    return NOTE_IN + math.ceil(scores.table["key"].nunique() / SCORE_COLUMNS) * SCORE_ROW_IN
+
+
+def _not_observed(ax: Axes, grid: MapGrid, features: MapFeatures, style: FieldStyle) -> None:
+    """A map left empty and labelled, for a valid time whose observation has not arrived."""
+    ax.set_facecolor("#f2f2f2")
+    dark_lines = replace(style, kind="rain")
+    decorate(ax, grid, features, dark_lines, left_labels=False, font_size=FONT_SIZE - 1)
+    ax.text(
+        0.5,
+        0.5,
+        "not yet observed",
+        transform=ax.transAxes,
+        ha="center",
+        va="center",
+        fontsize=FONT_SIZE + 1,
+        color="0.35",
+    )
+
+
+def _storm(ax: Axes, ds: xr.Dataset) -> None:
+    """The storm's position (and track) on storm-centred maps."""
+    storm = storm_from_attrs(ds)
+    if storm is not None:
+        draw_storm(ax, storm, font_size=FONT_SIZE - 1)
+
+
+def _case_rows(
+    fig: Figure,
+    rects: tuple[Rect, ...],
+    case: DailyCase,
+    grid: MapGrid,
+    style: FieldStyle,
+    features: MapFeatures,
+) -> AxesImage:
+    """Forecast row (observation at init, then leads) and observed row for one case."""
+    frames = [observation_frame(case.ds), *forecast_frames(case.ds, case.leads)]
+    init = iso_minutes(init_time(case.ds))
+    images = []
+    for col, (frame, rect) in enumerate(zip(frames, rects[:COLUMNS], strict=False)):
+        ax = add_map(fig, rect, grid)
+        images.append(draw_field(ax, grid, frame.values, style))
+        decorate(ax, grid, features, style, col == 0, bottom_labels=False, font_size=FONT_SIZE - 1)
+        _storm(ax, case.ds)
+        title = f"observed at init\n{init}" if col == 0 else f"forecast {frame.title}"
+        ax.set_title(title, fontsize=FONT_SIZE, linespacing=1.2)
+    note = fig.add_axes(rects[COLUMNS])
+    note.axis("off")
+    note.text(
+        0.02,
+        0.5,
+        f"init {init}\n"
+        f"{case.ds.attrs.get('model', '')} ({case.ds.attrs.get('method', 'model')})\n\n"
+        "above: forecast\nright: observed",
+        va="center",
+        fontsize=FONT_SIZE + 1,
+    )
+    valid = valid_times(case.ds)
+    for lead, observed, rect in zip(case.leads, case.observed, rects[COLUMNS + 1 :], strict=False):
+        if observed is None:
+            ax = add_map(fig, rect, grid)
+            _not_observed(ax, grid, features, style)
+        else:
+            observed_grid = map_grid(observed, "observation")
+            ax = add_map(fig, rect, observed_grid)
+            values = observed["observation"].transpose("y", "x").values
+            draw_field(ax, observed_grid, values, style)
+            decorate(ax, observed_grid, features, style, False, font_size=FONT_SIZE - 1)
+            _storm(ax, observed)
+        ax.set_title(f"observed\n{iso_minutes(valid[lead])}", fontsize=FONT_SIZE, linespacing=1.2)
+    return images[0]
+
+
+def _score_charts(fig: Figure, footer: Rect, scores: DayScores, width_in: float) -> None:
+    """One small chart per score (value against lead time, a line per method), or a note."""
+    left, bottom, width, height = footer
+    fig.text(
+        left,
+        bottom + height - 0.25 / fig.get_figheight(),
+        f"Verification for the day: {scores.note}",
+        fontsize=FONT_SIZE + 1,
+        va="top",
+    )
+    if scores.table is None:
+        return
+    keys = sorted(scores.table["key"].unique())
+    cell_w = width / SCORE_COLUMNS
+    cell_h = SCORE_ROW_IN / fig.get_figheight()
+    top = bottom + height - NOTE_IN / fig.get_figheight()
+    for index, key in enumerate(keys):
+        row, col = divmod(index, SCORE_COLUMNS)
+        rect = (
+            left + col * cell_w + 0.35 / width_in,
+            top - (row + 1) * cell_h + 0.35 / fig.get_figheight(),
+            cell_w - 0.55 / width_in,
+            cell_h - 0.7 / fig.get_figheight(),
+        )
+        ax = fig.add_axes(rect)
+        chosen: pd.DataFrame = scores.table[scores.table["key"] == key]
+        for method, rows in chosen.groupby("method"):
+            ax.plot(
+                rows["lead_h"],
+                rows["value"],
+                marker="o",
+                ms=3,
+                lw=1.2,
+                color=METHOD_COLOURS.get(str(method)),
+                label=str(method),
+            )
+        ax.set_title(key, fontsize=FONT_SIZE)
+        ax.set_xlabel("lead time (h)", fontsize=FONT_SIZE - 1)
+        ax.tick_params(labelsize=FONT_SIZE - 1)
+        ax.grid(alpha=0.3)
+        if index == 0:
+            ax.legend(fontsize=FONT_SIZE - 1, frameon=False)
+
+
+def daily_sheet(pipeline: str, day: date, cases: list[DailyCase], scores: DayScores) -> Figure:
+    """The sheet: each synoptic forecast above what was observed, a colour bar, the scores."""
+    first = cases[0].ds
+    grid = map_grid(first)
+    style = field_style(first["forecast"])
+    features = map_features(grid.width_km)
+    layout = grid_layout(
+        2 * COLUMNS * len(cases),
+        COLUMNS,
+        grid.aspect,
+        PANEL_WIDTH_IN,
+        TITLE_IN,
+        _scores_height(scores),
+    )
+    fig = Figure(figsize=layout.size)
+    FigureCanvasAgg(fig)
+    images = []
+    for number, case in enumerate(cases):
+        rects = layout.panels[2 * COLUMNS * number : 2 * COLUMNS * (number + 1)]
+        images.append(_case_rows(fig, rects, case, map_grid(case.ds), style, features))
+    add_colorbar(fig, layout.colorbar, images[0], style)
+    _score_charts(fig, layout.footer, scores, layout.size[0])
+    fig.suptitle(
+        f"{pipeline}  ·  daily summary {day.isoformat()}  ·  {first.attrs.get('model', '')}\n"
+        "forecasts at 00/06/12/18 UTC (or the nearest init) above what was observed (UTC)",
+        fontsize=FONT_SIZE + 3,
+        y=1 - 0.1 / layout.size[1],
+        va="top",
+    )
+    return fig
+
+
+@dataclass(frozen=True)
+class SheetEntry:
+    """One pipeline's sheet as the index lists it."""
+
+    pipeline: str
+    image: str
+    inits: list[str]
+    scores_note: str
+
+
+def index_html(day: date, entries: list[SheetEntry]) -> str:
+    """A small self-contained page linking each sheet, with its inits and scores note."""
+    sections = []
+    for entry in entries:
+        inits = ", ".join(escape(i) for i in entry.inits)
+        sections.append(
+            f"<section><h2>{escape(entry.pipeline)}</h2>\n"
+            f"<p>Forecasts initialised {inits}. {escape(entry.scores_note)}.</p>\n"
+            f'<a href="{escape(entry.image)}"><img src="{escape(entry.image)}" '
+            f'alt="{escape(entry.pipeline)} daily summary" width="900"></a></section>'
+        )
+    body = "\n".join(sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>nowcast daily summary {day.isoformat()}</title>"
+        "<style>body{font-family:sans-serif;margin:2em;max-width:960px}"
+        "img{max-width:100%;border:1px solid #ccc}</style></head><body>\n"
+        f"<h1>nowcast daily summary {day.isoformat()} (UTC)</h1>\n{body}\n"
+        f"<footer><p>Made by nowcast {escape(__version__)}.</p></footer>\n</body></html>\n"
+    )
+
 
 log = logging.getLogger(__name__)
 
