@@ -86,7 +86,7 @@ def test_unreachable_source_exits_4_and_keeps_what_was_fetched(tmp_path: Path) -
         config = setup(tmp_path, base)
         result = ingest(config)
     assert result.exit_code == 4, result.output
-    assert "error: source unreachable: bom-http" in result.output
+    assert "error: ingest failed: bom-http" in result.output
     assert "gave up after 2 failed fetches" in result.output
     archive = Archive(tmp_path / "archive" / "nowcast.zarr")
     assert [t.strftime("%H%M") for t in archive.times("bom-http")] == ["0000", "0010", "0020"]
@@ -96,4 +96,4 @@ def test_no_server_at_all_exits_4(tmp_path: Path) -> None:
     config = setup(tmp_path, "http://127.0.0.1:9")
     result = ingest(config)
     assert result.exit_code == 4
-    assert result.output.strip().splitlines()[-1].startswith("error: source unreachable")
+    assert result.output.strip().splitlines()[-1].startswith("error: ingest failed: ")

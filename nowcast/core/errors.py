@@ -38,3 +38,10 @@ class NotDoneError(NowcastError):
     """The command ran but did not do what was asked: a check failed, nothing was scored."""
 
     exit_code = EXIT_NOT_DONE
+
+
+def error_with_code(code: int, message: str) -> NowcastError:
+    """A one-line error that exits with `code` (one of the documented codes above)."""
+    error = NowcastError(message)
+    error.exit_code = code
+    return error
