@@ -26,8 +26,9 @@ CREATE TABLE IF NOT EXISTS entries (
     status TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,
     fingerprint TEXT, definition TEXT
 );
-CREATE INDEX IF NOT EXISTS entries_rejected ON entries (pipeline, status, definition);
-CREATE INDEX IF NOT EXISTS entries_source ON entries (pipeline, source);
+CREATE INDEX IF NOT EXISTS entries_rejected
+    ON entries (pipeline, status, definition, source, fingerprint);
+CREATE INDEX IF NOT EXISTS entries_order ON entries (pipeline, id);
 """
 
 
@@ -104,13 +105,15 @@ class Ledger:
             self._insert(connection, self._pending)
         self._pending.clear()
 
-    def _select(self, where: str = "", args: tuple[object, ...] = (), tail: str = "") -> list:
-        """Rows of this pipeline's entries matching `where`."""
+    def _select(
+        self, where: str = "", args: tuple[object, ...] = (), tail: str = "", columns: str = ""
+    ) -> list[tuple]:
+        """Rows (all columns, or `columns`) of this pipeline's entries matching `where`."""
         if not self.path.is_file():
             return []
-        query = f"SELECT {', '.join(COLUMNS)} FROM entries WHERE pipeline = ? {where} {tail}"
+        query = f"SELECT {columns or ', '.join(COLUMNS)} FROM entries WHERE pipeline = ? "
         with closing(self._connect()) as connection:
-            return connection.execute(query, (self.pipeline, *args)).fetchall()
+            return connection.execute(f"{query} {where} {tail}", (self.pipeline, *args)).fetchall()
 
     def entries(self) -> Iterator[Entry]:
         """Every entry written so far, oldest first."""
@@ -118,11 +121,10 @@ class Ledger:
 
     def rejected(self, definition: str | None = None) -> set[tuple[str, str]]:
         """(source, fingerprint) of inputs rejected under this pipeline definition."""
-        rows = self._select(
-            "AND status = 'rejected' AND definition IS ? AND fingerprint IS NOT NULL",
-            (definition,),
-        )
-        return {(row[6], row[7]) for row in rows}
+        match = "definition = ?" if definition is not None else "definition IS NULL"
+        args = (definition,) if definition is not None else ()
+        where = f"AND status = 'rejected' AND {match} AND fingerprint IS NOT NULL"
+        return set(self._select(where, args, columns="source, fingerprint"))
 
     def last(self) -> Entry | None:
         """The newest entry."""
