@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.errors import ConfigError, DataMissingError, error_with_code
 from nowcast.core.timeutil import iso, now_utc, parse_when
 from nowcast.data.ingest import run_ingest
 from nowcast.data.pipeline import load_pipeline
@@ -90,6 +90,8 @@ def ingest_job(config: str | None, archive: str | None, pipeline: str) -> list[O
     """Ingest one pipeline; when frames were added, forecast and render it."""
     settings = job_settings(config, archive)
     report = run_ingest(settings, [pipeline]).pipelines[0]
+    if report.crash_code:  # a broken pipeline is a job error, retried by the scheduler
+        raise error_with_code(report.crash_code, report.errors[-1])
     summary = (
         f"fetched {report.fetched}, skipped {report.skipped}, pending {report.pending}, "
         f"rejected {report.rejected}; {report.frames} frames archived"
