@@ -118,8 +118,9 @@ def pipeline_slug(group: str) -> str:
 
 
 def method_tag(dataset: xr.Dataset) -> str:
-    """The method as a name part: `persistence`, `extrapolation`, or `model-<model id>`."""
-    method, model = str(dataset.attrs["method"]), str(dataset.attrs.get("model", ""))
+    """The method as a name part: `persistence`, `extrapolation`, `model-<model id>`, or ""
+    for a dataset that names no method (a file from before methods were in names)."""
+    method, model = str(dataset.attrs.get("method", "")), str(dataset.attrs.get("model", ""))
     tag = f"{method}-{model}" if method == "model" and model else method
     return re.sub(r"[^A-Za-z0-9.-]+", "-", tag)
 
@@ -128,7 +129,8 @@ def forecast_stem(dataset: xr.Dataset) -> str:
     """`<pipeline>_<init>_<method>`: sorts by init time; model and baselines never clash."""
     init = pd.Timestamp(dataset["forecast_reference_time"].values)
     pipeline = pipeline_slug(str(dataset.attrs["pipeline"]))
-    return f"{pipeline}_{init.strftime(STAMP)}_{method_tag(dataset)}"
+    tag = method_tag(dataset)
+    return f"{pipeline}_{init.strftime(STAMP)}" + (f"_{tag}" if tag else "")
 
 
 def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, object]]:
@@ -160,7 +162,9 @@ def write_netcdf(dataset: xr.Dataset, folder: Path) -> Path:
 def write_zarr(dataset: xr.Dataset, store: Path) -> Path:
     """Add the forecast as group `<pipeline>/<init>_<method>` of the Zarr store, atomically."""
     init = pd.Timestamp(dataset["forecast_reference_time"].values).strftime(STAMP)
-    group = Path(str(dataset.attrs["pipeline"])) / f"{init}_{method_tag(dataset)}"
+    group = Path(str(dataset.attrs["pipeline"])) / "_".join(
+        filter(None, (init, method_tag(dataset)))
+    )
     final = store / group
     partial = final.with_name(f".{final.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
