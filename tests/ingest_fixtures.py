@@ -144,10 +144,18 @@ class FaultyHandler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def faulty_server(root: Path, faults: dict[str, list[str]], slow_s: float = 1.0) -> Iterator[str]:
-    """A threaded HTTP server on 127.0.0.1 serving `root` with injected faults; yields its URL."""
+def faulty_server(
+    root: Path, faults: dict[str, list[str]], slow_s: float = 1.0, hits: dict | None = None
+) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 serving `root` with injected faults; yields its URL.
+
+    `hits`, when given, counts the requests per file name.
+    """
+    counts = {} if hits is None else hits
     handler = type(
-        "Handler", (FaultyHandler,), {"root": root, "faults": faults, "hits": {}, "slow_s": slow_s}
+        "Handler",
+        (FaultyHandler,),
+        {"root": root, "faults": faults, "hits": counts, "slow_s": slow_s},
     )
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True

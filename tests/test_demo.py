@@ -83,7 +83,7 @@ def test_demo_on_the_real_bom_day(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, args, env=CLEAN_ENV)
     assert result.exit_code == 0, result.output
     assert "bom-radar fetched 144" in result.output
-    netcdf = out / "forecasts" / "bom-radar" / "bom-radar_20201031T2350Z.nc"
+    (netcdf,) = (out / "forecasts" / "bom-radar").glob("bom-radar_20201031T2350Z_model-*.nc")
     with xr.open_dataset(netcdf) as forecast:
         # Trained on hourly-strided windows, the model forecasts 4 hourly lead times.
         assert forecast["forecast"].shape == (4, 64, 64)

@@ -14,7 +14,7 @@ from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 
 import nowcast
-from nowcast.forecasting.files import write_netcdf
+from nowcast.forecasting.files import list_forecasts, write_netcdf
 from nowcast.models.preset import ModelConfig, SequenceConfig
 from nowcast.models.registry import build_from_config
 from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint
@@ -79,7 +79,7 @@ def test_model_forecast_is_cf_netcdf(bom_site: Path, tmp_path: Path) -> None:
     checkpoint = tiny_checkpoint(tmp_path / "ckpt")
     result = run(bom_site, "--model", str(checkpoint), "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
-    path = tmp_path / "out" / "bom-radar" / "bom-radar_20201031T0150Z.nc"
+    path = tmp_path / "out" / "bom-radar" / "bom-radar_20201031T0150Z_model-modernn-typhoon.nc"
     with xr.open_dataset(path) as dataset:
         forecast = dataset["forecast"]
         assert forecast.dims == ("lead_time", "y", "x")
@@ -102,7 +102,9 @@ def test_model_forecast_is_cf_netcdf(bom_site: Path, tmp_path: Path) -> None:
         assert raw["forecast_reference_time"].standard_name == "forecast_reference_time"
         assert raw["time"].units.startswith("minutes since 1970-01-01")
     store = xr.open_zarr(
-        tmp_path / "out" / "forecasts.zarr", group="bom-radar/20201031T0150Z", consolidated=False
+        tmp_path / "out" / "forecasts.zarr",
+        group="bom-radar/20201031T0150Z_model-modernn-typhoon",
+        consolidated=False,
     )
     assert store["forecast"].shape == (STEPS, 64, 64)
 
@@ -112,7 +114,9 @@ def test_baselines_write_the_same_outputs(bom_site: Path, tmp_path: Path) -> Non
         out = tmp_path / baseline
         result = run(bom_site, "--baseline", baseline, "--out", str(out))
         assert result.exit_code == 0, result.output
-        with xr.open_dataset(out / "bom-radar" / "bom-radar_20201031T0150Z.nc") as dataset:
+        with xr.open_dataset(
+            out / "bom-radar" / f"bom-radar_20201031T0150Z_{baseline}.nc"
+        ) as dataset:
             assert dataset.attrs["method"] == baseline
             assert dataset["forecast"].shape == (STEPS, 64, 64)
             if baseline == "persistence":
@@ -120,7 +124,8 @@ def test_baselines_write_the_same_outputs(bom_site: Path, tmp_path: Path) -> Non
 
 
 def test_missing_frames_refused_then_filled(bom_site: Path, tmp_path: Path) -> None:
-    at = ["--at", "2020-10-31T02:20Z"]  # 01:00..02:20 wanted; 02:00-02:20 never ingested
+    # 00:30..02:20 wanted; 02:00-02:20 never ingested: 3 of 12 frames, at the 25% limit.
+    at = ["--at", "2020-10-31T02:20Z", "--since", "2h"]
     refused = run(bom_site, "--baseline", "persistence", *at)
     assert refused.exit_code == 3
     assert "2020-10-31T02:00:00Z" in refused.output and "--fill" in refused.output
@@ -128,7 +133,9 @@ def test_missing_frames_refused_then_filled(bom_site: Path, tmp_path: Path) -> N
         bom_site, "--baseline", "persistence", *at, "--fill", "linear", "--out", str(tmp_path)
     )
     assert filled.exit_code == 0, filled.output
-    with xr.open_dataset(tmp_path / "bom-radar" / "bom-radar_20201031T0220Z.nc") as dataset:
+    with xr.open_dataset(
+        tmp_path / "bom-radar" / "bom-radar_20201031T0220Z_persistence.nc"
+    ) as dataset:
         assert "2020-10-31T02:10:00Z" in dataset.attrs["filled_times"]
 
 
@@ -145,7 +152,9 @@ def test_crash_while_writing_leaves_no_file(
 ) -> None:
     result = run(bom_site, "--baseline", "persistence", "--out", str(tmp_path / "ok"))
     assert result.exit_code == 0
-    dataset = xr.open_dataset(tmp_path / "ok" / "bom-radar" / "bom-radar_20201031T0150Z.nc")
+    dataset = xr.open_dataset(
+        tmp_path / "ok" / "bom-radar" / "bom-radar_20201031T0150Z_persistence.nc"
+    )
 
     def crash(self: xr.Dataset, path: Path, **_: object) -> None:
         Path(path).write_bytes(b"CDF\x01 half a file")
@@ -172,4 +181,110 @@ def test_status_shows_model_and_last_forecast(bom_site: Path) -> None:
     result = cli(bom_site / "nowcast.toml", "status", env=bom_env(bom_site))
     assert result.exit_code == 0, result.output
     assert "model for bom-radar: none trained" in result.output
-    assert "last forecast:" in result.output and "bom-radar_20201031T0150Z.nc" in result.output
+    assert (
+        "last forecast:" in result.output
+        and "bom-radar_20201031T0150Z_persistence.nc" in result.output
+    )
+
+
+def test_model_and_baseline_at_one_init_coexist(bom_site: Path, tmp_path: Path) -> None:
+    checkpoint = tiny_checkpoint(tmp_path / "ckpt")
+    out = tmp_path / "out"
+    for args in (["--model", str(checkpoint)], ["--baseline", "persistence"]):
+        result = run(bom_site, *args, "--out", str(out))
+        assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in (out / "bom-radar").glob("*.nc"))
+    assert names == [
+        "bom-radar_20201031T0150Z_model-modernn-typhoon.nc",
+        "bom-radar_20201031T0150Z_persistence.nc",
+    ]
+    groups = sorted(p.name for p in (out / "forecasts.zarr" / "bom-radar").iterdir())
+    assert groups == [
+        ".zgroup",
+        "20201031T0150Z_model-modernn-typhoon",
+        "20201031T0150Z_persistence",
+    ]
+    found = list_forecasts(out, "bom-radar")
+    assert [(f.method, f.init_time.hour, f.init_time.minute) for f in found] == [
+        ("model-modernn-typhoon", 1, 50),
+        ("persistence", 1, 50),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "code", "named"),
+    [
+        ("/no/such", 3, "no checkpoint folder at /no/such"),
+        ("modernn-typo", 2, "'modernn-typo' is neither a checkpoint folder nor a preset"),
+    ],
+)
+def test_mistyped_model_stops_naming_it(
+    bom_site: Path, tmp_path: Path, model: str, code: int, named: str
+) -> None:
+    result = run(bom_site, "--model", model, "--out", str(tmp_path))
+    assert result.exit_code == code, result.output
+    assert named in result.output and "Traceback" not in result.output
+    assert not list(tmp_path.rglob("*.nc"))
+
+
+def test_model_preset_name_and_setting_select_the_pipeline_checkpoint(
+    bom_site: Path, tmp_path: Path
+) -> None:
+    tiny_checkpoint(tmp_path / "models" / "checkpoints" / "bom-radar")
+    config = tmp_path / "nowcast.toml"
+    config.write_text(
+        f'archive = "{bom_site / "archive.zarr"}"\npipelines_dir = "{REPO / "pipelines"}"\n'
+        'pipelines = ["bom-radar"]\n'
+    )
+    env = bom_env(bom_site)
+    base = ["forecast", "--since", HISTORY, "--out", str(tmp_path / "out")]
+    # The pipeline's own preset (modernn-radar) is not what the checkpoint holds: refused.
+    refused = cli(config, *base, env=env)
+    assert refused.exit_code == 3
+    assert "model modernn-radar: the checkpoint for pipeline bom-radar" in refused.output
+    for args, extra in (
+        (["--model", "modernn-typhoon"], {}),
+        ([], {"NOWCAST_MODEL": "modernn-typhoon"}),
+    ):
+        made = cli(config, *base, *args, env={**env, **extra})
+        assert made.exit_code == 0, made.output
+        assert "model modernn-typhoon" in made.output
+    wrong = cli(config, *base, env={**env, "NOWCAST_MODEL": "convlstm-mmnist"})
+    assert wrong.exit_code == 3
+    assert "model convlstm-mmnist: the checkpoint" in wrong.output
+
+
+def test_history_defaults_to_the_pipeline_and_fill_stays_inside_the_archive(
+    bom_site: Path, tmp_path: Path
+) -> None:
+    # bom-radar.toml: [forecast] history = "8h", 48 frames ending 01:50; the archive starts 00:00.
+    args = ["--baseline", "persistence", "--out", str(tmp_path)]
+    result = cli(bom_site / "nowcast.toml", "forecast", *args, env=bom_env(bom_site))
+    assert result.exit_code == 3
+    assert "history needs frames from 2020-10-30T18:00:00Z" in result.output
+    assert "archive starts at 2020-10-31T00:00:00Z" in result.output
+    filled = cli(
+        bom_site / "nowcast.toml", "forecast", *args, "--fill", "linear", env=bom_env(bom_site)
+    )
+    assert filled.exit_code == 3 and "archive starts at" in filled.output
+    # 02:00..02:50 never ingested: 6 of 12 frames (50%) are too many to fill.
+    late = ["--since", "2h", "--at", "2020-10-31T02:50Z", "--fill", "persistence"]
+    too_many = run(bom_site, *args, *late)
+    assert too_many.exit_code == 3
+    assert "6 of 12 frames missing" in too_many.output and "too many to fill" in too_many.output
+    assert not list(tmp_path.rglob("*.nc"))
+
+
+def test_since_must_match_the_model_input_frames(bom_site: Path, tmp_path: Path) -> None:
+    checkpoint = tiny_checkpoint(tmp_path / "ckpt")
+    result = cli(
+        bom_site / "nowcast.toml",
+        "forecast",
+        "--since",
+        "50min",
+        "--model",
+        str(checkpoint),
+        env=bom_env(bom_site),
+    )
+    assert result.exit_code == 2
+    assert "takes 6 history frames but the window holds 5" in result.output

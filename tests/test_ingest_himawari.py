@@ -158,7 +158,8 @@ def test_missing_satellite_extra_is_one_line_exit_2(
         )
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines()[-1] == (
-        "error: the ahi_hsd format needs the satellite extra (satpy is missing): "
+        "error: ingest failed: himawari-test: ConfigError: "
+        "the ahi_hsd format needs the satellite extra (satpy is missing): "
         "pip install 'nowcast[satellite]'"
     )
     assert not (tmp_path / "archive" / "quarantine").exists()

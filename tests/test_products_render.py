@@ -112,8 +112,8 @@ def test_bom_radar_on_albers_grid(tmp_path: Path) -> None:
     assert sum(share_near(bar_pixels, c) > 0.02 for c in RAIN_COLOURS) >= 10, "colour bar drawn"
     paths = render_forecast(write_forecast(ds, tmp_path / "forecasts"), tmp_path / "out")
     assert [p.name for p in paths] == [
-        "bom-radar_20201031T1000Z.png",
-        "bom-radar_20201031T1000Z.gif",
+        "bom-radar_20201031T1000Z_persistence.png",
+        "bom-radar_20201031T1000Z_persistence.gif",
     ]
     check_written(paths, pixels, n_frames=5)
 
@@ -130,7 +130,10 @@ def test_saf_crr_on_geostationary_grid(tmp_path: Path) -> None:
         assert max(share_near(region, c) for c in RAIN_COLOURS) > 0.001
     assert sum(share_near(crop(pixels, bar), c) > 0.02 for c in RAIN_COLOURS) >= 10
     paths = render_forecast(ds, tmp_path, ["png", "gif"])
-    assert [p.name for p in paths] == ["saf-crr_20180601T1200Z.png", "saf-crr_20180601T1200Z.gif"]
+    assert [p.name for p in paths] == [
+        "saf-crr_20180601T1200Z_persistence.png",
+        "saf-crr_20180601T1200Z_persistence.gif",
+    ]
     check_written(paths, pixels, n_frames=5)
 
 

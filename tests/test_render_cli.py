@@ -55,7 +55,7 @@ def test_latest_forecast_goes_to_products_folder(tmp_path: Path) -> None:
     result = invoke(tmp_path, "render", "--forecast", "latest")
     assert result.exit_code == 0, result.output
     expected = [
-        tmp_path / "products" / "bom-radar" / f"bom-radar_20201031T1000Z.{s}"
+        tmp_path / "products" / "bom-radar" / f"bom-radar_20201031T1000Z_persistence.{s}"
         for s in ("png", "gif")
     ]
     assert result.stdout.split() == [str(p) for p in expected]
@@ -70,7 +70,7 @@ def test_explicit_file_one_format_custom_folder(tmp_path: Path) -> None:
         tmp_path, "render", "--forecast", str(path), "--out", str(out), "--format", "png"
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == ["bom-radar_20201031T1000Z.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["bom-radar_20201031T1000Z_persistence.png"]
 
 
 @needs_bom

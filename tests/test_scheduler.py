@@ -157,7 +157,7 @@ def test_jobs_fire_and_a_failing_job_does_not_stop_the_others(
     assert heartbeat["last_error"]["job"] == "ingest:flaky"
     assert "fetched 0, skipped 4" in states["ingest:demo"]["last_success"]["summary"]  # later
     day = frozen.date().isoformat()
-    stem = f"demo_{frozen.strftime('%Y%m%d')}T1200Z"
+    stem = f"demo_{frozen.strftime('%Y%m%d')}T1200Z_model-modernn-typhoon"
     assert (settings.output.forecasts / "demo" / f"{stem}.nc").is_file()
     for suffix in (".png", ".gif"):
         assert (settings.output.products / "demo" / f"{stem}{suffix}").stat().st_size > 0

@@ -111,15 +111,32 @@ def test_http_faults_are_retried_or_reported() -> None:
         size = (folder / BOM_NAME.format(pd.Timestamp("2020-10-31T00:00"))).stat().st_size
         fetched = source.fetch(one(source, "00:00"))
         assert len(fetched.payload.data) == size and "ETag" in fetched.provenance
-        for hhmm in ("00:10", "00:20", "00:30", "00:40"):
+        for hhmm in ("00:10", "00:20", "00:40"):
             candidate = one(source, hhmm)
             body = source.fetch(candidate).payload.data
             assert body == (folder / candidate.name).read_bytes()
+        # A body cut short fails this fetch; the next fetch (next run) gets the whole file.
+        truncated = one(source, "00:30")
+        with pytest.raises(SourceUnavailable, match="IncompleteRead|truncated body"):
+            source.fetch(truncated)
+        assert source.fetch(truncated).payload.data == (folder / truncated.name).read_bytes()
         with pytest.raises(SourceUnavailable, match="500"):
             source.fetch(one(source, "00:50"))
         tomorrow = pd.Timestamp("2020-11-01")
         with pytest.raises(NotPublished, match="404"):
             source.fetch(source.candidates(tomorrow, tomorrow)[0])
+
+
+@pytest.mark.parametrize("retries", [0, 3])
+def test_http_retries_mean_requests_per_file(retries: int) -> None:
+    folder = shared_data_path(*BOM)
+    name = BOM_NAME.format(pd.Timestamp("2020-10-31T00:10"))
+    hits: dict[str, int] = {}
+    with faulty_server(folder, {name: ["500"] * 10}, hits=hits) as base:
+        source = http_source(base, retries=retries)
+        with pytest.raises(SourceUnavailable, match="500"):
+            source.fetch(one(source, "00:10"))
+    assert hits == {name: retries + 1}
 
 
 def test_http_limits_size_and_checks_sums(tmp_path: Path) -> None:

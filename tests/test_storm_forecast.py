@@ -41,12 +41,13 @@ def test_storm_forecast_and_map(tmp_path: Path) -> None:
     )
     assert made.exit_code == 0, made.output
     path = tmp_path / "runs" / "forecasts" / "digital-typhoon-202224"
-    with xr.open_dataset(path / "digital-typhoon-202224_20221111T2100Z.nc") as forecast:
+    with xr.open_dataset(path / "digital-typhoon-202224_20221111T2100Z_persistence.nc") as forecast:
         assert forecast.attrs["pipeline"] == "digital-typhoon/202224"
         # The synthetic track moves 0.2 deg north and 0.3 deg west per hour from 20N 135E.
         assert forecast.attrs["storm_lat"] == pytest.approx(21.8, abs=1e-3)
         assert forecast.attrs["storm_lon"] == pytest.approx(132.3, abs=1e-3)
         assert forecast["forecast"].attrs["units"] == "K"
     products = tmp_path / "products" / "digital-typhoon-202224"
-    assert (products / "digital-typhoon-202224_20221111T2100Z.png").stat().st_size > 20_000
-    assert (products / "digital-typhoon-202224_20221111T2100Z.gif").stat().st_size > 20_000
+    for suffix in ("png", "gif"):
+        drawn = products / f"digital-typhoon-202224_20221111T2100Z_persistence.{suffix}"
+        assert drawn.stat().st_size > 20_000

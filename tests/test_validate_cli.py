@@ -76,7 +76,12 @@ def test_tiny_run_writes_every_output_then_evaluates_its_checkpoint(tmp_path: Pa
         "--out",
         str(out),
     )
-    assert result.exit_code == 0, result.output
+    record = json.loads((out / "metrics.json").read_text())
+    # Four iterations cannot beat the floors: the run reports it and exits 5, not 0.
+    assert record["checks"]["passes"] is False
+    assert "All checks passed: no" in result.output
+    assert result.exit_code == 5, result.output
+    assert "validation failed" in result.output and "Traceback" not in result.output
     for name in OUTPUTS:
         assert (out / name).is_file(), name
     assert (out / "training" / "last" / "model.safetensors").is_file()
@@ -110,8 +115,8 @@ def test_tiny_run_writes_every_output_then_evaluates_its_checkpoint(tmp_path: Pa
         "--out",
         str(again),
     )
-    assert result.exit_code == 0, result.output
     record = json.loads((again / "metrics.json").read_text())
+    assert result.exit_code == (0 if record["checks"]["passes"] else 5), result.output
     assert record["training"]["stopped_by"] == "loaded checkpoint"
     assert record["model"]["preset"] == "modernn-mmnist-small"
     assert record["data"]["test_sequences"] == 4

@@ -14,6 +14,8 @@ from pysteps import extrapolation, motion
 
 from nowcast.data.archive import Archive
 from nowcast.data.transform import from_attrs
+from nowcast.settings.config import load_settings
+from nowcast.verify.runner import run_verify
 
 INITS = pd.date_range("2020-10-31T00:50", "2020-10-31T02:00", freq="10min")
 LEADS = pd.timedelta_range("10min", "1h", freq="10min")
@@ -149,3 +151,35 @@ def test_verify_without_archive(tmp_path: Path) -> None:
     result = cli(config, "verify")
     assert result.exit_code == 3
     assert "no archive yet" in result.output
+
+
+def test_verify_defaults_to_the_store_and_takes_dates(site: Path, tmp_path: Path) -> None:
+    made = run(site, "forecast", "--baseline", "persistence", "--at", "2020-10-31T01:00Z")
+    assert made.exit_code == 0, made.output
+    # No --since: every forecast in the store, however old (2020 here), is scored.
+    everything = run(site, "verify")
+    assert everything.exit_code == 0, everything.output
+    assert "persistence:" in everything.output
+    one = run(site, "verify", "--from", "2020-10-31T01:00Z", "--to", "2020-10-31T01:00Z")
+    assert one.exit_code == 0, one.output
+    assert "scored cases (extrapolation: 1, persistence: 1)" in one.output
+    dated = run(site, "verify", "--since", "2020-10-31")
+    assert dated.exit_code == 0 and "persistence:" in dated.output
+    later = run(site, "verify", "--since", "2021-01-01")
+    assert later.exit_code == 5
+    assert "scored cases (none)" in later.output
+    assert "error: no case scored: no stored forecast in the period" in later.output
+    both = run(site, "verify", "--since", "2d", "--from", "2020-10-31")
+    assert both.exit_code == 2 and "--since or --from" in both.output
+
+
+def test_scheduled_verify_scores_only_new_cases(site: Path, tmp_path: Path) -> None:
+    made = run(site, "forecast", "--baseline", "persistence", "--at", "2020-10-31T01:00Z")
+    assert made.exit_code == 0, made.output
+    settings = load_settings(site / "nowcast.toml", environ={"NOWCAST_BOM_DIR": str(site / "bom")})
+    init = pd.Timestamp("2020-10-31T01:00")
+    period = {"since": init, "until": init, "out": tmp_path, "only_new": True}
+    first = run_verify(settings, **period)
+    assert first.cases == {"persistence": 1, "extrapolation": 1} and first.already == 0
+    second = run_verify(settings, **period)
+    assert second.cases == {} and second.already == 1 and second.rows == 0

@@ -54,7 +54,7 @@ app = typer.Typer(
     cls=NowcastGroup,
     help="Operational typhoon and radar nowcasting with MoDeRNN.\n\n"
     "Exit codes: 0 ok, 1 unexpected error, 2 bad usage or config, 3 data missing, "
-    "4 upstream source failed.",
+    "4 upstream source or pipeline failed, 5 ran but did not do what was asked.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,

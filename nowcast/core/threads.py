@@ -1,9 +1,14 @@
-"""Give torch only the CPU cores that are free now: threads waiting for a busy core stall."""
+"""Give torch only the CPU cores that are free now: threads waiting for a busy core stall.
+
+Never more than this process may use: its CPU affinity (`os.sched_getaffinity`) and its
+container's CPU quota (cgroup v2 `cpu.max`, v1 `cpu.cfs_quota_us` / `cpu.cfs_period_us`).
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -13,6 +18,7 @@ import torch
 log = logging.getLogger(__name__)
 
 PROC_STAT = Path("/proc/stat")
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 # Thread count the user chose (`--threads`, a benchmark flag); None lets the free cores decide.
 _pinned: int | None = None
@@ -44,6 +50,35 @@ def busy_cpus(sample_s: float = 0.1, stat: Path = PROC_STAT) -> float | None:
     return (os.cpu_count() or 1) * (1.0 - (idle_after - idle_before) / elapsed)
 
 
+def cgroup_cpus(root: Path | None = None) -> float | None:
+    """The CPU quota of this container in cores (v2 `cpu.max`, else v1); None when unlimited."""
+    root = root or CGROUP_ROOT
+    try:
+        if (root / "cpu.max").is_file():
+            quota, period = (root / "cpu.max").read_text().split()[:2]
+            return None if quota == "max" else int(quota) / int(period)
+        v1 = root / "cpu"
+        if (v1 / "cpu.cfs_quota_us").is_file():
+            quota_us = int((v1 / "cpu.cfs_quota_us").read_text())
+            period_us = int((v1 / "cpu.cfs_period_us").read_text())
+            return None if quota_us <= 0 or period_us <= 0 else quota_us / period_us
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def allowed_cpus(root: Path | None = None) -> int:
+    """Cores this process may run on: its affinity, capped by the cgroup quota (at least 1)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    quota = cgroup_cpus(root)
+    if quota is not None:
+        count = min(count, math.ceil(quota))
+    return max(1, count)
+
+
 def pin_threads(count: int) -> None:
     """Use exactly `count` torch threads from now on, whatever the free cores."""
     global _pinned
@@ -57,9 +92,10 @@ def use_free_cpus() -> int:
     if _pinned is not None or "OMP_NUM_THREADS" in os.environ:
         return torch.get_num_threads()
     default = torch_default_threads()
+    allowed = allowed_cpus()
     busy = busy_cpus()
     free = default if busy is None else round((os.cpu_count() or 1) - busy)
-    threads = max(1, min(default, free))
+    threads = max(1, min(default, free, allowed))
     torch.set_num_threads(threads)
-    log.debug("torch threads: %d (busy cores: %s)", threads, busy)
+    log.debug("torch threads: %d (busy cores: %s, allowed: %d)", threads, busy, allowed)
     return threads

@@ -12,6 +12,7 @@ from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso
 
 FILL_METHODS = ("persistence", "linear")
+MAX_FILL_SHARE = 0.25  # --fill refuses a window with more than this share of invented frames
 
 
 @dataclass(frozen=True)
@@ -48,11 +49,21 @@ def select_history(
     missing = wanted.difference(available)
     if len(missing) == len(wanted):
         raise DataMissingError(f"no frames in the archive between {iso(wanted[0])} and {iso(end)}")
-    if len(missing) and fill is None:
-        listed = ", ".join(iso(t) for t in missing)
+    if wanted[0] < available[0]:
         raise DataMissingError(
-            f"history incomplete: {len(missing)} of {frames} frames missing ({listed}); "
+            f"history needs frames from {iso(wanted[0])} but the archive starts at "
+            f"{iso(available[0])}; ingest earlier data or forecast from a later --at"
+        )
+    share = len(missing) / len(wanted)
+    if len(missing) and (fill is None or share > MAX_FILL_SHARE):
+        listed = ", ".join(iso(t) for t in missing)
+        advice = (
             "rerun with --fill persistence|linear to fill them"
+            if share <= MAX_FILL_SHARE
+            else f"more than {MAX_FILL_SHARE:.0%} missing, too many to fill"
+        )
+        raise DataMissingError(
+            f"history incomplete: {len(missing)} of {frames} frames missing ({listed}); {advice}"
         )
     if fill is not None and fill not in FILL_METHODS:
         raise ValueError(f"unknown fill {fill!r}; valid: {', '.join(FILL_METHODS)}")

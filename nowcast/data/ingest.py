@@ -21,7 +21,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import EXIT_OK, EXIT_SOURCE_FAILED, ConfigError, NowcastError
+from nowcast.core.errors import (
+    EXIT_FAILURE,
+    EXIT_NOT_DONE,
+    EXIT_OK,
+    EXIT_SOURCE_FAILED,
+    ConfigError,
+    NowcastError,
+)
 from nowcast.core.timeutil import floor_time, iso, now_utc, utc
 from nowcast.data.archive import Archive
 from nowcast.data.checks import frame_problem, mask_outliers
@@ -78,6 +85,24 @@ class PipelineReport:
     frames: int = 0
     start: pd.Timestamp | None = None
     end: pd.Timestamp | None = None
+    crash_code: int = 0
+    rejected_before: int = 0
+
+    @property
+    def all_rejected(self) -> bool:
+        """Whether every input was rejected, now or before under the same definition."""
+        refused = self.rejected + self.rejected_before
+        others = self.fetched + self.pending + self.failed + self.skipped - self.rejected_before
+        return refused > 0 and others == 0
+
+    @property
+    def exit_code(self) -> int:
+        """The pipeline's own code: crashed (its error's), source failed 4, all rejected 5."""
+        if self.crash_code:
+            return self.crash_code
+        if self.failed or self.errors:
+            return EXIT_SOURCE_FAILED
+        return EXIT_NOT_DONE if self.all_rejected else EXIT_OK
 
 
 @dataclass
@@ -89,9 +114,9 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when everything available was ingested, 4 when a source failed."""
-        failed = any(p.failed or p.errors for p in self.pipelines)
-        return EXIT_SOURCE_FAILED if failed else EXIT_OK
+        """0 when every pipeline ingested what was available, else the first failure's code."""
+        codes = [p.exit_code for p in self.pipelines if p.exit_code]
+        return codes[0] if codes and not self.dry_run else EXIT_OK
 
 
 def group_name(pipeline: str, sequence: str | None) -> str:
@@ -121,8 +146,11 @@ def default_since(
 class _PipelineRun:
     """One pipeline's ingest: the loop over candidates and the batched commits."""
 
-    def __init__(self, archive: Archive, config: PipelineConfig, run_id: str) -> None:
+    def __init__(
+        self, archive: Archive, config: PipelineConfig, run_id: str, retry_rejected: bool = False
+    ) -> None:
         self.archive = archive
+        self.retry_rejected = retry_rejected
         self.config = config
         self.run_id = run_id
         self.source = make_source(config)
@@ -150,6 +178,7 @@ class _PipelineRun:
                 reason=reason,
                 source=candidate.location,
                 fingerprint=candidate.fingerprint,
+                definition=self.config.fingerprint,
             )
         )
 
@@ -160,8 +189,14 @@ class _PipelineRun:
         return time.value in self.present[group]
 
     def _select(self, candidates: list[Candidate], dry_run: bool) -> list[Candidate]:
-        """The candidates to fetch; the rest are skipped (present, duplicate, rejected before)."""
-        rejected_before = self.ledger.rejected()
+        """The candidates to fetch; the rest are skipped (present, duplicate, rejected before).
+
+        "Rejected before" counts only under the current pipeline definition, and not at all
+        with `retry_rejected`.
+        """
+        rejected_before = (
+            set() if self.retry_rejected else self.ledger.rejected(self.config.fingerprint)
+        )
         todo, seen = [], set()
         for candidate in candidates:
             group = group_name(self.config.name, candidate.group)
@@ -172,7 +207,8 @@ class _PipelineRun:
             elif key in seen:
                 reason = "another file has the same valid time"
             elif (candidate.location, candidate.fingerprint) in rejected_before:
-                reason = "rejected before and unchanged (see quarantine)"
+                reason = "rejected before, file and pipeline unchanged (see quarantine)"
+                self.report.rejected_before += 1
             seen.add(key)
             if not reason:
                 todo.append(candidate)
@@ -355,6 +391,7 @@ class _PipelineRun:
         except SourceUnavailable as exc:
             log.error("%s: %s", self.config.name, exc)
             report.errors.append(str(exc))
+            record_failure(self.ledger, self.run_id, str(exc), self.config.fingerprint)
             return self._finish()
         if self.follow is not None:
             candidates = self._follow(self.follow, candidates, dry_run)
@@ -400,6 +437,28 @@ class _PipelineRun:
         return report
 
 
+def _pipeline_failed(
+    archive: Archive, name: str, run_id: str, exc: Exception, run: _PipelineRun | None
+) -> PipelineReport:
+    """The report of a pipeline that stopped with an error, recorded in its ledger."""
+    message = f"{type(exc).__name__}: {exc}"
+    log.error("%s: %s", name, message)
+    log.debug("%s failed", name, exc_info=True)
+    report = run.report if run is not None else PipelineReport(name)
+    report.errors.append(message)
+    report.crash_code = exc.exit_code if isinstance(exc, NowcastError) else EXIT_FAILURE
+    definition = run.config.fingerprint if run is not None else None
+    record_failure(Ledger(archive.path, name), run_id, message, definition)
+    return report
+
+
+def record_failure(ledger: Ledger, run_id: str, message: str, definition: str | None) -> None:
+    """Write a pipeline-level `failed` entry (no frame) now, so a failed run leaves a record."""
+    at = iso(now_utc())
+    ledger.record(Entry(at, run_id, ledger.pipeline, "", "failed", message, "", None, definition))
+    ledger.flush()
+
+
 def run_ingest(
     settings: Settings,
     pipeline_names: Sequence[str] | None = None,
@@ -407,24 +466,32 @@ def run_ingest(
     until: datetime | pd.Timestamp | None = None,
     dry_run: bool = False,
     progress: ProgressFn | None = None,
+    retry_rejected: bool = False,
 ) -> IngestReport:
     """Ingest each pipeline (default: `settings.pipelines`) into `settings.archive`.
 
     `since`/`until` bound the valid times (UTC); without `since` each pipeline resumes
     shortly before its newest archived frame; without `until` it runs up to now, floored to
-    its cadence. Pipeline files are all validated before any is run.
+    its cadence. Each pipeline runs on its own: one that fails (a bad definition, a crash)
+    is reported and recorded in its ledger, and the others still run.
     """
     names = list(pipeline_names or settings.pipelines)
     if not names:
         raise ConfigError("no pipelines to ingest (set `pipelines` or pass --pipeline)")
-    configs = [load_pipeline(settings, name) for name in names]
     archive = Archive(settings.archive)
     run_id = uuid.uuid4().hex[:12]
     reports = []
-    for config in configs:
-        run = _PipelineRun(archive, config, run_id)
-        end = floor_time(utc(until) if until is not None else now_utc(), config.cadence)
-        start = utc(since) if since is not None else default_since(archive, config, run.source, end)
-        log.info("%s: ingesting %s .. %s", config.name, iso(start) if start else "start", iso(end))
-        reports.append(run.run(start, end, dry_run, progress))
+    for name in names:
+        run = None
+        try:
+            config = load_pipeline(settings, name)
+            run = _PipelineRun(archive, config, run_id, retry_rejected)
+            end = floor_time(utc(until) if until is not None else now_utc(), config.cadence)
+            start = (
+                utc(since) if since is not None else default_since(archive, config, run.source, end)
+            )
+            log.info("%s: ingesting %s .. %s", name, iso(start) if start else "start", iso(end))
+            reports.append(run.run(start, end, dry_run, progress))
+        except Exception as exc:  # one pipeline's failure must not stop the others
+            reports.append(_pipeline_failed(archive, name, run_id, exc, run))
     return IngestReport(reports, dry_run)

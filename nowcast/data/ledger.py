@@ -1,24 +1,40 @@
-"""The ingest ledger: one JSON line per attempt (fetched, skipped, pending, rejected, failed).
+"""The ingest ledger: one SQLite row per attempt (fetched, skipped, pending, rejected, failed).
 
-It lives in the store (`<archive>/.ledger/<pipeline>.jsonl`), is appended under the archive
-lock, and tells later runs which inputs were rejected before so they are not re-read.
+It lives beside the store (`<archive>.ledger.sqlite` next to `<archive>.zarr`), indexed by
+pipeline, status and source, so later runs find the inputs rejected before under the same
+pipeline definition without scanning every attempt. A legacy `<archive>/.ledger/<pipeline>.jsonl`
+is imported on first open and renamed `*.jsonl.migrated`.
 """
 
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from contextlib import closing
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-LEDGER_DIR = ".ledger"
+LEGACY_DIR = ".ledger"
 STATUSES = ("fetched", "skipped", "pending", "rejected", "failed")
-TAIL_BYTES = 1 << 16
+COLUMNS = ("at", "run", "grp", "time", "status", "reason", "source", "fingerprint", "definition")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY,
+    pipeline TEXT NOT NULL,
+    at TEXT NOT NULL, run TEXT NOT NULL, grp TEXT NOT NULL, time TEXT NOT NULL,
+    status TEXT NOT NULL, reason TEXT NOT NULL, source TEXT NOT NULL,
+    fingerprint TEXT, definition TEXT
+);
+CREATE INDEX IF NOT EXISTS entries_rejected
+    ON entries (pipeline, status, definition, source, fingerprint);
+CREATE INDEX IF NOT EXISTS entries_order ON entries (pipeline, id);
+"""
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One attempt at one frame."""
+    """One attempt at one frame; `definition` is the pipeline definition's fingerprint."""
 
     at: str
     run: str
@@ -28,17 +44,50 @@ class Entry:
     reason: str
     source: str
     fingerprint: str | None = None
+    definition: str | None = None
+
+
+def ledger_path(archive_path: Path) -> Path:
+    """The SQLite file beside the archive store: `archive.zarr` -> `archive.ledger.sqlite`."""
+    return archive_path.with_name(f"{archive_path.stem}.ledger.sqlite")
 
 
 class Ledger:
-    """The append-only attempt log of one pipeline."""
+    """The attempt log of one pipeline, in the archive's shared SQLite ledger."""
 
     def __init__(self, archive_path: Path, pipeline: str) -> None:
-        self.path = archive_path / LEDGER_DIR / f"{pipeline}.jsonl"
+        self.path = ledger_path(archive_path)
+        self.pipeline = pipeline
+        self.legacy = archive_path / LEGACY_DIR / f"{pipeline}.jsonl"
         self._pending: list[Entry] = []
+        if self.legacy.is_file():
+            self._migrate()
+
+    def _connect(self) -> sqlite3.Connection:
+        """A connection with the schema in place (the file is created on first use)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=30)
+        connection.executescript(SCHEMA)
+        return connection
+
+    def _insert(self, connection: sqlite3.Connection, entries: list[Entry]) -> None:
+        """Insert entries in one statement batch (the caller commits)."""
+        marks = ", ".join("?" * (len(COLUMNS) + 1))
+        rows = [(self.pipeline, *astuple(entry)) for entry in entries]
+        connection.executemany(
+            f"INSERT INTO entries (pipeline, {', '.join(COLUMNS)}) VALUES ({marks})", rows
+        )
+
+    def _migrate(self) -> None:
+        """Import the legacy JSON-lines ledger once, then rename it out of the way."""
+        with self.legacy.open(encoding="utf-8") as handle:
+            entries = [e for e in map(_parse, handle) if e is not None]
+        with closing(self._connect()) as connection, connection:
+            self._insert(connection, entries)
+        self.legacy.rename(self.legacy.with_name(self.legacy.name + ".migrated"))
 
     def record(self, entry: Entry) -> None:
-        """Queue an entry; `flush` writes queued entries in one append."""
+        """Queue an entry; `flush` writes queued entries in one transaction."""
         if entry.status not in STATUSES:
             raise ValueError(f"unknown ledger status {entry.status!r}")
         self._pending.append(entry)
@@ -49,51 +98,47 @@ class Ledger:
         return len(self._pending)
 
     def flush(self) -> None:
-        """Append queued entries to the file (call while holding the archive lock)."""
+        """Write queued entries in one transaction."""
         if not self._pending:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = "".join(json.dumps(asdict(entry)) + "\n" for entry in self._pending)
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(text)
+        with closing(self._connect()) as connection, connection:
+            self._insert(connection, self._pending)
         self._pending.clear()
 
-    def entries(self) -> Iterator[Entry]:
-        """Every entry written so far (a line cut short by a crash is skipped)."""
+    def _select(
+        self, where: str = "", args: tuple[object, ...] = (), tail: str = "", columns: str = ""
+    ) -> list[tuple]:
+        """Rows (all columns, or `columns`) of this pipeline's entries matching `where`."""
         if not self.path.is_file():
-            return
-        with self.path.open(encoding="utf-8") as handle:
-            for line in handle:
-                parsed = _parse(line)
-                if parsed is not None:
-                    yield parsed
+            return []
+        query = f"SELECT {columns or ', '.join(COLUMNS)} FROM entries WHERE pipeline = ? "
+        with closing(self._connect()) as connection:
+            return connection.execute(f"{query} {where} {tail}", (self.pipeline, *args)).fetchall()
 
-    def rejected(self) -> set[tuple[str, str]]:
-        """(source, fingerprint) of inputs rejected before, to skip them while unchanged."""
-        return {
-            (entry.source, entry.fingerprint)
-            for entry in self.entries()
-            if entry.status == "rejected" and entry.fingerprint
-        }
+    def entries(self) -> Iterator[Entry]:
+        """Every entry written so far, oldest first."""
+        yield from (Entry(*row) for row in self._select(tail="ORDER BY id"))
+
+    def rejected(self, definition: str | None = None) -> set[tuple[str, str]]:
+        """(source, fingerprint) of inputs rejected under this pipeline definition."""
+        match = "definition = ?" if definition is not None else "definition IS NULL"
+        args = (definition,) if definition is not None else ()
+        where = f"AND status = 'rejected' AND {match} AND fingerprint IS NOT NULL"
+        return set(self._select(where, args, columns="source, fingerprint"))
 
     def last(self) -> Entry | None:
-        """The newest entry, read from the end of the file."""
-        if not self.path.is_file():
-            return None
-        with self.path.open("rb") as handle:
-            handle.seek(0, 2)
-            size = handle.tell()
-            handle.seek(max(0, size - TAIL_BYTES))
-            lines = handle.read().decode("utf-8", "replace").splitlines()
-        for line in reversed(lines):
-            parsed = _parse(line)
-            if parsed is not None:
-                return parsed
-        return None
+        """The newest entry."""
+        rows = self._select(tail="ORDER BY id DESC LIMIT 1")
+        return Entry(*rows[0]) if rows else None
+
+
+def astuple(entry: Entry) -> tuple[object, ...]:
+    """An entry's values in column order."""
+    return tuple(getattr(entry, f.name) for f in fields(entry))
 
 
 def _parse(line: str) -> Entry | None:
-    """An entry from one JSON line, or None for a torn or foreign line."""
+    """An entry from one legacy JSON line, or None for a torn or foreign line."""
     try:
         return Entry(**json.loads(line))
     except (json.JSONDecodeError, TypeError):

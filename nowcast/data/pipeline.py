@@ -9,6 +9,7 @@ typo anywhere is an error naming the key.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -135,6 +136,16 @@ class PipelineConfig(Strict):
     def cadence(self) -> pd.Timedelta:
         """The source's cadence as a pandas Timedelta."""
         return pd.Timedelta(self.source.cadence)
+
+    @property
+    def fingerprint(self) -> str:
+        """A hash of what decides whether an input is accepted: source, grid, checks, etc.
+
+        The ledger records it, so inputs rejected under one definition are retried after an edit.
+        """
+        keys = {"source", "grid", "transform", "checks", "follow"}
+        text = self.model_dump_json(include=keys)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # (section, key) of file paths that are relative to the pipeline file's folder

@@ -4,6 +4,7 @@ its atomic writes to NetCDF and the Zarr forecast store, and how files are found
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -117,10 +118,20 @@ def pipeline_slug(group: str) -> str:
     return group.replace("/", "-")
 
 
+def method_tag(dataset: xr.Dataset) -> str:
+    """The method as a name part: `persistence`, `extrapolation`, `model-<model id>`, or ""
+    for a dataset that names no method (a file from before methods were in names)."""
+    method, model = str(dataset.attrs.get("method", "")), str(dataset.attrs.get("model", ""))
+    tag = f"{method}-{model}" if method == "model" and model else method
+    return re.sub(r"[^A-Za-z0-9.-]+", "-", tag)
+
+
 def forecast_stem(dataset: xr.Dataset) -> str:
-    """`<pipeline>_<init>`: a file name that sorts by init time and never clashes."""
+    """`<pipeline>_<init>_<method>`: sorts by init time; model and baselines never clash."""
     init = pd.Timestamp(dataset["forecast_reference_time"].values)
-    return f"{pipeline_slug(str(dataset.attrs['pipeline']))}_{init.strftime(STAMP)}"
+    pipeline = pipeline_slug(str(dataset.attrs["pipeline"]))
+    tag = method_tag(dataset)
+    return f"{pipeline}_{init.strftime(STAMP)}" + (f"_{tag}" if tag else "")
 
 
 def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, object]]:
@@ -146,10 +157,11 @@ def write_netcdf(dataset: xr.Dataset, folder: Path) -> Path:
 
 
 def write_zarr(dataset: xr.Dataset, store: Path) -> Path:
-    """Add the forecast as group `<pipeline>/<init>` of the Zarr forecast store, atomically."""
-    group = Path(str(dataset.attrs["pipeline"])) / pd.Timestamp(
-        dataset["forecast_reference_time"].values
-    ).strftime(STAMP)
+    """Add the forecast as group `<pipeline>/<init>_<method>` of the Zarr store, atomically."""
+    init = pd.Timestamp(dataset["forecast_reference_time"].values).strftime(STAMP)
+    group = Path(str(dataset.attrs["pipeline"])) / "_".join(
+        filter(None, (init, method_tag(dataset)))
+    )
     final = store / group
     partial = final.with_name(f".{final.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -187,18 +199,22 @@ class ForecastFile:
     path: Path
     pipeline: str
     init_time: datetime
+    method: str = ""
+
+
+NAME = re.compile(r"^(?P<pipeline>.+)_(?P<stamp>\d{8}T\d{4}Z)(?:_(?P<method>[A-Za-z0-9.-]+))?$")
 
 
 def parse_forecast_name(path: Path) -> ForecastFile | None:
-    """Read `<pipeline>_<init %Y%m%dT%H%MZ>.nc`; None for any other name."""
-    pipeline, _, stamp = path.stem.rpartition("_")
-    if path.suffix != ".nc" or not pipeline:
+    """Read `<pipeline>_<init %Y%m%dT%H%MZ>[_<method>].nc`; None for any other name."""
+    match = NAME.match(path.stem)
+    if path.suffix != ".nc" or match is None:
         return None
     try:
-        init = datetime.strptime(stamp, STAMP).replace(tzinfo=UTC)
+        init = datetime.strptime(match["stamp"], STAMP).replace(tzinfo=UTC)
     except ValueError:
         return None
-    return ForecastFile(path, pipeline, init)
+    return ForecastFile(path, match["pipeline"], init, match["method"] or "")
 
 
 def list_forecasts(forecasts_dir: Path, pipeline: str | None = None) -> list[ForecastFile]:
@@ -206,7 +222,7 @@ def list_forecasts(forecasts_dir: Path, pipeline: str | None = None) -> list[For
     pattern = f"{pipeline}/{pipeline}_*.nc" if pipeline else "*/*_*.nc"
     found = (parse_forecast_name(path) for path in forecasts_dir.glob(pattern))
     files = [f for f in found if f is not None and f.path.parent.name == f.pipeline]
-    return sorted(files, key=lambda f: (f.init_time, f.pipeline))
+    return sorted(files, key=lambda f: (f.init_time, f.pipeline, f.method))
 
 
 def latest_forecast(forecasts_dir: Path, pipeline: str | None = None) -> ForecastFile:
@@ -269,8 +285,8 @@ def pipeline_name(ds: xr.Dataset) -> str:
 
 
 def product_stem(ds: xr.Dataset) -> str:
-    """Deterministic product file stem, `<pipeline>_<init %Y%m%dT%H%MZ>`, as the forecast's."""
-    return f"{pipeline_slug(pipeline_name(ds))}_{init_time(ds).strftime(STAMP)}"
+    """Deterministic product file stem: the forecast file's, `<pipeline>_<init>_<method>`."""
+    return forecast_stem(ds)
 
 
 def iso_minutes(moment: datetime) -> str:

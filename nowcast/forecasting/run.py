@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import DataMissingError
+from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.threads import use_free_cpus
 from nowcast.core.timeutil import iso, parse_duration
 from nowcast.data.archive import Archive
@@ -23,6 +23,7 @@ from nowcast.forecasting.predict import (
     model_forecaster,
     run_forecaster,
 )
+from nowcast.models.registry import list_presets
 from nowcast.settings.config import Settings
 from nowcast.training.checkpoint import checkpoint_folder
 
@@ -36,7 +37,7 @@ class ForecastRequest:
     """What the user asked for; None means the configured default."""
 
     pipeline: str | None = None
-    since: str = "8h"
+    since: str | None = None
     at: pd.Timestamp | None = None
     model: str | None = None
     baseline: str | None = None
@@ -85,24 +86,38 @@ def archive_group(archive: Archive, pipeline: str, storm: str | None = None) -> 
 def choose_forecaster(
     settings: Settings, config: PipelineConfig, request: ForecastRequest
 ) -> Forecaster:
-    """The requested baseline, or the trained model for this pipeline, with a clear refusal."""
+    """The baseline, or the model named by --model, the `model` setting or the pipeline.
+
+    A model is a checkpoint folder or a preset name; a preset name means the pipeline's
+    trained checkpoint, which must be of that preset. Anything else stops with one line.
+    """
     if request.baseline:
         return baseline_forecaster(request.baseline)
     device = request.device or settings.device
-    if request.model and Path(request.model).exists():
-        return model_forecaster(request.model, device)
+    wanted = request.model or settings.model or config.model.preset
+    if wanted not in list_presets():
+        if Path(wanted).exists():
+            return model_forecaster(wanted, device)
+        if "/" in wanted or wanted.startswith("."):
+            raise DataMissingError(f"model {wanted}: no checkpoint folder at {wanted}")
+        raise ConfigError(
+            f"model {wanted!r} is neither a checkpoint folder nor a preset "
+            f"(presets: {', '.join(list_presets())})"
+        )
     folder = checkpoint_folder(settings, config.name)
     try:
         forecaster = model_forecaster(folder, device)
     except DataMissingError:
         raise DataMissingError(
-            f"no trained model for pipeline {config.name} at {folder}: train one with "
+            f"no trained {wanted} model for pipeline {config.name} at {folder}: train one with "
             f"`nowcast train --pipeline {config.name}`, copy a checkpoint folder there, or "
             "forecast with --baseline persistence|extrapolation"
         ) from None
-    wanted = request.model or config.model.preset
     if forecaster.name != wanted:
-        log.warning("checkpoint at %s is %s, not %s", folder, forecaster.name, wanted)
+        raise DataMissingError(
+            f"model {wanted}: the checkpoint for pipeline {config.name} at {folder} is "
+            f"{forecaster.name}; pass --model {forecaster.name} or a checkpoint folder"
+        )
     return forecaster
 
 
@@ -116,7 +131,8 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
     group = archive_group(archive, config.name, request.storm)
     forecaster = choose_forecaster(settings, config, request)
     cadence = forecaster.step or archive.cadence(group)
-    history_frames = round(parse_duration(request.since) / cadence)
+    since = parse_duration(request.since) if request.since else config.forecast.history
+    history_frames = round(since / cadence)
     steps = round(config.forecast.horizon / cadence)
     started = time.perf_counter()
     history = select_history(archive.read(group), history_frames, cadence, request.at, request.fill)

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.core.timeutil import iso, now_utc
+from nowcast.core.errors import ConfigError, DataMissingError, error_with_code
+from nowcast.core.timeutil import iso, now_utc, parse_when
 from nowcast.data.ingest import run_ingest
 from nowcast.data.pipeline import load_pipeline
 from nowcast.forecasting.run import ForecastRequest, run_forecast
@@ -90,6 +90,8 @@ def ingest_job(config: str | None, archive: str | None, pipeline: str) -> list[O
     """Ingest one pipeline; when frames were added, forecast and render it."""
     settings = job_settings(config, archive)
     report = run_ingest(settings, [pipeline]).pipelines[0]
+    if report.crash_code:  # a broken pipeline is a job error, retried by the scheduler
+        raise error_with_code(report.crash_code, report.errors[-1])
     summary = (
         f"fetched {report.fetched}, skipped {report.skipped}, pending {report.pending}, "
         f"rejected {report.rejected}; {report.frames} frames archived"
@@ -103,12 +105,13 @@ def ingest_job(config: str | None, archive: str | None, pipeline: str) -> list[O
 
 
 def verify_job(config: str | None, archive: str | None) -> list[Outcome]:
-    """Score the configured pipelines' forecasts of the last two days against observations."""
+    """Score the last two days' forecasts not yet scored at every observed lead."""
     # Imported when run: scoring loads its own stack, which the other jobs do not need.
     from nowcast.verify.runner import run_verify
 
     settings = job_settings(config, archive)
-    report = run_verify(settings, pipelines=settings.pipelines, since=VERIFY_SINCE)
+    since = parse_when(VERIFY_SINCE)
+    report = run_verify(settings, pipelines=settings.pipelines, since=since, only_new=True)
     return [Outcome("verify", "ok", textwrap.shorten(str(report), SUMMARY_WIDTH))]
 
 

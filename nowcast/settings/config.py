@@ -52,7 +52,9 @@ class Settings(Strict):
     archive: Path = Field(Path("archive/nowcast.zarr"), description="the Zarr archive")
     pipelines_dir: Path = Field(BUILTIN_PIPELINES, description="folder of pipeline *.toml files")
     pipelines: list[str] = Field(default_factory=lambda: ["demo"], description="pipelines to run")
-    model: str = Field("modernn-typhoon", description="model preset name or checkpoint path")
+    model: str | None = Field(
+        None, description="model preset name or checkpoint folder (default: each pipeline's)"
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     output: OutputSettings = Field(default_factory=OutputSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.timeutil import now_utc, parse_duration
+from nowcast.core.timeutil import iso, utc
 from nowcast.data.archive import Archive
 from nowcast.forecasting.files import list_forecasts, open_forecast
 from nowcast.settings.config import Settings
@@ -33,6 +33,8 @@ class VerifyReport:
     cases: dict[str, int] = field(default_factory=dict)
     rows: int = 0
     skipped: int = 0
+    found: int = 0
+    already: int = 0
 
     def count(self, case: Case) -> None:
         """Count one scored case under its method."""
@@ -69,26 +71,42 @@ def score_cases(
         report.count(case)
 
 
+def observed_leads(dataset: xr.Dataset, series: xr.DataArray) -> set[int]:
+    """Lead times (minutes) of a forecast whose valid times the archive has observed."""
+    init = pd.Timestamp(dataset.forecast_reference_time.values)
+    leads = pd.TimedeltaIndex(dataset.lead_time.values)
+    observed = pd.DatetimeIndex(series.time.values)
+    return {int(lead / pd.Timedelta(minutes=1)) for lead in leads if init + lead in observed}
+
+
 def run_verify(
     settings: Settings,
     pipelines: list[str] | None = None,
-    since: str = "7d",
+    since: pd.Timestamp | None = None,
+    until: pd.Timestamp | None = None,
     thresholds: Sequence[float] | None = None,
     scales: Sequence[int] | None = None,
     out: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    only_new: bool = False,
 ) -> VerifyReport:
-    """Score every stored forecast since `since` whose valid times have observations now."""
+    """Score the stored forecasts initialised in [since, until] (default: every one in the
+    store) whose valid times have observations now.
+
+    With `only_new`, a forecast already scored at every observed lead is skipped.
+    """
     archive = Archive.require(settings.archive)
     folder = verification_folder(settings, out)
     table = ScoreTable(folder / TABLE_FILE)
     report = VerifyReport(table=table.path)
-    cutoff = (now_utc() - parse_duration(since)).tz_localize(None)
+    since, until = (utc(t) if t is not None else None for t in (since, until))
     files = [
         f
         for f in list_forecasts(settings.output.forecasts)
-        if pd.Timestamp(f.init_time).tz_localize(None) >= cutoff
+        if (since is None or pd.Timestamp(f.init_time).tz_localize(None) >= since)
+        and (until is None or pd.Timestamp(f.init_time).tz_localize(None) <= until)
     ]
+    report.found = len(files)
     groups = set(archive.groups())
     series_cache: dict[str, xr.DataArray] = {}
     for index, found in enumerate(files):
@@ -99,8 +117,14 @@ def run_verify(
             report.skipped += 1
             continue
         series = series_cache.setdefault(group, archive.read(group))
-        events = events_for(series, thresholds, scales)
         init = pd.Timestamp(dataset.forecast_reference_time.values)
+        method = str(dataset.attrs.get("method", "model"))
+        if only_new and observed_leads(dataset, series) <= table.scored_leads(
+            group, iso(init), method
+        ):
+            report.already += 1
+            continue
+        events = events_for(series, thresholds, scales)
         leads = pd.TimedeltaIndex(dataset.lead_time.values)
         case = stored_case(dataset, series)
         baselines = [m for m in BASELINE_METHODS if m != dataset.attrs.get("method")]

@@ -90,6 +90,16 @@ class ScoreTable:
             )
         return len(records)
 
+    def scored_leads(self, pipeline: str, init_time: str, method: str) -> set[int]:
+        """Lead times (minutes) already scored for one forecast and method."""
+        query = (
+            "SELECT DISTINCT lead_time FROM scores "
+            "WHERE pipeline = ? AND init_time = ? AND method = ?"
+        )
+        with self._connect() as connection:
+            found = connection.execute(query, (pipeline, init_time, method)).fetchall()
+        return {lead for (lead,) in found}
+
     def rows(self, pipeline: str | None = None) -> list[ScoreRow]:
         """Every stored row, optionally for one pipeline, in a stable order."""
         query = f"SELECT {', '.join(COLUMNS)} FROM scores"

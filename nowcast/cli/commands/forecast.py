@@ -16,7 +16,12 @@ def forecast(
     pipeline: str | None = typer.Option(
         None, "--pipeline", "-p", help="Pipeline to forecast (default: the first configured)."
     ),
-    since: str = typer.Option("8h", "--since", help="History to read, ending at the newest frame."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="History to read, ending at the init time (default: the pipeline's [forecast] "
+        "history); must match the model's input frames.",
+    ),
     at: str | None = typer.Option(
         None, "--at", help="Init time (ISO 8601 UTC) instead of the newest frame: a hindcast."
     ),
@@ -28,7 +33,10 @@ def forecast(
     ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
     fill: str | None = typer.Option(
-        None, "--fill", help="Fill missing history frames: persistence or linear (else refuse)."
+        None,
+        "--fill",
+        help="Fill missing history frames: persistence or linear (else refuse); never before "
+        "the archive's first frame, and at most 25% of the window.",
     ),
     storm: str | None = typer.Option(None, "--storm", help="Storm id for storm-centred sources."),
     out: Path | None = typer.Option(None, "--out", help="Forecast folder (default: configured)."),

@@ -10,7 +10,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nowcast.cli.state import app_state
-from nowcast.core.errors import SourceError
+from nowcast.core.errors import error_with_code
 
 if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help stays fast
     import pandas as pd
@@ -51,6 +51,22 @@ def summary_table(report: IngestReport) -> Table:
     return table
 
 
+def problems(report: IngestReport) -> list[str]:
+    """One phrase per pipeline that failed or had every input rejected."""
+    found = []
+    for p in report.pipelines:
+        if p.errors:
+            found.append(f"{p.name}: {p.errors[-1]}")
+        elif p.all_rejected:
+            found.append(
+                f"{p.name}: every input was rejected ({p.rejected} now, {p.rejected_before} "
+                "before under this definition; see quarantine); fix "
+                "the pipeline and rerun (rejected inputs are retried after a pipeline change, "
+                "or with --retry-rejected)"
+            )
+    return found
+
+
 def ingest(
     ctx: typer.Context,
     pipeline: list[str] | None = typer.Option(
@@ -65,12 +81,21 @@ def ingest(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="List what would be fetched; write nothing."
     ),
+    retry_rejected: bool = typer.Option(
+        False,
+        "--retry-rejected",
+        help="Read again the inputs rejected before (they are retried anyway after the "
+        "pipeline definition changes).",
+    ),
 ) -> None:
     """Fetch every frame new since the last run from each pipeline into the archive.
 
     Idempotent and resumable; fetched frames are kept even when a source fails.
 
-    Exit codes: 0 every available frame ingested, 4 a source was unreachable.
+    Each pipeline runs and is reported on its own; the ledger (`<archive>.ledger.sqlite`)
+    records every attempt. Exit codes: 0 every pipeline ingested what was available, 2 a
+    pipeline definition is bad, 4 a source was unreachable or a pipeline failed, 5 every input
+    a pipeline read was rejected; with several failures, the first one's code.
     """
     from nowcast.core.timeutil import now_utc, parse_when
     from nowcast.data.ingest import run_ingest
@@ -97,13 +122,12 @@ def ingest(
                 tasks[name] = bar.add_task(name, total=total)
             bar.update(tasks[name], completed=done, total=total)
 
-        report = run_ingest(settings, pipeline, start, end, dry_run, progress)
+        report = run_ingest(settings, pipeline, start, end, dry_run, progress, retry_rejected)
     console = Console(width=None if Console().is_terminal else TABLE_WIDTH)
     console.print(summary_table(report))
     if report.dry_run:
         for p in report.pipelines:
             for line in p.planned:
                 console.print(f"{p.name}: would fetch {line}", highlight=False)
-    problems = [f"{p.name}: {p.errors[-1]}" for p in report.pipelines if p.errors]
     if report.exit_code:
-        raise SourceError("source unreachable: " + "; ".join(problems))
+        raise error_with_code(report.exit_code, "ingest failed: " + "; ".join(problems(report)))

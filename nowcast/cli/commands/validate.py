@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nowcast.cli.state import app_state
-from nowcast.core.errors import ConfigError
+from nowcast.core.errors import ConfigError, NotDoneError
 from nowcast.validation.budget import BUDGETS, resolve_budget
 
 
@@ -83,7 +83,10 @@ def validate(
         None, "--device", help="auto, cpu or cuda (default: the config's device)."
     ),
 ) -> None:
-    """Train (or load) a model on Moving MNIST and report MSE, MAE, SSIM and PSNR per frame."""
+    """Train (or load) a model on Moving MNIST and report MSE, MAE, SSIM and PSNR per frame.
+
+    Exit codes: 0 every check passed, 5 a check failed (the model does not beat a floor).
+    """
     if not mmnist:
         raise typer.BadParameter(
             "choose a harness: --mmnist is the only one", param_hint="--mmnist"
@@ -113,3 +116,5 @@ def validate(
     out_console.print(summary_table(record))
     out_console.print("\n".join(check_lines(record)), highlight=False)
     console.print(f"outputs in {options.out}")
+    if not record["checks"]["passes"]:
+        raise NotDoneError(f"validation failed: a check did not pass (see {options.out})")

@@ -28,7 +28,12 @@ def verify(
     pipeline: list[str] | None = typer.Option(
         None, "--pipeline", "-p", help="Pipeline(s) to verify (default: all with forecasts)."
     ),
-    since: str = typer.Option("7d", "--since", help="Score forecasts initialised this recently."),
+    since: str | None = typer.Option(
+        None,
+        "--since",
+        help="Score forecasts initialised since: a duration before now (7d) or an ISO 8601 UTC "
+        "date or time (default: every forecast in the store).",
+    ),
     thresholds: str | None = typer.Option(
         None, "--thresholds", help="Event thresholds in physical units, e.g. 1,5,10 (mm/h)."
     ),
@@ -40,8 +45,12 @@ def verify(
     backtest: bool = typer.Option(
         False, "--backtest", help="Hindcast every init in --from..--to, then score."
     ),
-    start: str | None = typer.Option(None, "--from", help="Backtest start (ISO 8601 UTC)."),
-    end: str | None = typer.Option(None, "--to", help="Backtest end (ISO 8601 UTC)."),
+    start: str | None = typer.Option(
+        None, "--from", help="First init time (ISO 8601 UTC date or time; backtest: required)."
+    ),
+    end: str | None = typer.Option(
+        None, "--to", help="Last init time (ISO 8601 UTC date or time; backtest: required)."
+    ),
     model: str | None = typer.Option(None, "--model", help="Checkpoint for the backtest."),
     baselines_only: bool = typer.Option(
         False, "--baselines-only", help="Backtest persistence and extrapolation only."
@@ -51,8 +60,11 @@ def verify(
 
     Persistence and pysteps extrapolation are scored on exactly the same cases. Rows
     accumulate in scores.sqlite (one per forecast x lead time x score x method).
+
+    Exit codes: 0 cases scored, 3 no archive, 5 no case scored (no forecast in the period,
+    or none with observations yet).
     """
-    from nowcast.core.errors import ConfigError
+    from nowcast.core.errors import ConfigError, NotDoneError
     from nowcast.core.timeutil import parse_when
     from nowcast.verify.report import write_report
     from nowcast.verify.table import ScoreTable
@@ -86,9 +98,21 @@ def verify(
         else:
             from nowcast.verify.runner import run_verify
 
-            result = run_verify(settings, pipeline, since, progress=advance, **options)
+            if since and start:
+                raise ConfigError("give --since or --from, not both")
+            first = parse_when(since or start) if since or start else None
+            last = parse_when(end) if end else None
+            result = run_verify(settings, pipeline, first, last, progress=advance, **options)
     counts = ", ".join(f"{m}: {n}" for m, n in sorted(result.cases.items())) or "none"
     typer.echo(f"scored cases ({counts}); {result.rows} rows -> {result.table}")
+    if not result.cases:
+        if backtest:
+            why = "no init time in --from..--to has history and observations in the archive"
+        elif result.found:
+            why = f"{result.found} forecast(s) in the period, none with observations yet"
+        else:
+            why = f"no stored forecast in the period under {settings.output.forecasts}"
+        raise NotDoneError(f"no case scored: {why}")
     if report:
         path = write_report(ScoreTable(result.table), result.table.parent / "report", None)
         typer.echo(f"report: {path}")

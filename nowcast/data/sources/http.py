@@ -1,7 +1,8 @@
 """Frames published over HTTP(S) at a URL template, one per cadence step.
 
 `url = "https://host/path/{time:%Y/%m/%d}/{time:%Y%m%d%H%M}.nc"`. A requests session retries
-connection errors, read timeouts and 5xx answers with exponential backoff (urllib3 Retry);
+connection errors, read timeouts and 5xx answers with exponential backoff (urllib3 Retry, the
+one retry layer: `retries = N` means at most N + 1 requests per file in one run);
 404 means "not published yet"; bodies are capped at `max_bytes` and checked against a
 checksum file when `checksum_url` is set. Credentials come only from environment variables
 named in the pipeline and are never logged: provenance and errors show redacted URLs.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
 from pathlib import PurePosixPath
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
@@ -135,37 +135,33 @@ class HttpSource:
         return found
 
     def _get(self, url: str) -> tuple[bytes, requests.structures.CaseInsensitiveDict]:
-        """GET a body with the size cap; retry truncated or stalled bodies like failed requests."""
+        """GET a body with the size cap; the session's Retry is the only retry layer.
+
+        A body cut short fails this fetch (the next ingest run tries the frame again).
+        """
         timeout = (self.options.connect_timeout_s, self.options.timeout_s)
-        attempts = self.options.retries + 1
-        for attempt in range(attempts):
-            try:
-                with self.session.get(url, timeout=timeout, stream=True) as response:
-                    if response.status_code == 404:
-                        raise NotPublished(f"{redact(url)}: 404 not published yet")
-                    if response.status_code >= 400:
-                        raise SourceUnavailable(f"{redact(url)}: HTTP {response.status_code}")
-                    declared = int(response.headers.get("Content-Length") or 0)
-                    if declared > self.options.max_bytes:
-                        raise BadInput(f"download of {declared} bytes exceeds max_bytes")
-                    body = bytearray()
-                    for chunk in response.iter_content(chunk_size=1 << 16):
-                        body += chunk
-                        if len(body) > self.options.max_bytes:
-                            raise BadInput(f"download exceeds max_bytes ({self.options.max_bytes})")
-                    encoded = response.headers.get("Content-Encoding")
-                    if declared and not encoded and len(body) != declared:
-                        raise requests.exceptions.ChunkedEncodingError(
-                            f"truncated body: {len(body)} of {declared} bytes"
-                        )
-                    return bytes(body), response.headers
-            except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as exc:
-                if attempt + 1 == attempts:
-                    raise SourceUnavailable(f"{redact(url)}: {_describe(exc)}") from None
-                time.sleep(self.options.backoff_s * 2**attempt)
-            except requests.RequestException as exc:
-                raise SourceUnavailable(f"{redact(url)}: {_describe(exc)}") from None
-        raise SourceUnavailable(f"{redact(url)}: no attempts made")
+        try:
+            with self.session.get(url, timeout=timeout, stream=True) as response:
+                if response.status_code == 404:
+                    raise NotPublished(f"{redact(url)}: 404 not published yet")
+                if response.status_code >= 400:
+                    raise SourceUnavailable(f"{redact(url)}: HTTP {response.status_code}")
+                declared = int(response.headers.get("Content-Length") or 0)
+                if declared > self.options.max_bytes:
+                    raise BadInput(f"download of {declared} bytes exceeds max_bytes")
+                body = bytearray()
+                for chunk in response.iter_content(chunk_size=1 << 16):
+                    body += chunk
+                    if len(body) > self.options.max_bytes:
+                        raise BadInput(f"download exceeds max_bytes ({self.options.max_bytes})")
+                encoded = response.headers.get("Content-Encoding")
+                if declared and not encoded and len(body) != declared:
+                    raise SourceUnavailable(
+                        f"{redact(url)}: truncated body: {len(body)} of {declared} bytes"
+                    )
+                return bytes(body), response.headers
+        except requests.RequestException as exc:
+            raise SourceUnavailable(f"{redact(url)}: {_describe(exc)}") from None
 
     def _check_sum(self, url: str, body: bytes) -> None:
         """Compare the body's digest with the published checksum file, when there is one."""
