@@ -238,8 +238,12 @@ def test_model_preset_name_and_setting_select_the_pipeline_checkpoint(
     )
     env = bom_env(bom_site)
     base = ["forecast", "--since", HISTORY, "--out", str(tmp_path / "out")]
-    # The pipeline's own preset (modernn-radar) is not what the checkpoint holds: refused.
-    refused = cli(config, *base, env=env)
+    # Named by nobody, the pipeline's checkpoint is used whatever its preset.
+    default = cli(config, *base, env=env)
+    assert default.exit_code == 0, default.output
+    assert "model modernn-typhoon" in default.output
+    # Named explicitly, the pipeline's own preset (modernn-radar) is not what it holds: refused.
+    refused = cli(config, *base, "--model", "modernn-radar", env=env)
     assert refused.exit_code == 3
     assert "model modernn-radar: the checkpoint for pipeline bom-radar" in refused.output
     for args, extra in (

@@ -86,16 +86,18 @@ def archive_group(archive: Archive, pipeline: str, storm: str | None = None) -> 
 def choose_forecaster(
     settings: Settings, config: PipelineConfig, request: ForecastRequest
 ) -> Forecaster:
-    """The baseline, or the model named by --model, the `model` setting or the pipeline.
+    """The baseline, or the model named by --model or the `model` setting, else the pipeline's.
 
     A model is a checkpoint folder or a preset name; a preset name means the pipeline's
     trained checkpoint, which must be of that preset. Anything else stops with one line.
+    Named by nobody, the pipeline's trained checkpoint is used whatever its preset.
     """
     if request.baseline:
         return baseline_forecaster(request.baseline)
     device = request.device or settings.device
-    wanted = request.model or settings.model or config.model.preset
-    if wanted not in list_presets():
+    named = request.model or settings.model
+    wanted = named or config.model.preset
+    if named and wanted not in list_presets():
         if Path(wanted).exists():
             return model_forecaster(wanted, device)
         if "/" in wanted or wanted.startswith("."):
@@ -113,7 +115,7 @@ def choose_forecaster(
             f"`nowcast train --pipeline {config.name}`, copy a checkpoint folder there, or "
             "forecast with --baseline persistence|extrapolation"
         ) from None
-    if forecaster.name != wanted:
+    if named and forecaster.name != wanted:
         raise DataMissingError(
             f"model {wanted}: the checkpoint for pipeline {config.name} at {folder} is "
             f"{forecaster.name}; pass --model {forecaster.name} or a checkpoint folder"
