@@ -2,11 +2,12 @@
 
 `run_ingest` is what `nowcast ingest` and the scheduler call. Per pipeline it lists the
 source's frames in the time window, skips those already archived (or rejected before and
-unchanged), fetches the rest, and for each frame: read -> check -> regrid -> transform ->
-batch -> `Archive.append`. Bad inputs go to quarantine with their reason and never stop the
-run; an unreachable source makes the run exit 4 but keeps whatever was fetched. With
-`[follow]`, each frame is offered once per storm whose track spans it and cut into that
-storm's centred box (`nowcast.data.follow`) before it is checked again and regridded.
+unchanged), fetches the rest, and for each frame: read -> check -> regrid -> batch ->
+`Archive.append` (physical values, NaN for no-data; the transform is metadata). Bad inputs
+go to quarantine with their reason and never stop the run; an unreachable source makes the
+run exit 4 but keeps whatever was fetched. With `[follow]`, each frame is offered once per
+storm whose track spans it and cut into that storm's centred box (`nowcast.data.follow`)
+before it is checked again and regridded.
 """
 
 from __future__ import annotations
@@ -289,10 +290,10 @@ class _PipelineRun:
         return True
 
     def _stack(self, staged: list[_Staged]) -> xr.DataArray:
-        """A batch of regridded physical frames as one (time, y, x) series on the model scale."""
+        """A batch of regridded physical frames as one (time, y, x) series, NaN kept."""
         first = staged[0].frame
         variables = first.coords.variables
-        values = self.config.transform.to_model(np.stack([s.values for s in staged]))
+        values = np.stack([s.values for s in staged]).astype(np.float32, copy=False)
         coords = staged[0].plan.coords(variables["x"].attrs, variables["y"].attrs)
         coords["time"] = pd.DatetimeIndex([s.candidate.time for s in staged])
         if GRID_MAPPING in variables:

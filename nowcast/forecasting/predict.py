@@ -15,6 +15,7 @@ from torch import nn
 from nowcast.core.errors import ConfigError
 from nowcast.core.timeutil import parse_duration
 from nowcast.data.history import History
+from nowcast.data.transform import Transform, from_attrs
 from nowcast.forecasting.baselines import get_baseline
 from nowcast.forecasting.files import ForecastIdentity, forecast_dataset
 from nowcast.training.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
@@ -34,15 +35,20 @@ class Forecaster:
     checkpoint_sha256: str = ""
     step: pd.Timedelta | None = None
 
-    def predict(self, frames: np.ndarray, steps: int) -> np.ndarray:
-        """Frames (T, H, W) on the model scale -> (steps, H, W) on the model scale."""
+    def predict(self, frames: np.ndarray, steps: int, transform: Transform) -> np.ndarray:
+        """Physical frames (T, H, W) -> (steps, H, W) physical, within the transform's range.
+
+        Baselines work on the physical values; the model gets them on its scale (no-data as
+        0, or the transform's `fill`) and its output is mapped back.
+        """
         if self.model is None:
-            return get_baseline(self.method)(frames, steps)
-        batch = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32))
+            return transform.clip(get_baseline(self.method)(frames, steps))
+        scaled = np.nan_to_num(transform.to_model(frames))
+        batch = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32))
         batch = batch[None, :, None].to(self.device)
         with torch.inference_mode():
             predicted = self.model.predict(batch, steps)
-        return predicted[0, :, 0].float().cpu().numpy()
+        return transform.to_physical(predicted[0, :, 0].float().cpu().numpy())
 
 
 def baseline_forecaster(name: str) -> Forecaster:
@@ -96,7 +102,8 @@ def run_forecaster(
 ) -> xr.Dataset:
     """Predict `steps` frames after `history` and return the CF forecast dataset."""
     check_fit(forecaster, history.frames.sizes["time"], steps)
-    predicted = forecaster.predict(history.frames.values, steps)
+    frames = history.frames
+    predicted = forecaster.predict(frames.values, steps, from_attrs(frames.attrs))
     identity = ForecastIdentity(
         pipeline=pipeline,
         method=forecaster.method,

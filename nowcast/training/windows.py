@@ -12,6 +12,7 @@ import xarray as xr
 from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.data.archive import Archive
+from nowcast.data.transform import from_attrs
 
 SPLITS = ("train", "val", "test")
 
@@ -139,7 +140,8 @@ def require_windows(split: Split, pipeline: str, spec: WindowSpec) -> None:
 
 
 class WindowReader:
-    """Reads windows as (T, 1, H, W) arrays; each group is loaded from Zarr once, on first use."""
+    """Reads windows as (T, 1, H, W) model-scale arrays (NaN where no data); each group is
+    loaded from Zarr once, on first use, and put through its transform."""
 
     def __init__(self, archive: Archive, spec: WindowSpec) -> None:
         self.archive = archive
@@ -149,7 +151,7 @@ class WindowReader:
     def _group(self, group: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
         if group not in self._cache:
             series: xr.DataArray = self.archive.read(group)
-            values = np.ascontiguousarray(series.values, dtype=np.float32)
+            values = np.ascontiguousarray(from_attrs(series.attrs).to_model(series.values))
             self._cache[group] = (values, pd.DatetimeIndex(series.time.values))
         return self._cache[group]
 

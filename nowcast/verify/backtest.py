@@ -85,7 +85,7 @@ def run_backtest(
         if forecaster is not None:
             window = series.sel(time=pd.date_range(end=init, periods=frames_in, freq=cadence))
             check_fit(forecaster, frames_in, steps)
-            predicted = forecaster.predict(window.values, steps)
+            predicted = forecaster.predict(window.values, steps, transform)
             cases.append(make_case(group, init, "model", leads, predicted, series, transform))
         score_cases(cases, events, table, report)
         if progress:

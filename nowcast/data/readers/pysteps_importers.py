@@ -1,7 +1,8 @@
 """pysteps importers (`bom_rf3`, `mch_gif`, `saf_crri`, `odim_hdf5`, ...) as nowcast readers.
 
 Each importer returns pysteps' `(data, quality, metadata)` triple; this wraps it into the same
-frame every reader returns, with x/y from the metadata's corners and pixel sizes.
+frame every reader returns, with x/y in metres from the metadata's corners and pixel sizes
+(km-based projections, such as KNMI's, are normalised to metres).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from nowcast.data.grid import crs_from_string, frame_array, pixel_centres
+from nowcast.data.grid import crs_from_string, frame_array, metres_projection, pixel_centres
 from nowcast.data.readers.base import Payload, ReaderOptions, local_path
 
 # pysteps unit -> (CF standard name, CF units)
@@ -60,12 +61,14 @@ class PystepsReader:
         if values.ndim != 2:
             raise ValueError(f"{self.format} returned shape {values.shape}, not one 2D frame")
         ny, nx = values.shape
-        x = pixel_centres(float(meta["x1"]), float(meta["xpixelsize"]), nx)
+        projection, scale = metres_projection(str(meta.get("projection") or ""))
+        if meta.get("cartesian_unit") == "km":
+            scale = 1000.0
+        x = scale * pixel_centres(float(meta["x1"]), float(meta["xpixelsize"]), nx)
         if meta.get("yorigin", "upper") == "upper":
-            y = pixel_centres(float(meta["y2"]), -float(meta["ypixelsize"]), ny)
+            y = scale * pixel_centres(float(meta["y2"]), -float(meta["ypixelsize"]), ny)
         else:
-            y = pixel_centres(float(meta["y1"]), float(meta["ypixelsize"]), ny)
-        projection = meta.get("projection")
+            y = scale * pixel_centres(float(meta["y1"]), float(meta["ypixelsize"]), ny)
         crs = crs_from_string(projection) if projection else None
         unit = str(meta.get("unit", ""))
         standard_name, units = UNITS.get(unit, ("", unit))
