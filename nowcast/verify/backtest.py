@@ -8,12 +8,14 @@ from pathlib import Path
 import pandas as pd
 
 from nowcast.core.errors import DataMissingError
+from nowcast.core.timeutil import iso
 from nowcast.data.archive import Archive
 from nowcast.data.pipeline import load_pipeline
 from nowcast.data.transform import from_attrs
 from nowcast.forecasting.predict import Forecaster, check_fit
 from nowcast.forecasting.run import ForecastRequest, archive_group, choose_forecaster
 from nowcast.settings.config import Settings
+from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import baseline_case, make_case
 from nowcast.verify.runner import (
     BASELINE_METHODS,
@@ -25,6 +27,9 @@ from nowcast.verify.runner import (
     verification_folder,
 )
 from nowcast.verify.table import ScoreTable
+
+SUMMARY_TABLE = "summary.sqlite"
+SUMMARY_CSV = "summary.csv"
 
 
 def backtest_inits(
@@ -80,6 +85,8 @@ def run_backtest(
     table = ScoreTable(folder / TABLE_FILE)
     report = VerifyReport(table=table.path)
     events = events_for(series, thresholds, scales)
+    period = f"{iso(inits[0])}/{iso(inits[-1])}"
+    accumulator = Accumulator(group, events, period)
     for index, init in enumerate(inits):
         cases = [baseline_case(m, group, init, leads, series) for m in BASELINE_METHODS]
         if forecaster is not None:
@@ -88,7 +95,12 @@ def run_backtest(
             predicted = forecaster.predict(window.values, steps, transform)
             cases.append(make_case(group, init, "model", leads, predicted, series, transform))
         score_cases(cases, events, table, report)
+        for case in cases:
+            accumulator.add(case)
         if progress:
             progress(index + 1, len(inits))
     table.export_csv(folder / CSV_FILE)
+    summary = ScoreTable(folder / SUMMARY_TABLE)
+    summary.upsert(accumulator.rows(str(series.attrs.get("units", ""))))
+    report.summary = summary.export_csv(folder / SUMMARY_CSV)
     return report

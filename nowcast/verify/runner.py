@@ -34,6 +34,7 @@ class VerifyReport:
     cases: dict[str, int] = field(default_factory=dict)
     rows: int = 0
     skipped: int = 0
+    summary: Path | None = None
 
     def count(self, case: Case) -> None:
         """Count one scored case under its method."""
