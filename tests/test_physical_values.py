@@ -18,6 +18,7 @@ from ingest_fixtures import BOM, MCH, SAF, cli, write_settings
 
 from nowcast.data.archive import Archive
 from nowcast.data.transform import Transform
+from nowcast.products.colormaps import field_style
 
 KNMI = ("radar", "knmi-20100826")
 FMI = ("radar", "fmi-pgm-20160928")
@@ -177,6 +178,15 @@ def test_fmi_dbz_averaged_in_linear_space_keeps_showers(tmp_path: Path, repo_roo
     source = pysteps_read("fmi-radar", first)
     in_db = block_average(source, (64, 64), decibel=False)
     assert np.nanmax(stored) > np.nanmax(in_db) + 3.0  # averaging dB would flatten the echoes
+
+
+def test_fmi_echoes_span_the_dbz_colour_scale(tmp_path: Path, repo_root: Path) -> None:
+    store, _ = ingest(tmp_path, repo_root, "fmi-radar")
+    frame = Archive(store).read("fmi-radar").isel(time=0).load()
+    style = field_style(frame)
+    assert style.label.endswith("(dBZ)") and style.ticks[0] == 5 and style.ticks[-1] == 70
+    colours = style.norm(np.asarray(frame.values)[np.isfinite(frame.values)])
+    assert len(set(np.asarray(colours)[np.asarray(colours) >= 0].tolist())) >= 5
 
 
 def test_knmi_ingests_without_celestial_body_override(tmp_path: Path, repo_root: Path) -> None:
