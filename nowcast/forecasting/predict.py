@@ -42,7 +42,7 @@ class Forecaster:
         0, or the transform's `fill`) and its output is mapped back.
         """
         if self.model is None:
-            return transform.clip(get_baseline(self.method)(frames, steps))
+            return transform.clip(get_baseline(self.method)(frames, steps, 1))
         scaled = np.nan_to_num(transform.to_model(frames))
         batch = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32))
         batch = batch[None, :, None].to(self.device)

@@ -69,7 +69,8 @@ def run_backtest(
     forecaster: Forecaster | None = None
     if with_model:
         forecaster = choose_forecaster(settings, config, ForecastRequest(model=model))
-    cadence = (forecaster.step if forecaster else None) or archive.cadence(group)
+    native = archive.cadence(group)
+    cadence = (forecaster.step if forecaster else None) or native
     history, horizon = config.forecast.history, config.forecast.horizon
     inits = backtest_inits(archive, group, history, horizon, start, end, cadence)
     if not inits:
@@ -88,7 +89,7 @@ def run_backtest(
     period = f"{iso(inits[0])}/{iso(inits[-1])}"
     accumulator = Accumulator(group, events, period)
     for index, init in enumerate(inits):
-        cases = [baseline_case(m, group, init, leads, series) for m in BASELINE_METHODS]
+        cases = [baseline_case(m, group, init, leads, series, native) for m in BASELINE_METHODS]
         if forecaster is not None:
             window = series.sel(time=pd.date_range(end=init, periods=frames_in, freq=cadence))
             check_fit(forecaster, frames_in, steps)

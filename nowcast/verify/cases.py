@@ -77,15 +77,22 @@ def baseline_case(
     init: pd.Timestamp,
     lead_times: pd.TimedeltaIndex,
     series: xr.DataArray,
+    native: pd.Timedelta | None = None,
 ) -> Case | None:
-    """The case of a baseline run from the archive frames up to `init` (None if unobserved)."""
-    cadence = lead_times[0]
-    history_times = pd.date_range(end=init, periods=3, freq=cadence)
+    """The case of a baseline run from the archive frames up to `init` (None if unobserved).
+
+    Motion is estimated from frames at the archive's `native` cadence (default: the lead
+    step), then extrapolated to each lead.
+    """
+    step = lead_times[0]
+    native = native or step
+    stride = max(1, round(step / native))
+    history_times = pd.date_range(end=init, periods=3, freq=native)
     available = pd.DatetimeIndex(series.time.values)
     usable = history_times[history_times.isin(available)]
     if init not in available or len(usable) < (1 if method == "persistence" else 2):
         return None
     history = series.sel(time=usable).values.astype(np.float32)
     transform = from_attrs(series.attrs)
-    forecast = transform.clip(get_baseline(method)(history, len(lead_times)))
+    forecast = transform.clip(get_baseline(method)(history, len(lead_times), stride))
     return make_case(pipeline, init, method, lead_times, forecast, series, transform)

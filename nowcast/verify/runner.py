@@ -108,7 +108,9 @@ def run_verify(
         leads = pd.TimedeltaIndex(dataset.lead_time.values)
         case = stored_case(dataset, series)
         baselines = [m for m in BASELINE_METHODS if m != dataset.attrs.get("method")]
-        cases = [case, *(baseline_case(m, group, init, leads, series) for m in baselines)]
+        native = archive.cadence(group)
+        others = (baseline_case(m, group, init, leads, series, native) for m in baselines)
+        cases = [case, *others]
         score_cases(cases, events, table, report)
         if progress:
             progress(index + 1, len(files))
