@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+import xarray as xr
 
 from nowcast.data.grid import decibel_block_mean, metres_projection
+from nowcast.data.history import History
 from nowcast.data.transform import Transform
+from nowcast.forecasting.files import write_netcdf
+from nowcast.forecasting.predict import Forecaster, run_forecaster
 from nowcast.training.loss import sequence_loss
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.case import Case, EventDefinition
@@ -75,3 +82,43 @@ def test_km_projection_becomes_metres() -> None:
     same = "+proj=laea +lat_0=52 +lon_0=10 +datum=WGS84 +units=m"
     assert metres_projection(same) == (same, 1.0)
     assert metres_projection("+proj=utm +zone=32 +units=km")[0].endswith("+units=m")
+
+
+class Overshooting(torch.nn.Module):
+    """A stand-in model whose output runs past both ends of the model scale."""
+
+    def predict(self, batch: torch.Tensor, steps: int) -> torch.Tensor:
+        values = torch.tensor([1.3, -0.5]).repeat_interleave(batch.shape[-1] // 2)
+        return values.expand(batch.shape[0], steps, 1, batch.shape[-2], batch.shape[-1])
+
+
+def kelvin_history(last: float) -> History:
+    """Four hourly 4x4 frames in K with the demo's transform as metadata."""
+    transform = Transform(kind="linear", vmin=170.0, vmax=300.0)
+    values = np.full((4, 4, 4), 250.0, dtype=np.float32)
+    values[-1] = last
+    frames = xr.DataArray(
+        values,
+        dims=("time", "y", "x"),
+        coords={
+            "time": pd.date_range("2024-09-01", periods=4, freq="1h"),
+            "y": np.arange(4.0),
+            "x": np.arange(4.0),
+        },
+        attrs={"units": "K", "standard_name": "toa_brightness_temperature", **transform.to_attrs()},
+        name="tb",
+    )
+    return History(frames, ())
+
+
+@pytest.mark.parametrize("method", ["model", "persistence"])
+def test_forecast_netcdf_never_leaves_the_transform_range(tmp_path: Path, method: str) -> None:
+    model = Overshooting() if method == "model" else None
+    forecaster = Forecaster(method, method, None, None, model=model, device=torch.device("cpu"))
+    dataset = run_forecaster(forecaster, kelvin_history(321.0), 2, pd.Timedelta("1h"), "demo")
+    with xr.open_dataset(write_netcdf(dataset, tmp_path)) as written:
+        values = written["forecast"].values
+    assert values.min() >= 170.0 and values.max() == 300.0
+    if method == "model":
+        assert values.min() == 170.0
+    assert float(dataset["observation"].max()) == 321.0  # the observation is stored as observed
