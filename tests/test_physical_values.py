@@ -37,6 +37,9 @@ shape = [64, 64]
 kind = "log10"
 vmin = 0.01
 vmax = 10.0
+[forecast]
+history = "10min"
+horizon = "10min"
 """,
     "fmi-radar": """
 [source]
@@ -143,7 +146,7 @@ def ingest(tmp_path: Path, repo_root: Path, name: str) -> tuple[Path, Path]:
     config = write_settings(tmp_path, pipelines)
     day = DAYS[name]
     since, until = f"{day}T{start}Z", f"{day}T{end}Z"
-    env = {env_var: str(data), "PROJ_IGNORE_CELESTIAL_BODY": ""}
+    env = {env_var: str(data)}
     result = cli(config, "ingest", "-p", name, "--since", since, "--until", until, env=env)
     assert result.exit_code == 0, result.output
     return tmp_path / "archive" / "nowcast.zarr", data / first
@@ -189,11 +192,20 @@ def test_fmi_echoes_span_the_dbz_colour_scale(tmp_path: Path, repo_root: Path) -
     assert len(set(np.asarray(colours)[np.asarray(colours) >= 0].tolist())) >= 5
 
 
-def test_knmi_ingests_without_celestial_body_override(tmp_path: Path, repo_root: Path) -> None:
+def test_knmi_ingests_and_renders_without_celestial_body_override(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PROJ_IGNORE_CELESTIAL_BODY", raising=False)
     store, _ = ingest(tmp_path, repo_root, "knmi-radar")
     series = Archive(store).read("knmi-radar")
     assert 0.0 < float(series.lon.min()) < 2.0 and 50.0 < float(series.lat.mean()) < 54.0
     assert float(series.x.max() - series.x.min()) > 600e3  # metres, not km
+    args = ("forecast", "-p", "knmi-radar", "--baseline", "persistence", "--since", "10min")
+    env = {"NOWCAST_KNMI_DIR": str(shared_data_path(*KNMI))}
+    result = cli(tmp_path / "nowcast.toml", *args, "--render", env=env)
+    assert result.exit_code == 0, result.output
+    maps = list(tmp_path.rglob("knmi-radar*.png"))
+    assert maps and maps[0].stat().st_size > 10_000
 
 
 def test_old_model_scale_group_reads_physical_and_migrates(tmp_path: Path) -> None:

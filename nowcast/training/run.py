@@ -28,6 +28,7 @@ from nowcast.settings.config import Settings
 from nowcast.training.card import write_card
 from nowcast.training.checkpoint import (
     checkpoint_folder,
+    load_model,
     load_weights,
     read_meta,
     resolve_checkpoint,
@@ -273,7 +274,8 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     checkpoint = resolve_checkpoint(out_dir)
     card: dict[str, Any] = {}
     if trainer.dist.is_main:
-        scores = test_scores(trainer.model, reader, split.windows["test"], spec)
+        deployed, _ = load_model(checkpoint, trainer.device)
+        scores = test_scores(deployed, reader, split.windows["test"], spec)
         card = {
             "name": out_dir.name,
             "preset": preset.name,
@@ -290,6 +292,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
             "best_iteration": fit.best_iteration,
             "final_training_loss": fit.losses[-1] if fit.losses else None,
             "test_scores_per_lead": scores,
+            "test_scores_checkpoint": checkpoint.name,
             "hardware": {
                 "device": str(trainer.device),
                 "world_size": trainer.dist.world_size,
