@@ -14,9 +14,11 @@ from nowcast.data.grid import decibel_block_mean, metres_projection
 from nowcast.data.history import History
 from nowcast.data.transform import Transform
 from nowcast.forecasting.files import write_netcdf
-from nowcast.forecasting.predict import Forecaster, run_forecaster
+from nowcast.forecasting.predict import Forecaster, run_forecaster, training_period
+from nowcast.models.preset import SequenceConfig
 from nowcast.training.loss import sequence_loss
 from nowcast.verify.accumulate import Accumulator
+from nowcast.verify.backtest import in_training
 from nowcast.verify.case import Case, EventDefinition
 
 
@@ -122,3 +124,21 @@ def test_forecast_netcdf_never_leaves_the_transform_range(tmp_path: Path, method
     if method == "model":
         assert values.min() == 170.0
     assert float(dataset["observation"].max()) == 321.0  # the observation is stored as observed
+
+
+def test_backtest_marks_init_times_inside_the_training_period() -> None:
+    sequence = SequenceConfig(input_frames=8, output_frames=4)
+    extra = {
+        "step": "1h",
+        "split": {"train": {"first_start": "2024-09-01T06:00Z", "last_start": "2024-09-02T00:00Z"}},
+    }
+    first, last = training_period(extra, sequence)
+    assert (first, last) == (pd.Timestamp("2024-09-01T06:00"), pd.Timestamp("2024-09-02T11:00"))
+    assert training_period({"step": "1h"}, sequence) is None
+    model = Forecaster("m", "model", 8, 4, trained_on=(first, last))
+    history, horizon = pd.Timedelta("8h"), pd.Timedelta("4h")
+    assert in_training(model, pd.Timestamp("2024-09-02T18:00"), history, horizon)  # from 10:00
+    assert not in_training(model, pd.Timestamp("2024-09-02T19:00"), history, horizon)
+    assert not in_training(model, pd.Timestamp("2024-09-01T02:00"), history, horizon)
+    assert in_training(model, pd.Timestamp("2024-09-01T02:01"), history, horizon)
+    assert not in_training(None, pd.Timestamp("2024-09-02T00:00"), history, horizon)

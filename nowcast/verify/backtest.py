@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -28,6 +29,8 @@ from nowcast.verify.runner import (
 )
 from nowcast.verify.table import ScoreTable
 
+log = logging.getLogger(__name__)
+
 SUMMARY_TABLE = "summary.sqlite"
 SUMMARY_CSV = "summary.csv"
 
@@ -47,6 +50,16 @@ def backtest_inits(
     return [t for t in inits if start <= t <= end]
 
 
+def in_training(
+    forecaster: Forecaster | None, init: pd.Timestamp, history: pd.Timedelta, horizon: pd.Timedelta
+) -> bool:
+    """Whether the frames an init time uses (history and horizon) overlap the training period."""
+    if forecaster is None or forecaster.trained_on is None:
+        return False
+    first, last = forecaster.trained_on
+    return init - history < last and init + horizon > first
+
+
 def run_backtest(
     settings: Settings,
     pipeline: str,
@@ -58,8 +71,13 @@ def run_backtest(
     scales: Sequence[int] | None = None,
     out: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    include_training: bool = False,
 ) -> VerifyReport:
-    """Forecast every init in [start, end] with the model (when trained) and the baselines."""
+    """Forecast every init in [start, end] with the model (when trained) and the baselines.
+
+    Init times whose history or horizon overlaps the model's training windows are left out
+    (`include_training` scores them under the method `model (in training period)`).
+    """
     config = load_pipeline(settings, pipeline)
     archive = Archive(settings.archive)
     if not archive.exists():
@@ -73,10 +91,19 @@ def run_backtest(
     cadence = (forecaster.step if forecaster else None) or native
     history, horizon = config.forecast.history, config.forecast.horizon
     inits = backtest_inits(archive, group, history, horizon, start, end, cadence)
+    seen = [t for t in inits if in_training(forecaster, t, history, horizon)]
+    if seen and not include_training:
+        log.warning(
+            "%d init time(s) in %s overlap the model's training period; left out "
+            "(include_training=True scores them, marked)",
+            len(seen),
+            group,
+        )
+        inits = [t for t in inits if t not in set(seen)]
     if not inits:
         raise DataMissingError(
             f"no init time between {start} and {end} has {history} of history and "
-            f"{horizon} of observations in {group}"
+            f"{horizon} of observations in {group} outside the model's training period"
         )
     steps = round(horizon / cadence)
     leads = pd.timedelta_range(start=cadence, periods=steps, freq=cadence)
@@ -84,7 +111,7 @@ def run_backtest(
     transform = from_attrs(series.attrs)
     folder = verification_folder(settings, out)
     table = ScoreTable(folder / TABLE_FILE)
-    report = VerifyReport(table=table.path)
+    report = VerifyReport(table=table.path, in_training=len(seen))
     events = events_for(series, thresholds, scales)
     period = f"{iso(inits[0])}/{iso(inits[-1])}"
     accumulator = Accumulator(group, events, period)
@@ -94,7 +121,8 @@ def run_backtest(
             window = series.sel(time=pd.date_range(end=init, periods=frames_in, freq=cadence))
             check_fit(forecaster, frames_in, steps)
             predicted = forecaster.predict(window.values, steps, transform)
-            cases.append(make_case(group, init, "model", leads, predicted, series, transform))
+            method = "model (in training period)" if init in seen else "model"
+            cases.append(make_case(group, init, method, leads, predicted, series, transform))
         score_cases(cases, events, table, report)
         for case in cases:
             accumulator.add(case)

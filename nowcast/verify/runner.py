@@ -35,6 +35,7 @@ class VerifyReport:
     rows: int = 0
     skipped: int = 0
     summary: Path | None = None
+    in_training: int = 0
 
     def count(self, case: Case) -> None:
         """Count one scored case under its method."""
