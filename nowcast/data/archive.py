@@ -19,6 +19,8 @@ converted to their scale, and `migrate` rewrites them in physical units.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -460,19 +462,36 @@ class Archive:
         return pd.DatetimeIndex(incoming[order].view("datetime64[ns]"))
 
     def migrate(self, group: str) -> bool:
-        """Rewrite an old model-scale group in physical units; False when already physical."""
+        """Rewrite an old model-scale group in physical units; False when already physical.
+
+        The physical copy is written beside the old array and swapped in by two renames, so
+        an interrupted migration leaves the old array (read as before) or fails loudly.
+        """
         with self.lock:
             node = self._root("a")[group]
-            array = node[str(node.attrs[VARIABLE])]
+            name = str(node.attrs[VARIABLE])
+            array = node[name]
             legacy = legacy_transform(array.attrs)
             if legacy is None:
                 return False
-            length = int(node.attrs[COMMITTED])
+            copy = node.create_dataset(
+                f"{name}_migrating",
+                shape=array.shape,
+                chunks=array.chunks,
+                dtype="float32",
+                compressor=COMPRESSOR,
+                fill_value=np.nan,
+                overwrite=True,
+            )
             step = array.chunks[0]
-            for start in range(0, length, step):
-                stop = min(start + step, length)
-                array[start:stop] = legacy.to_physical(array[start:stop])
-            array.attrs[SCALE] = PHYSICAL
+            for start in range(0, array.shape[0], step):
+                stop = min(start + step, array.shape[0])
+                copy[start:stop] = legacy.to_physical(array[start:stop])
+            copy.attrs.put({**array.attrs.asdict(), SCALE: PHYSICAL})
+            folder = self.path / group
+            os.replace(folder / name, folder / f"{name}_legacy")
+            os.replace(folder / f"{name}_migrating", folder / name)
+            shutil.rmtree(folder / f"{name}_legacy")
             return True
 
     def _commit(self, node: zarr.Group, length: int) -> None:
