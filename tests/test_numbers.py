@@ -17,6 +17,7 @@ from nowcast.forecasting.files import write_netcdf
 from nowcast.forecasting.predict import Forecaster, run_forecaster, training_period
 from nowcast.models.preset import SequenceConfig
 from nowcast.training.loss import sequence_loss
+from nowcast.training.windows import SPLITS, Window, WindowSpec, split_windows
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.backtest import in_training
 from nowcast.verify.case import Case, EventDefinition
@@ -142,3 +143,16 @@ def test_backtest_marks_init_times_inside_the_training_period() -> None:
     assert not in_training(model, pd.Timestamp("2024-09-01T02:00"), history, horizon)
     assert in_training(model, pd.Timestamp("2024-09-01T02:01"), history, horizon)
     assert not in_training(None, pd.Timestamp("2024-09-02T00:00"), history, horizon)
+
+
+def test_time_split_leaves_a_history_length_before_each_held_out_period() -> None:
+    spec = WindowSpec(input_frames=8, output_frames=4, step=pd.Timedelta("1h"))
+    starts = pd.date_range("2024-09-01", periods=86, freq="1h")
+    split = split_windows([Window("demo", t) for t in starts], spec, 0.2, 0.1)
+    assert split.boundaries["gap"] == str(pd.Timedelta("8h"))
+    ends = {name: [w.start + spec.span for w in split.windows[name]] for name in SPLITS}
+    firsts = {name: min(w.start for w in split.windows[name]) for name in SPLITS}
+    assert firsts["val"] - max(ends["train"]) > pd.Timedelta("8h")
+    assert firsts["test"] - max(ends["val"]) > pd.Timedelta("8h")
+    short = split_windows([Window("bom", t) for t in starts[:13]], spec, 0.1, 0.1)
+    assert short.boundaries["gap"] == str(pd.Timedelta(0)) and short.windows["train"]
