@@ -173,6 +173,11 @@ def test_mch_and_saf_keep_no_data_as_nan(tmp_path: Path, repo_root: Path) -> Non
         source_missing = np.isnan(pysteps_read(name, first)).mean()
         assert source_missing > 0.05
         assert np.isnan(stored).any()
+        mask = xr.open_zarr(store, group=name, consolidated=False)["valid_mask"].values
+        assert mask.dtype == np.uint8 and set(np.unique(mask)) == {0, 1}
+        mask = mask.astype(bool)
+        assert 0.3 < mask.mean() < 0.99
+        assert not np.isfinite(stored[~mask]).any()
 
 
 def test_fmi_dbz_averaged_in_linear_space_keeps_showers(tmp_path: Path, repo_root: Path) -> None:

@@ -3,8 +3,9 @@
 Layout of a group: the data variable (float32 physical values in its `units`, NaN for
 no-data, chunked by time, CF attributes, the model transform as metadata and
 `nowcast_scale = "physical"`), `time` (int64 nanoseconds since 1970, encoding fixed on the
-first write), `x`/`y` in metres, `lat`/`lon` where cheap, `center_lat`/`center_lon` along time for
-storm-centred groups, and a scalar `crs` grid mapping.
+first write), `x`/`y` in metres, `lat`/`lon` where cheap, `valid_mask` (the source's domain)
+on fixed grids, `center_lat`/`center_lon` along time for storm-centred groups, and a scalar
+`crs` grid mapping.
 
 Crash safety: an append resizes and writes the data chunks and coordinates first, and only
 then records the new length in the group attribute `nowcast_committed` (one atomic file
@@ -56,7 +57,7 @@ TIME_ATTRS = {
     "axis": "T",
 }
 ALONG_TIME = ("center_lat", "center_lon")
-FIXED = ("y", "x", "lat", "lon")
+FIXED = ("y", "x", "lat", "lon", "valid_mask")
 DIMS = "_ARRAY_DIMENSIONS"
 COMPRESSOR = Blosc(cname="zstd", clevel=3, shuffle=Blosc.SHUFFLE)
 TIME_CHUNK = 4096
@@ -413,7 +414,9 @@ class Archive:
         for key in FIXED:
             if key in frames.coords:
                 coord = frames[key]
-                stored = node.create_dataset(key, data=coord.values, compressor=COMPRESSOR)
+                stored = node.create_dataset(
+                    key, data=coord.values, compressor=COMPRESSOR, fill_value=None
+                )
                 stored.attrs.put(_json_safe({**coord.attrs, DIMS: list(coord.dims)}))
         for key in ALONG_TIME:
             if key in frames.coords:

@@ -46,6 +46,11 @@ log = logging.getLogger("nowcast.data.ingest")
 
 ProgressFn = Callable[[str, int, int], None]
 PHYSICAL_ATTRS = ("units", "standard_name", "long_name")
+MASK_ATTRS = {
+    "long_name": "inside the source's domain (data in the group's first frames)",
+    "flag_values": [0, 1],
+    "flag_meanings": "no_data data",
+}
 STORM_ATTRS = ("storm_id", "storm_name")
 ALONG_TIME = ("center_lat", "center_lon")
 
@@ -303,6 +308,12 @@ class _PipelineRun:
                 along = [float(s.frame.coords.variables[key].values) for s in staged]
                 attrs = {"units": "degrees", "long_name": f"storm {key.replace('_', ' ')}"}
                 coords[key] = ("time", np.array(along, dtype=np.float32), attrs)
+        if not any(key in variables for key in ALONG_TIME):
+            coords["valid_mask"] = (
+                ("y", "x"),
+                np.isfinite(values).any(axis=0).astype(np.uint8),
+                MASK_ATTRS,
+            )
         attrs = {k: first.attrs[k] for k in PHYSICAL_ATTRS if k in first.attrs}
         attrs.update(self.config.transform.to_attrs())
         name = self.config.source.variable or attrs.get("standard_name") or "frames"
