@@ -134,17 +134,21 @@ DAYS = {
 }
 
 
-def ingest(tmp_path: Path, repo_root: Path, name: str) -> tuple[Path, Path]:
-    """Ingest two frames of `name`; return the archive path and the first source file."""
-    folder, env_var, first, start, end = CASES[name]
+def ingest(
+    tmp_path: Path, repo_root: Path, name: str, text: str | None = None, like: str | None = None
+) -> tuple[Path, Path]:
+    """Ingest two frames of pipeline `name` (its TOML `text`, else shipped or above; the files
+    of pipeline `like`, else its own); return the archive path and the first source file."""
+    folder, env_var, first, start, end = CASES[like or name]
     data = shared_data_path(*folder)
     pipelines = tmp_path / "pipelines"
     pipelines.mkdir(parents=True)
     shipped = repo_root / "pipelines" / f"{name}.toml"
-    text = shipped.read_text() if shipped.exists() else PIPELINES[name]
+    if text is None:
+        text = shipped.read_text() if shipped.exists() else PIPELINES[name]
     (pipelines / f"{name}.toml").write_text(text)
     config = write_settings(tmp_path, pipelines)
-    day = DAYS[name]
+    day = DAYS[like or name]
     since, until = f"{day}T{start}Z", f"{day}T{end}Z"
     env = {env_var: str(data)}
     result = cli(config, "ingest", "-p", name, "--since", since, "--until", until, env=env)
@@ -195,6 +199,25 @@ def test_fmi_echoes_span_the_dbz_colour_scale(tmp_path: Path, repo_root: Path) -
     assert style.label.endswith("(dBZ)") and style.ticks[0] == 5 and style.ticks[-1] == 70
     colours = style.norm(np.asarray(frame.values)[np.isfinite(frame.values)])
     assert len(set(np.asarray(colours)[np.asarray(colours) >= 0].tolist())) >= 5
+
+
+def test_fmi_rain_rate_view_follows_pysteps_z_r(tmp_path: Path, repo_root: Path) -> None:
+    text = PIPELINES["fmi-radar"].replace(
+        "[source.reader.importer_kwargs]",
+        "[source.reader]\nrain_rate = true\n[source.reader.importer_kwargs]",
+    )
+    text = text.replace(
+        'kind = "linear"\nvmin = -10.0\nvmax = 60.0', 'kind = "log10"\nvmin = 0.1\nvmax = 100.0'
+    )
+    assert "rain_rate = true" in text and 'kind = "log10"' in text
+    store, first = ingest(tmp_path, repo_root, "fmi-rate", text, like="fmi-radar")
+    frame = Archive(store).read("fmi-rate").isel(time=0)
+    assert frame.attrs["units"] == "mm h-1"
+    dbz = pysteps_read("fmi-radar", first)
+    rate = np.where(dbz >= -31.5, (10 ** (dbz / 10) / 223.0) ** (1 / 1.53), 0.0)  # FMI's Z-R
+    rate[np.isnan(dbz)] = np.nan
+    expected = block_average(rate, (64, 64), decibel=False)
+    np.testing.assert_allclose(frame.values, expected, rtol=1e-4, atol=1e-6)
 
 
 def test_knmi_ingests_and_renders_without_celestial_body_override(

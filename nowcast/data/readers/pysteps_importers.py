@@ -27,9 +27,14 @@ UNITS = {
 
 
 class PystepsOptions(ReaderOptions):
-    """Keyword arguments for the pysteps importer (e.g. product, unit, accutime)."""
+    """Keyword arguments for the pysteps importer (e.g. product, unit, accutime), and an
+    optional rain-rate view of reflectivity (`rain_rate`: Z = a R^b with the importer's
+    `zr_a`/`zr_b`, else Marshall-Palmer 200/1.6, through `pysteps.utils.conversion`)."""
 
     importer_kwargs: dict[str, Any] = {}
+    rain_rate: bool = False
+    zr_a: float | None = None
+    zr_b: float | None = None
 
 
 def importer(name: str):  # noqa: ANN201 - a pysteps importer function
@@ -38,6 +43,14 @@ def importer(name: str):  # noqa: ANN201 - a pysteps importer function
         from pysteps.io import get_method
 
     return get_method(name, "importer")
+
+
+def rain_rate(data: Any, meta: dict, options: PystepsOptions) -> tuple[Any, dict]:
+    """Reflectivity or accumulation -> rain rate in mm/h with pysteps' own conversion."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        from pysteps.utils.conversion import to_rainrate
+
+    return to_rainrate(np.ma.filled(data, np.nan), meta, options.zr_a, options.zr_b)
 
 
 class PystepsReader:
@@ -57,6 +70,8 @@ class PystepsReader:
         """Run the importer on the payload (written to a temporary file when in memory)."""
         with local_path(payload) as path:
             data, _quality, meta = self._import(str(path), **options.importer_kwargs)
+        if options.rain_rate:
+            data, meta = rain_rate(data, meta, options)
         values = np.ma.filled(np.ma.asarray(data, dtype=np.float32), np.nan)
         if values.ndim != 2:
             raise ValueError(f"{self.format} returned shape {values.shape}, not one 2D frame")
