@@ -109,6 +109,8 @@ def test_backtest_matches_an_independent_computation(site: Path) -> None:
         np.testing.assert_allclose(summary(site, method, "RMSE"), expected[method], rtol=1e-4)
     rmse = {m: summary(site, m, "RMSE").mean() for m in ("persistence", "extrapolation")}
     assert rmse["extrapolation"] < rmse["persistence"]
+    skill = summary(site, "extrapolation", "RMSE_SKILL")
+    np.testing.assert_allclose(skill, 1 - expected["extrapolation"] / expected["persistence"])
     notes = pd.read_csv(site / "runs" / "verification" / "summary.csv")["note"].astype(str)
     assert notes.str.contains("kg m-2; 8 cases; valid").any()
     rows_once = count_rows(site)

@@ -83,10 +83,22 @@ class Accumulator:
                     fss_accum(state, masked_forecast, masked_observed)
 
     def rows(self, units: str) -> list[ScoreRow]:
-        """One row per method, lead and score over the whole period (init time = `period`)."""
-        return [
+        """One row per method, lead and score over the whole period (init time = `period`),
+        plus `RMSE_SKILL`: 1 - RMSE / RMSE of persistence at the same lead."""
+        rows = [
             row for key, sums in sorted(self.sums.items()) for row in self._lead(*key, sums, units)
         ]
+        rmse = {(r.method, r.lead_time): r.value for r in rows if r.score == "RMSE"}
+        for (method, lead), value in rmse.items():
+            reference = rmse.get(("persistence", lead))
+            if method == "persistence" or value is None or not reference:
+                continue
+            skill = 1.0 - value / reference
+            note = "1 - RMSE / RMSE of persistence"
+            rows.append(
+                ScoreRow(self.pipeline, self.period, lead, method, "RMSE_SKILL", skill, note=note)
+            )
+        return rows
 
     def _lead(self, method: str, lead: int, sums: _LeadSums, units: str) -> list[ScoreRow]:
         """The rows of one method at one lead."""
