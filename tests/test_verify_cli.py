@@ -145,6 +145,14 @@ def test_verify_stored_forecast_and_report(site: Path) -> None:
     assert list(report.parent.glob("bom_radar_MSE.png"))
     csv = (site / "runs" / "verification" / "scores.csv").read_text().splitlines()
     assert csv[0].startswith("pipeline,init_time,lead_time,method,score,value")
+    totals = pd.read_csv(site / "runs" / "verification" / "summary.csv")
+    stored_rmse = totals[(totals["init_time"] == "2020-10-31T01:30:00Z/2020-10-31T01:30:00Z")]
+    rmse = stored_rmse[(stored_rmse["score"] == "RMSE") & (stored_rmse["method"] == "persistence")]
+    per_case = pd.read_csv(site / "runs" / "verification" / "scores.csv")
+    one = per_case[(per_case["score"] == "RMSE") & (per_case["method"] == "persistence")]
+    one = one[one["init_time"] == "2020-10-31T01:30:00Z"]
+    assert len(rmse) == len(one) == 6  # one per lead, 10-60 min
+    np.testing.assert_allclose(rmse["value"].to_numpy(), one["value"].to_numpy(), rtol=1e-6)
 
 
 def test_backtest_needs_a_period(site: Path) -> None:

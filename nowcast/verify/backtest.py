@@ -21,6 +21,8 @@ from nowcast.verify.cases import baseline_case, make_case
 from nowcast.verify.runner import (
     BASELINE_METHODS,
     CSV_FILE,
+    SUMMARY_CSV,
+    SUMMARY_TABLE,
     TABLE_FILE,
     VerifyReport,
     events_for,
@@ -30,9 +32,6 @@ from nowcast.verify.runner import (
 from nowcast.verify.table import ScoreTable
 
 log = logging.getLogger(__name__)
-
-SUMMARY_TABLE = "summary.sqlite"
-SUMMARY_CSV = "summary.csv"
 
 
 def backtest_inits(

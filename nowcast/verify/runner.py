@@ -11,10 +11,11 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.core.errors import DataMissingError
-from nowcast.core.timeutil import now_utc, parse_duration
+from nowcast.core.timeutil import iso, now_utc, parse_duration
 from nowcast.data.archive import Archive
 from nowcast.forecasting.files import list_forecasts, open_forecast
 from nowcast.settings.config import Settings
+from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.case import Case, EventDefinition, default_events, score_case
 from nowcast.verify.cases import baseline_case, stored_case
 from nowcast.verify.table import ScoreTable
@@ -24,6 +25,8 @@ log = logging.getLogger(__name__)
 BASELINE_METHODS = ("persistence", "extrapolation")
 TABLE_FILE = "scores.sqlite"
 CSV_FILE = "scores.csv"
+SUMMARY_TABLE = "summary.sqlite"
+SUMMARY_CSV = "summary.csv"
 
 
 @dataclass
@@ -81,7 +84,11 @@ def run_verify(
     out: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> VerifyReport:
-    """Score every stored forecast since `since` whose valid times have observations now."""
+    """Score every stored forecast since `since` whose valid times have observations now.
+
+    Per-case rows go to the score table; scores accumulated over all those cases per lead
+    (pysteps-style, as the backtest's) go to the summary table.
+    """
     archive = Archive(settings.archive)
     if not archive.exists():
         raise DataMissingError(f"no archive yet at {settings.archive} (run `nowcast ingest`)")
@@ -96,6 +103,8 @@ def run_verify(
     ]
     groups = set(archive.groups())
     series_cache: dict[str, xr.DataArray] = {}
+    boards: dict[str, Accumulator] = {}
+    inits: list[pd.Timestamp] = []
     for index, found in enumerate(files):
         dataset = open_forecast(found.path)
         group = str(dataset.attrs["pipeline"])
@@ -113,8 +122,19 @@ def run_verify(
         others = (baseline_case(m, group, init, leads, series, native) for m in baselines)
         cases = [case, *others]
         score_cases(cases, events, table, report)
+        board = boards.setdefault(group, Accumulator(group, events, ""))
+        for scored in cases:
+            board.add(scored)
+        inits.append(init)
         if progress:
             progress(index + 1, len(files))
     table.export_csv(folder / CSV_FILE)
+    if inits:
+        period = f"{iso(min(inits))}/{iso(max(inits))}"
+        summary = ScoreTable(folder / SUMMARY_TABLE)
+        for group, board in boards.items():
+            board.period = period
+            summary.upsert(board.rows(str(series_cache[group].attrs.get("units", ""))))
+        report.summary = summary.export_csv(folder / SUMMARY_CSV)
     log.info("verified %d forecast(s): %s", len(files) - report.skipped, report.cases)
     return report
