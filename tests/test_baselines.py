@@ -35,6 +35,24 @@ def test_extrapolation_follows_the_motion() -> None:
     assert abs(centre_column - (8 + 3 * 3)) <= 1
 
 
+def test_extrapolation_takes_motion_at_the_native_cadence() -> None:
+    truth = moving_block(9, 2)  # 2 px per native step
+    forecast = extrapolation(truth[:3], 2, stride=2)  # leads every 2 native steps
+    for lead in range(2):
+        column = np.argmax(forecast[lead].sum(axis=0) > 7)
+        assert column == 8 + 2 * (2 + 2 * (lead + 1))
+    every_step = extrapolation(truth[:3], 4)
+    np.testing.assert_allclose(forecast, every_step[1::2], atol=1e-4)
+
+
+def test_extrapolation_keeps_no_data_as_nan() -> None:
+    truth = moving_block(3, 2) + 200.0
+    truth[:, :, 50:] = np.nan  # a fixed domain edge
+    forecast = extrapolation(truth, 2)
+    assert np.isnan(forecast[:, :, 52:]).all()
+    assert np.nanmin(forecast) >= 199.0  # no-data never became 0
+
+
 def test_unknown_baseline_lists_valid_names() -> None:
     with pytest.raises(ValueError, match="extrapolation, persistence"):
         get_baseline("climatology")

@@ -52,6 +52,11 @@ def test_styles_follow_cf_attributes() -> None:
     ds["forecast"].attrs.update(units="mm", standard_name="precipitation_amount")
     assert field_style(ds["forecast"]).ticks[0] == 0.05
     ds["forecast"].attrs.update(units="dBZ", standard_name="", long_name="reflectivity")
+    dbz = field_style(ds["forecast"])
+    assert dbz.kind == "rain" and dbz.ticks == tuple(range(5, 71, 5))
+    assert dbz.label == "Reflectivity (dBZ)" and dbz.cmap(dbz.norm(-32.0)) == TRANSPARENT
+    assert dbz.cmap(dbz.norm(20.0)) != dbz.cmap(dbz.norm(45.0))
+    ds["forecast"].attrs.update(units="W m-2", standard_name="", long_name="flux")
     assert field_style(ds["forecast"]).kind == "generic"
 
 

@@ -13,6 +13,7 @@ import pytest
 from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, SAF, cli
 
+from nowcast.training import run as train_run
 from nowcast.training.checkpoint import load_model, read_meta
 
 TINY_PRESET = """
@@ -174,6 +175,33 @@ def test_finetune_on_satellite_records_parent(site: Path, trained: Path) -> None
     assert card["freeze_layers"] == 1
     assert card["sequence"] == {"input_frames": 8, "output_frames": 4}
     assert "Parent: `" in (out / "card.md").read_text()
+
+
+def test_card_scores_the_deployed_best_checkpoint(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+
+    def recording(model, reader, windows, spec):  # noqa: ANN001, ANN202 - test_scores' args
+        calls.append((reader, windows, spec))
+        return original(model, reader, windows, spec)
+
+    original = train_run.test_scores
+    monkeypatch.setattr(train_run, "test_scores", recording)
+    (site / "pipelines" / "demo.toml").write_text((REPO / "pipelines" / "demo.toml").read_text())
+    ingested = run(site, "ingest", "-p", "demo", "--until", "2024-09-05T06:00Z")
+    assert ingested.exit_code == 0, ingested.output
+    out = site / "rescored"
+    args = ("train", "-p", "demo", "--preset", str(site / "tiny.toml"), "--iterations", "6")
+    result = run(site, *args, "--every", "3", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    card = json.loads((out / "card.json").read_text())
+    assert card["test_scores_checkpoint"] == "best" and card["test_scores_per_lead"]
+    best, _ = load_model(out / "best", "cpu")
+    rescored = original(best, *calls[0])
+    for method, scores in card["test_scores_per_lead"].items():
+        for name, values in scores.items():
+            assert values == pytest.approx(rescored[method][name], rel=1e-6)
 
 
 def test_finetune_from_another_model_is_refused(site: Path, trained: Path) -> None:

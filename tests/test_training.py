@@ -96,9 +96,12 @@ def test_unknown_or_repeated_loss_terms_are_refused() -> None:
 def test_final_loss_takes_over_for_the_last_fraction(tmp_path: Path, monkeypatch) -> None:
     kinds: list[str] = []
 
-    def recording(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    def recording(
+        prediction: torch.Tensor, target: torch.Tensor, kind: str, valid: torch.Tensor | None
+    ) -> torch.Tensor:
         kinds.append(kind)
-        return sequence_loss(prediction, target, kind)
+        assert valid is None  # moving squares have data everywhere
+        return sequence_loss(prediction, target, kind, valid)
 
     monkeypatch.setattr(engine, "sequence_loss", recording)
     trainer = _trainer(tmp_path, iterations=8, final_loss="l1+l2+ssim", final_fraction=0.25)

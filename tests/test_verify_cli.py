@@ -11,6 +11,12 @@ import pytest
 from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 from pysteps import extrapolation, motion
+from pysteps.verification.detcatscores import (
+    det_cat_fct_accum,
+    det_cat_fct_compute,
+    det_cat_fct_init,
+)
+from pysteps.verification.spatialscores import fss_accum, fss_compute, fss_init
 
 from nowcast.data.archive import Archive
 from nowcast.data.transform import from_attrs
@@ -47,44 +53,48 @@ def run(folder: Path, *args: str):  # noqa: ANN201 - CliRunner Result
     return cli(folder / "nowcast.toml", *args, env={"NOWCAST_BOM_DIR": str(folder / "bom")})
 
 
-def stored(folder: Path, method: str, score: str, threshold: float | None = None) -> pd.DataFrame:
-    """Rows of one method and score from the SQLite table, as lead x init values."""
-    with sqlite3.connect(folder / "runs" / "verification" / "scores.sqlite") as connection:
-        frame = pd.read_sql_query(
-            "SELECT init_time, lead_time, value, threshold FROM scores "
-            "WHERE method = ? AND score = ?",
-            connection,
-            params=(method, score),
-        )
-    if threshold is not None:
-        frame = frame[frame["threshold"] == threshold]
-    return frame.pivot(index="init_time", columns="lead_time", values="value")
-
-
 def independent_scores(folder: Path) -> dict[str, np.ndarray]:
-    """Persistence and extrapolation MSE, and persistence CSI at 0.1 mm, computed directly."""
+    """Per lead over all inits, with pysteps' accumulating functions on the archive's arrays:
+    persistence CSI and FSS (5 px) at 0.1 mm, and RMSE (mm) of persistence and extrapolation."""
     series = Archive(folder / "archive.zarr").read("bom-radar").load()
-    transform = from_attrs(series.attrs)
-    mse = {"persistence": [], "extrapolation": []}
-    csi = []
+    low, high = from_attrs(series.attrs).physical_range
+    tables = [det_cat_fct_init(0.1) for _ in LEADS]
+    fss = [fss_init(0.1, 5) for _ in LEADS]
+    squared = {"persistence": np.zeros(len(LEADS)), "extrapolation": np.zeros(len(LEADS))}
+    valid = np.zeros(len(LEADS))
     for init in INITS:
         truth = series.sel(time=init + LEADS).values.astype(np.float64)
-        last3 = series.sel(time=pd.date_range(end=init, periods=3, freq="10min")).values
-        persist = np.repeat(last3[-1:], len(LEADS), axis=0).astype(np.float64)
-        velocity = motion.get_method("LK")(last3.astype(np.float64))
+        last3 = np.nan_to_num(
+            series.sel(time=pd.date_range(end=init, periods=3, freq="10min")).values
+        ).astype(np.float64)
+        velocity = motion.get_method("LK")(last3)
         advected = extrapolation.get_method("semilagrangian")(last3[-1], velocity, len(LEADS))
         advected = np.where(np.isfinite(advected), advected, last3[-1])
-        for name, field in (("persistence", persist), ("extrapolation", advected)):
-            mse[name].append(((np.clip(field, 0, 1) - truth) ** 2).sum(axis=(1, 2)))
-        forecast_mm, observed_mm = transform.to_physical(persist), transform.to_physical(truth)
-        hits = ((forecast_mm >= 0.1) & (observed_mm >= 0.1)).sum(axis=(1, 2))
-        either = ((forecast_mm >= 0.1) | (observed_mm >= 0.1)).sum(axis=(1, 2))
-        csi.append(hits / either)
+        persisted = np.repeat(series.sel(time=init).values[None], len(LEADS), axis=0)
+        for lead in range(len(LEADS)):
+            missing = np.isnan(truth[lead])
+            valid[lead] += (~missing).sum()
+            for name, field in (("persistence", persisted), ("extrapolation", advected)):
+                clipped = np.where(missing, np.nan, np.clip(field[lead], low, high))
+                squared[name][lead] += np.nansum((clipped - truth[lead]) ** 2)
+                if name == "persistence":
+                    det_cat_fct_accum(tables[lead], clipped[~missing], truth[lead][~missing])
+                    fss_accum(fss[lead], clipped, truth[lead])
     return {
-        "persistence": np.array(mse["persistence"]),
-        "extrapolation": np.array(mse["extrapolation"]),
-        "csi": np.array(csi),
+        "csi": np.array([det_cat_fct_compute(t, ["CSI"])["CSI"] for t in tables]),
+        "fss": np.array([fss_compute(f) for f in fss]),
+        **{name: np.sqrt(total / valid) for name, total in squared.items()},
     }
+
+
+def summary(folder: Path, method: str, score: str, **match: float) -> np.ndarray:
+    """The backtest's accumulated scores (one per lead) from summary.csv."""
+    table = pd.read_csv(folder / "runs" / "verification" / "summary.csv")
+    rows = table[(table["method"] == method) & (table["score"] == score)]
+    for key, value in match.items():
+        rows = rows[rows[key] == value]
+    assert list(rows["lead_time"]) == [int(lead / pd.Timedelta("1min")) for lead in LEADS]
+    return rows["value"].to_numpy()
 
 
 def test_backtest_matches_an_independent_computation(site: Path) -> None:
@@ -94,17 +104,17 @@ def test_backtest_matches_an_independent_computation(site: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "extrapolation: 8" in result.output and "persistence: 8" in result.output
     expected = independent_scores(site)
+    np.testing.assert_allclose(summary(site, "persistence", "CSI", threshold=0.1), expected["csi"])
+    fss = summary(site, "persistence", "FSS", threshold=0.1, scale=5)
+    np.testing.assert_allclose(fss, expected["fss"], rtol=1e-6)
     for method in ("persistence", "extrapolation"):
-        table = stored(site, method, "MSE")
-        assert table.shape == (len(INITS), len(LEADS))
-        np.testing.assert_allclose(table.to_numpy(), expected[method], rtol=1e-4, atol=1e-3)
-    np.testing.assert_allclose(
-        stored(site, "persistence", "CSI", 0.1).to_numpy(), expected["csi"], rtol=1e-6
-    )
-    mean_mse = {
-        m: stored(site, m, "MSE").to_numpy().mean() for m in ("persistence", "extrapolation")
-    }
-    assert mean_mse["extrapolation"] < mean_mse["persistence"]
+        np.testing.assert_allclose(summary(site, method, "RMSE"), expected[method], rtol=1e-4)
+    rmse = {m: summary(site, m, "RMSE").mean() for m in ("persistence", "extrapolation")}
+    assert rmse["extrapolation"] < rmse["persistence"]
+    skill = summary(site, "extrapolation", "RMSE_SKILL")
+    np.testing.assert_allclose(skill, 1 - expected["extrapolation"] / expected["persistence"])
+    notes = pd.read_csv(site / "runs" / "verification" / "summary.csv")["note"].astype(str)
+    assert notes.str.contains("kg m-2; 8 cases; valid").any()
     rows_once = count_rows(site)
     again = run(site, *args, *period, "--thresholds", "0.1,0.5", "--scales", "1,5")
     assert again.exit_code == 0
@@ -137,6 +147,14 @@ def test_verify_stored_forecast_and_report(site: Path) -> None:
     assert list(report.parent.glob("bom_radar_MSE.png"))
     csv = (site / "runs" / "verification" / "scores.csv").read_text().splitlines()
     assert csv[0].startswith("pipeline,init_time,lead_time,method,score,value")
+    totals = pd.read_csv(site / "runs" / "verification" / "summary.csv")
+    stored_rmse = totals[(totals["init_time"] == "2020-10-31T01:30:00Z/2020-10-31T01:30:00Z")]
+    rmse = stored_rmse[(stored_rmse["score"] == "RMSE") & (stored_rmse["method"] == "persistence")]
+    per_case = pd.read_csv(site / "runs" / "verification" / "scores.csv")
+    one = per_case[(per_case["score"] == "RMSE") & (per_case["method"] == "persistence")]
+    one = one[one["init_time"] == "2020-10-31T01:30:00Z"]
+    assert len(rmse) == len(one) == 6  # one per lead, 10-60 min
+    np.testing.assert_allclose(rmse["value"].to_numpy(), one["value"].to_numpy(), rtol=1e-6)
 
 
 def test_backtest_needs_a_period(site: Path) -> None:

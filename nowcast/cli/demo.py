@@ -125,6 +125,8 @@ def run_demo(
     end = pd.Timestamp(forecast.dataset.forecast_reference_time.values)
     horizon_end = end - pd.Timedelta("4h")
     start = horizon_end - pd.Timedelta(hours=2 if quick else plan.backtest_hours)
-    scores = run_backtest(settings, plan.pipeline, start, horizon_end)
+    # one real day leaves no init outside the training windows: score them, marked as such
+    in_training = real is not None
+    scores = run_backtest(settings, plan.pipeline, start, horizon_end, include_training=in_training)
     report = write_report(ScoreTable(scores.table), scores.table.parent / "report", plan.pipeline)
     return DemoResult(settings, ingest, trained, forecast, products, report, scores.table)

@@ -1,19 +1,27 @@
 """The Zarr archive: one group per pipeline (and per storm), frames (time, y, x), append-only.
 
-Layout of a group: the data variable (float32, model scale, chunked by time, CF attributes
-and the transform), `time` (int64 nanoseconds since 1970, encoding fixed on the first write),
-`x`/`y` in metres, `lat`/`lon` where cheap, `center_lat`/`center_lon` along time for
-storm-centred groups, and a scalar `crs` grid mapping.
+Layout of a group: the data variable (float32 physical values in its `units`, NaN for
+no-data, chunked by time, CF attributes, the model transform as metadata and
+`nowcast_scale = "physical"`), `time` (int64 nanoseconds since 1970, encoding fixed on the
+first write), `x`/`y` in metres, `lat`/`lon` where cheap, `valid_mask` (the source's domain)
+on fixed grids, `center_lat`/`center_lon` along time for storm-centred groups, and a scalar
+`crs` grid mapping.
 
 Crash safety: an append resizes and writes the data chunks and coordinates first, and only
 then records the new length in the group attribute `nowcast_committed` (one atomic file
 replace). Readers trust that length, so a process killed mid-append leaves every committed
 frame readable; the next append, under the same file lock, trims the uncommitted tail first.
 Frames are stored in arrival order (normally time order); `read` always returns them sorted.
+
+Groups written before values were stored physically (no `nowcast_scale`, a `transform`)
+hold the model scale: `read` converts them to physical units, appends to them are
+converted to their scale, and `migrate` rewrites them in physical units.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,10 +40,14 @@ from nowcast.core.errors import DataMissingError, NowcastError
 from nowcast.core.timeutil import iso, now_utc, parse_duration
 from nowcast.data.grid import GRID_MAPPING
 from nowcast.data.history import select_history
+from nowcast.data.transform import ATTR as TRANSFORM
+from nowcast.data.transform import Transform, from_attrs
 
 COMMITTED = "nowcast_committed"
 VARIABLE = "nowcast_variable"
 CADENCE = "cadence_s"
+SCALE = "nowcast_scale"
+PHYSICAL = "physical"
 LAST_INGEST = "last_ingest"
 LOCK_FILE = ".nowcast.lock"
 TIME_ATTRS = {
@@ -45,7 +57,7 @@ TIME_ATTRS = {
     "axis": "T",
 }
 ALONG_TIME = ("center_lat", "center_lon")
-FIXED = ("y", "x", "lat", "lon")
+FIXED = ("y", "x", "lat", "lon", "valid_mask")
 DIMS = "_ARRAY_DIMENSIONS"
 COMPRESSOR = Blosc(cname="zstd", clevel=3, shuffle=Blosc.SHUFFLE)
 TIME_CHUNK = 4096
@@ -84,10 +96,11 @@ class GroupSummary:
 class _CommittedFrames(BackendArray):
     """Lazy, outer-indexed access to the committed part of a Zarr array along time."""
 
-    def __init__(self, array: zarr.Array, length: int) -> None:
+    def __init__(self, array: zarr.Array, length: int, legacy: Transform | None = None) -> None:
         self.array = array
         self.shape = (length, *array.shape[1:])
-        self.dtype = array.dtype
+        self.dtype = np.dtype("float32") if legacy else array.dtype
+        self.legacy = legacy
 
     def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
         return indexing.explicit_indexing_adapter(
@@ -104,7 +117,8 @@ class _CommittedFrames(BackendArray):
             first = np.asarray(first)
             first = np.where(first < 0, first + length, first)
             first = int(first) if first.ndim == 0 else first
-        return self.array.get_orthogonal_selection((first, *key[1:]))
+        values = self.array.get_orthogonal_selection((first, *key[1:]))
+        return values if self.legacy is None else self.legacy.to_physical(values)
 
 
 def _time_chunk(ny: int, nx: int) -> int:
@@ -126,6 +140,14 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def legacy_transform(attrs: Mapping[str, Any]) -> Transform | None:
+    """The transform of a variable stored on the model scale (old stores), else None."""
+    if attrs.get(SCALE) == PHYSICAL or TRANSFORM not in attrs:
+        return None
+    transform = from_attrs(attrs)
+    return None if transform.kind == "identity" else transform
 
 
 def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,8 +242,10 @@ class Archive:
         length = int(node.attrs[COMMITTED])
         name = str(node.attrs[VARIABLE])
         array = node[name]
-        lazy = indexing.LazilyIndexedArray(_CommittedFrames(array, length))
+        legacy = legacy_transform(array.attrs)
+        lazy = indexing.LazilyIndexedArray(_CommittedFrames(array, length, legacy))
         data = xr.Variable(("time", "y", "x"), lazy, attrs=_clean_attrs(array.attrs))
+        data.attrs[SCALE] = PHYSICAL
         stamps = np.asarray(node["time"][:length], dtype=np.int64).view("datetime64[ns]")
         coords: dict[str, Any] = {"time": ("time", stamps, {"standard_name": "time"})}
         for key in FIXED:
@@ -332,8 +356,8 @@ class Archive:
     ) -> pd.DatetimeIndex:
         """Append frames whose valid times the group lacks (in time order); return those times.
 
-        `frames` is (time, y, x) on the model scale; its attrs, coordinates and `name` define
-        the group on the first write; `attrs` become group attributes.
+        `frames` is (time, y, x) in physical units (NaN for no-data); its attrs, coordinates and
+        `name` define the group on the first write; `attrs` become group attributes.
         """
         if frames.dims != ("time", "y", "x"):
             raise ValueError(f"frames must have dims (time, y, x), not {frames.dims}")
@@ -385,7 +409,7 @@ class Archive:
             compressor=COMPRESSOR,
             fill_value=np.nan,
         )
-        data_attrs = {**frames.attrs, DIMS: ["time", "y", "x"]}
+        data_attrs = {**frames.attrs, SCALE: PHYSICAL, DIMS: ["time", "y", "x"]}
         if coordinates:
             data_attrs["coordinates"] = " ".join(coordinates)
         if GRID_MAPPING in frames.coords:
@@ -398,7 +422,9 @@ class Archive:
         for key in FIXED:
             if key in frames.coords:
                 coord = frames[key]
-                stored = node.create_dataset(key, data=coord.values, compressor=COMPRESSOR)
+                stored = node.create_dataset(
+                    key, data=coord.values, compressor=COMPRESSOR, fill_value=None
+                )
                 stored.attrs.put(_json_safe({**coord.attrs, DIMS: list(coord.dims)}))
         for key in ALONG_TIME:
             if key in frames.coords:
@@ -431,7 +457,11 @@ class Archive:
             return pd.DatetimeIndex([], dtype="datetime64[ns]")
         count = int(order.size)
         new = frames.isel(time=order)
-        writes = {name: new.values.astype(np.float32, copy=False), "time": incoming[order]}
+        values = new.values.astype(np.float32, copy=False)
+        legacy = legacy_transform(node[name].attrs)
+        if legacy is not None:
+            values = legacy.to_model(values)
+        writes = {name: values, "time": incoming[order]}
         for key in ALONG_TIME:
             if key in node:
                 writes[key] = new[key].values.astype(np.float32)
@@ -441,6 +471,39 @@ class Archive:
             array[length : length + count] = values
         self._commit(node, length + count)
         return pd.DatetimeIndex(incoming[order].view("datetime64[ns]"))
+
+    def migrate(self, group: str) -> bool:
+        """Rewrite an old model-scale group in physical units; False when already physical.
+
+        The physical copy is written beside the old array and swapped in by two renames, so
+        an interrupted migration leaves the old array (read as before) or fails loudly.
+        """
+        with self.lock:
+            node = self._root("a")[group]
+            name = str(node.attrs[VARIABLE])
+            array = node[name]
+            legacy = legacy_transform(array.attrs)
+            if legacy is None:
+                return False
+            copy = node.create_dataset(
+                f"{name}_migrating",
+                shape=array.shape,
+                chunks=array.chunks,
+                dtype="float32",
+                compressor=COMPRESSOR,
+                fill_value=np.nan,
+                overwrite=True,
+            )
+            step = array.chunks[0]
+            for start in range(0, array.shape[0], step):
+                stop = min(start + step, array.shape[0])
+                copy[start:stop] = legacy.to_physical(array[start:stop])
+            copy.attrs.put({**array.attrs.asdict(), SCALE: PHYSICAL})
+            folder = self.path / group
+            os.replace(folder / name, folder / f"{name}_legacy")
+            os.replace(folder / f"{name}_migrating", folder / name)
+            shutil.rmtree(folder / f"{name}_legacy")
+            return True
 
     def _commit(self, node: zarr.Group, length: int) -> None:
         """Make `length` frames visible to readers (the single atomic step of an append)."""

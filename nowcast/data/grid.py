@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import pyproj
@@ -30,6 +31,9 @@ class GridSpec(BaseModel):
     projection; `extent` crops to (x_min, y_min, x_max, y_max) in source metres (for
     storm-centred frames, metres from the centre). The crop is then trimmed evenly at its edges
     to a whole multiple of `shape` and averaged in blocks, ignoring missing pixels.
+    `average` says in which space: `linear` (rates, accumulations, temperatures) or
+    `decibel` (dBZ, dBR: averaged as 10^(v/10), then back to dB); by default `decibel` for
+    units starting with "dB", else `linear`.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -38,6 +42,9 @@ class GridSpec(BaseModel):
     bbox: tuple[float, float, float, float] | None = None
     extent: tuple[float, float, float, float] | None = None
     latlon: bool = Field(True, description="store 2D lat/lon coordinates")
+    average: Literal["linear", "decibel"] | None = Field(
+        None, description="block-average space; default from the units (dB* -> decibel)"
+    )
 
     @model_validator(mode="after")
     def _one_crop(self) -> GridSpec:
@@ -62,6 +69,35 @@ def crs_from_string(text: str) -> pyproj.CRS:
         return pyproj.CRS.from_user_input(text)
     except pyproj.exceptions.CRSError as exc:
         raise ConfigError(f"not a usable projection {text!r}: {exc}") from None
+
+
+KM_LENGTHS = ("+a", "+b", "+R", "+x_0", "+y_0")
+EARTH_IN_KM = 1.0e5  # an ellipsoid axis below this many units is in km, not metres
+
+
+def metres_projection(text: str) -> tuple[str, float]:
+    """A PROJ string in metres, and the factor that turns its source x/y into metres.
+
+    Strings in kilometres (`+units=km`, or an ellipsoid such as `+a=6378.137` as pysteps'
+    `knmi_hdf5` gives) get lengths x 1000 and `+units=m`; others pass with factor 1.
+    """
+    tokens = text.split()
+    keyed = dict(token.split("=", 1) for token in tokens if "=" in token)
+    axes = [float(keyed[key]) for key in ("+a", "+b", "+R") if key in keyed]
+    in_km = keyed.get("+units") == "km" or bool(axes and max(axes) < EARTH_IN_KM)
+    if not in_km:
+        return text, 1.0
+    out = []
+    for token in tokens:
+        key, _, value = token.partition("=")
+        if key in KM_LENGTHS:
+            token = f"{key}={float(value) * 1000.0:.10g}"
+        elif key == "+units":
+            token = "+units=m"
+        out.append(token)
+    if "+units" not in keyed:
+        out.append("+units=m")
+    return " ".join(out), 1000.0
 
 
 _CF_ATTRS: dict[int, tuple[pyproj.CRS, dict]] = {}
@@ -135,10 +171,14 @@ class GridPlan:
     y: np.ndarray
     lon: np.ndarray | None
     lat: np.ndarray | None
+    average: str = "linear"
 
     def apply(self, values: np.ndarray) -> np.ndarray:
-        """Cut and block-average one physical frame's values (float32 out)."""
-        return block_mean(np.asarray(values)[self.rows, self.cols], self.factor)
+        """Cut and block-average one physical frame's values (float32 out) in `average` space."""
+        cut = np.asarray(values)[self.rows, self.cols]
+        if self.average == "decibel":
+            return decibel_block_mean(cut, self.factor)
+        return block_mean(cut, self.factor)
 
     def coords(self, x_attrs: dict, y_attrs: dict) -> dict[str, object]:
         """The target grid's coordinates (x, y, and lat/lon when known)."""
@@ -224,6 +264,23 @@ def block_mean(values: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
         return np.where(count > 0, total / count, np.float32(np.nan)).astype(np.float32)
 
 
+def decibel_block_mean(values: np.ndarray, factor: tuple[int, int]) -> np.ndarray:
+    """Block mean of a log quantity (dBZ) in linear space: 10 log10(mean(10^(v/10)))."""
+    if factor == (1, 1):
+        return np.asarray(values, dtype=np.float32)
+    linear = np.power(10.0, np.asarray(values, dtype=np.float64) / 10.0)
+    mean = block_mean(linear.astype(np.float32), factor).astype(np.float64)
+    with np.errstate(divide="ignore"):
+        return (10.0 * np.log10(mean)).astype(np.float32)
+
+
+def average_space(spec: GridSpec, units: str | None) -> str:
+    """The block-average space: the grid's `average`, else `decibel` for dB units."""
+    if spec.average is not None:
+        return spec.average
+    return "decibel" if str(units or "").startswith("dB") else "linear"
+
+
 class Regridder:
     """Crop and block-mean frames to a GridSpec; the plan is computed once per source grid."""
 
@@ -257,7 +314,8 @@ class Regridder:
         lon = lat = None
         if self.spec.latlon and crs is not None and "center_lat" not in frame.coords:
             lon, lat = lonlat_of(out_x, out_y, crs)
-        plan = GridPlan(rows, cols, (fy, fx), out_x, out_y, lon, lat)
+        space = average_space(self.spec, frame.attrs.get("units"))
+        plan = GridPlan(rows, cols, (fy, fx), out_x, out_y, lon, lat, space)
         self._plans[key] = plan
         return plan
 

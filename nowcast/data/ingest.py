@@ -2,11 +2,12 @@
 
 `run_ingest` is what `nowcast ingest` and the scheduler call. Per pipeline it lists the
 source's frames in the time window, skips those already archived (or rejected before and
-unchanged), fetches the rest, and for each frame: read -> check -> regrid -> transform ->
-batch -> `Archive.append`. Bad inputs go to quarantine with their reason and never stop the
-run; an unreachable source makes the run exit 4 but keeps whatever was fetched. With
-`[follow]`, each frame is offered once per storm whose track spans it and cut into that
-storm's centred box (`nowcast.data.follow`) before it is checked again and regridded.
+unchanged), fetches the rest, and for each frame: read -> check -> regrid -> batch ->
+`Archive.append` (physical values, NaN for no-data; the transform is metadata). Bad inputs
+go to quarantine with their reason and never stop the run; an unreachable source makes the
+run exit 4 but keeps whatever was fetched. With `[follow]`, each frame is offered once per
+storm whose track spans it and cut into that storm's centred box (`nowcast.data.follow`)
+before it is checked again and regridded.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ log = logging.getLogger("nowcast.data.ingest")
 
 ProgressFn = Callable[[str, int, int], None]
 PHYSICAL_ATTRS = ("units", "standard_name", "long_name")
+MASK_ATTRS = {
+    "long_name": "inside the source's domain (data in the group's first frames)",
+    "flag_values": [0, 1],
+    "flag_meanings": "no_data data",
+}
 STORM_ATTRS = ("storm_id", "storm_name")
 ALONG_TIME = ("center_lat", "center_lon")
 
@@ -325,10 +331,10 @@ class _PipelineRun:
         return True
 
     def _stack(self, staged: list[_Staged]) -> xr.DataArray:
-        """A batch of regridded physical frames as one (time, y, x) series on the model scale."""
+        """A batch of regridded physical frames as one (time, y, x) series, NaN kept."""
         first = staged[0].frame
         variables = first.coords.variables
-        values = self.config.transform.to_model(np.stack([s.values for s in staged]))
+        values = np.stack([s.values for s in staged]).astype(np.float32, copy=False)
         coords = staged[0].plan.coords(variables["x"].attrs, variables["y"].attrs)
         coords["time"] = pd.DatetimeIndex([s.candidate.time for s in staged])
         if GRID_MAPPING in variables:
@@ -338,6 +344,12 @@ class _PipelineRun:
                 along = [float(s.frame.coords.variables[key].values) for s in staged]
                 attrs = {"units": "degrees", "long_name": f"storm {key.replace('_', ' ')}"}
                 coords[key] = ("time", np.array(along, dtype=np.float32), attrs)
+        if not any(key in variables for key in ALONG_TIME):
+            coords["valid_mask"] = (
+                ("y", "x"),
+                np.isfinite(values).any(axis=0).astype(np.uint8),
+                MASK_ATTRS,
+            )
         attrs = {k: first.attrs[k] for k in PHYSICAL_ATTRS if k in first.attrs}
         attrs.update(self.config.transform.to_attrs())
         name = self.config.source.variable or attrs.get("standard_name") or "frames"

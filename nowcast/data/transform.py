@@ -1,7 +1,8 @@
 """Value transforms between a physical variable and the model's [0, 1] scale, and back.
 
-A transform is stored with every frame (attribute `transform`, a JSON string), so a forecast
-on the model scale maps back to physical units with `from_attrs(attrs).to_physical(values)`.
+The archive stores physical values; the transform is metadata recorded with every group
+(attribute `transform`, a JSON string) and applied on the way into the model (training,
+forecasting) and back out: `from_attrs(attrs).to_physical(values)`.
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ class Transform(BaseModel):
     - log10: m = log10(v / vmin) / log10(vmax / vmin); values below `vmin` (no rain) map to 0
       and back to `zero`; e.g. rain rate 0.1-100 mm/h.
     - identity: values are stored as they are.
-    Model values are clipped to [0, 1] except for `identity`. Missing physical values are
-    replaced by `fill` (physical units) before the transform, so frames hold no NaN.
+    Model values are clipped to [0, 1] except for `identity`, so `to_physical` never leaves
+    `physical_range`. Missing physical values stay NaN (no-data, masked out of losses and
+    scores) unless `fill` is set: an explicit choice to treat them as that physical value
+    when they enter the model (the archive keeps them NaN either way).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -47,7 +50,7 @@ class Transform(BaseModel):
         return self
 
     def to_model(self, physical: np.ndarray) -> np.ndarray:
-        """Physical values -> float32 model scale (missing values filled first)."""
+        """Physical values -> float32 model scale (NaN kept unless `fill` is set)."""
         values = np.asarray(physical, dtype=np.float32)
         if self.fill is not None:
             values = np.where(np.isnan(values), np.float32(self.fill), values)
@@ -61,11 +64,29 @@ class Transform(BaseModel):
             scaled = np.log10(ratio) / np.float32(np.log10(self.vmax / self.vmin))
         return np.clip(scaled, 0.0, 1.0).astype(np.float32, copy=False)
 
+    @property
+    def physical_range(self) -> tuple[float, float] | None:
+        """The physical values the model scale can express (None for `identity`)."""
+        if self.kind == "identity":
+            return None
+        if self.kind == "log10":
+            return (min(self.zero, self.vmin), self.vmax)
+        return (self.vmin, self.vmax)
+
+    def clip(self, physical: np.ndarray) -> np.ndarray:
+        """Physical values clipped to `physical_range` (NaN kept), float32."""
+        values = np.asarray(physical, dtype=np.float32)
+        bounds = self.physical_range
+        if bounds is None:
+            return values
+        return np.clip(values, np.float32(bounds[0]), np.float32(bounds[1]))
+
     def to_physical(self, model: np.ndarray) -> np.ndarray:
-        """Model-scale values -> physical units (float32)."""
+        """Model-scale values (clipped to [0, 1] first) -> physical units (float32)."""
         values = np.asarray(model, dtype=np.float32)
         if self.kind == "identity":
             return values
+        values = np.clip(values, np.float32(0), np.float32(1))
         if self.kind == "linear":
             span = np.float32(self.vmax - self.vmin)
             out = self.vmax - values * span if self.invert else self.vmin + values * span

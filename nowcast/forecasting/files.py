@@ -39,7 +39,11 @@ class ForecastIdentity:
 def forecast_dataset(
     history: History, predicted: np.ndarray, cadence: pd.Timedelta, identity: ForecastIdentity
 ) -> xr.Dataset:
-    """The predicted frames (lead, y, x) on the model scale -> CF dataset in physical units."""
+    """The predicted frames (lead, y, x) in physical units -> CF dataset.
+
+    Forecasts are clipped to the transform's physical range, so no stored value lies
+    outside what the model scale can express.
+    """
     frames = history.frames
     transform = from_attrs(frames.attrs)
     init = history.init_time
@@ -64,12 +68,12 @@ def forecast_dataset(
         {
             "forecast": (
                 ("lead_time", "y", "x"),
-                transform.to_physical(predicted).astype(np.float32),
+                transform.clip(predicted),
                 variable_attrs,
             ),
             "observation": (
                 ("y", "x"),
-                transform.to_physical(frames.values[-1]).astype(np.float32),
+                np.asarray(frames.values[-1], dtype=np.float32),
                 {**variable_attrs, "long_name": "last observation at forecast_reference_time"},
             ),
         },

@@ -13,10 +13,12 @@ import xarray as xr
 from torch import nn
 
 from nowcast.core.errors import ConfigError
-from nowcast.core.timeutil import parse_duration
+from nowcast.core.timeutil import parse_duration, utc
 from nowcast.data.history import History
+from nowcast.data.transform import Transform, from_attrs
 from nowcast.forecasting.baselines import get_baseline
 from nowcast.forecasting.files import ForecastIdentity, forecast_dataset
+from nowcast.models.preset import SequenceConfig
 from nowcast.training.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
 from nowcast.training.device import resolve_device
 
@@ -33,16 +35,22 @@ class Forecaster:
     device: torch.device | None = None
     checkpoint_sha256: str = ""
     step: pd.Timedelta | None = None
+    trained_on: tuple[pd.Timestamp, pd.Timestamp] | None = None
 
-    def predict(self, frames: np.ndarray, steps: int) -> np.ndarray:
-        """Frames (T, H, W) on the model scale -> (steps, H, W) on the model scale."""
+    def predict(self, frames: np.ndarray, steps: int, transform: Transform) -> np.ndarray:
+        """Physical frames (T, H, W) -> (steps, H, W) physical, within the transform's range.
+
+        Baselines work on the physical values; the model gets them on its scale (no-data as
+        0, or the transform's `fill`) and its output is mapped back.
+        """
         if self.model is None:
-            return get_baseline(self.method)(frames, steps)
-        batch = torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32))
+            return transform.clip(get_baseline(self.method)(frames, steps, 1))
+        scaled = np.nan_to_num(transform.to_model(frames))
+        batch = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32))
         batch = batch[None, :, None].to(self.device)
         with torch.inference_mode():
             predicted = self.model.predict(batch, steps)
-        return predicted[0, :, 0].float().cpu().numpy()
+        return transform.to_physical(predicted[0, :, 0].float().cpu().numpy())
 
 
 def baseline_forecaster(name: str) -> Forecaster:
@@ -66,7 +74,19 @@ def model_forecaster(checkpoint: str | Path, device: str = "auto") -> Forecaster
         device=target,
         checkpoint_sha256=file_sha256(folder / WEIGHTS_FILE),
         step=parse_duration(meta.extra["step"]) if "step" in meta.extra else None,
+        trained_on=training_period(meta.extra, sequence),
     )
+
+
+def training_period(
+    extra: dict, sequence: SequenceConfig | None
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last valid time of the model's training windows (None when unrecorded)."""
+    train = extra.get("split", {}).get("train", {})
+    if not train.get("first_start") or "step" not in extra or sequence is None:
+        return None
+    span = (sequence.input_frames + sequence.output_frames - 1) * parse_duration(extra["step"])
+    return utc(train["first_start"]), utc(train["last_start"]) + span
 
 
 def file_sha256(path: Path) -> str:
@@ -96,7 +116,8 @@ def run_forecaster(
 ) -> xr.Dataset:
     """Predict `steps` frames after `history` and return the CF forecast dataset."""
     check_fit(forecaster, history.frames.sizes["time"], steps)
-    predicted = forecaster.predict(history.frames.values, steps)
+    frames = history.frames
+    predicted = forecaster.predict(frames.values, steps, from_attrs(frames.attrs))
     identity = ForecastIdentity(
         pipeline=pipeline,
         method=forecaster.method,

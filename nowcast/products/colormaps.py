@@ -51,6 +51,8 @@ RAIN_COLOURS = (
 RAIN_OVER = "#780000"
 RATE_LEVELS_MM_H = (0.1, 0.2, 0.5, 1, 2, 4, 6, 10, 15, 20, 30, 50, 75, 100)
 AMOUNT_LEVELS_MM = (0.05, 0.1, 0.2, 0.5, 1, 1.5, 2, 3, 4, 5, 7, 10, 15, 20)
+REFLECTIVITY_LEVELS_DBZ = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70)
+REFLECTIVITY_NAMES = {"equivalent_reflectivity_factor"}
 NO_DATA = (0.75, 0.75, 0.75, 0.35)
 TRANSPARENT = (0.0, 0.0, 0.0, 0.0)
 
@@ -109,6 +111,8 @@ def field_style(da: xr.DataArray) -> FieldStyle:
     units = str(da.attrs.get("units", "")).strip()
     if name in IR_NAMES or units == "K":
         return ir_style(da)
+    if units == "dBZ" or name in REFLECTIVITY_NAMES:
+        return rain_style(da, REFLECTIVITY_LEVELS_DBZ)
     if units in RATE_UNITS or name in RATE_NAMES:
         return rain_style(da, RATE_LEVELS_MM_H)
     if units in AMOUNT_UNITS or name in AMOUNT_NAMES:

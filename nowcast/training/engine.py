@@ -249,11 +249,16 @@ class Trainer:
         return float(self.dist.mean(loss).item())
 
     def _step(self, frames: Tensor, mask: Tensor | None, objective: str) -> Tensor:
-        """Forward, loss on every predicted frame, backward and one AdamW update."""
+        """Forward (no-data inputs as 0), loss on every predicted frame's valid pixels,
+        backward and one AdamW update."""
         self.optimizer.zero_grad(set_to_none=True)
+        valid = torch.isfinite(frames)
+        everywhere = bool(valid.all())
+        inputs = frames if everywhere else torch.nan_to_num(frames)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
-            prediction = self.forward_model(frames, self.sequence.input_frames, mask)
-        loss = sequence_loss(prediction, frames[:, 1:], objective)
+            prediction = self.forward_model(inputs, self.sequence.input_frames, mask)
+        target_valid = None if everywhere else valid[:, 1:]
+        loss = sequence_loss(prediction, frames[:, 1:], objective, target_valid)
         loss.backward()
         self.optimizer.step()
         return loss.detach()

@@ -28,6 +28,7 @@ from nowcast.settings.config import Settings
 from nowcast.training.card import write_card
 from nowcast.training.checkpoint import (
     checkpoint_folder,
+    load_model,
     load_weights,
     read_meta,
     resolve_checkpoint,
@@ -136,15 +137,17 @@ def freeze_layers(model: nn.Module, count: int) -> None:
 
 
 def validation_loss(reader: WindowReader, windows: list[Window], spec: WindowSpec) -> Validator:
-    """A validator: mean squared error of the predicted frames on fixed validation windows."""
+    """A validator: mean squared error over valid pixels of fixed validation windows."""
     chosen = windows[:: max(1, len(windows) // EVAL_WINDOWS)][:EVAL_WINDOWS]
     batch = reader.batch(chosen)
 
     def score(model: nn.Module) -> float:
         device = next(model.parameters()).device
-        history = batch[:, : spec.input_frames].to(device)
+        history = torch.nan_to_num(batch[:, : spec.input_frames]).to(device)
         predicted = model.predict(history, spec.output_frames).cpu()
-        return float(((predicted - batch[:, spec.input_frames :]) ** 2).mean())
+        truth = batch[:, spec.input_frames :]
+        valid = torch.isfinite(truth)
+        return float(((predicted - truth)[valid] ** 2).mean())
 
     return score
 
@@ -152,19 +155,26 @@ def validation_loss(reader: WindowReader, windows: list[Window], spec: WindowSpe
 def test_scores(
     model: nn.Module, reader: WindowReader, windows: list[Window], spec: WindowSpec
 ) -> dict[str, dict[str, list[float]]]:
-    """Per-lead MSE/MAE/SSIM/PSNR of the model and of persistence on the test windows."""
+    """Per-lead MSE/MAE/SSIM/PSNR of the model and of persistence on the test windows.
+
+    Pixels without data are zero in both fields, so they add no error.
+    """
     chosen = windows[:: max(1, len(windows) // TEST_WINDOWS)][:TEST_WINDOWS]
     scores = {"model": LeadTimeScores(), "persistence": LeadTimeScores()}
     device = next(model.parameters()).device
     model.eval()
     for start in range(0, len(chosen), 16):
         batch = reader.batch(chosen[start : start + 16])
-        truth = batch[:, spec.input_frames :, 0].numpy()
+        target = batch[:, spec.input_frames :, 0].numpy()
+        missing = np.isnan(target)
+        truth = np.where(missing, np.float32(0), target)
+        history = torch.nan_to_num(batch[:, : spec.input_frames]).to(device)
         with torch.inference_mode():
-            predicted = model.predict(batch[:, : spec.input_frames].to(device), spec.output_frames)
-        scores["model"].update(predicted[:, :, 0].float().cpu().numpy(), truth)
-        last = batch[:, spec.input_frames - 1 : spec.input_frames, 0].numpy()
-        scores["persistence"].update(np.repeat(last, spec.output_frames, axis=1), truth)
+            predicted = model.predict(history, spec.output_frames)[:, :, 0].float().cpu().numpy()
+        scores["model"].update(np.where(missing, np.float32(0), predicted), truth)
+        last = np.nan_to_num(batch[:, spec.input_frames - 1 : spec.input_frames, 0].numpy())
+        repeated = np.repeat(last, spec.output_frames, axis=1)
+        scores["persistence"].update(np.where(missing, np.float32(0), repeated), truth)
     return {name: board.per_frame() for name, board in scores.items() if board.count}
 
 
@@ -262,7 +272,8 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     checkpoint = resolve_checkpoint(out_dir)
     card: dict[str, Any] = {}
     if trainer.dist.is_main:
-        scores = test_scores(trainer.model, reader, split.windows["test"], spec)
+        deployed, _ = load_model(checkpoint, trainer.device)
+        scores = test_scores(deployed, reader, split.windows["test"], spec)
         card = {
             "name": out_dir.name,
             "preset": preset.name,
@@ -279,6 +290,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
             "best_iteration": fit.best_iteration,
             "final_training_loss": fit.losses[-1] if fit.losses else None,
             "test_scores_per_lead": scores,
+            "test_scores_checkpoint": checkpoint.name,
             "hardware": {
                 "device": str(trainer.device),
                 "world_size": trainer.dist.world_size,

@@ -12,6 +12,7 @@ import xarray as xr
 from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.data.archive import Archive
+from nowcast.data.transform import from_attrs
 
 SPLITS = ("train", "val", "test")
 
@@ -77,8 +78,11 @@ def split_windows(
     """Split by storm when there are three or more groups, else by time; never by random window.
 
     Each held-out period is at least one window long; a time split drops windows that
-    straddle a boundary, so no hour is in two splits. An archive too short for a test period
-    as well keeps training and validation only (the card then has no test scores).
+    straddle a boundary, so no hour is in two splits, and leaves a gap of one history length
+    before each held-out period, so no held-out window starts from frames the previous split
+    just ended on. An archive too short for a test period as well keeps training and
+    validation only (the card then has no test scores); one too short for the gap as well
+    splits without it, and the split's record says so (`gap`).
     """
     groups = sorted({w.group for w in windows})
     if len(groups) >= 3:
@@ -86,22 +90,42 @@ def split_windows(
     starts = [w.start for w in windows]
     first, last = min(starts), max(starts) + spec.span
     total = last - first
-    val_length = max(total * val_fraction, spec.span)
+    history = spec.input_frames * spec.step
+    for gap in (history, pd.Timedelta(0)):
+        split = _split_by_time(windows, spec, total, last, val_fraction, test_fraction, gap)
+        if split.windows["train"] and split.windows["val"]:
+            break
+    return split
+
+
+def _split_by_time(
+    windows: list[Window],
+    spec: WindowSpec,
+    total: pd.Timedelta,
+    last: pd.Timestamp,
+    val_fraction: float,
+    test_fraction: float,
+    gap: pd.Timedelta,
+) -> Split:
+    """Train, then validation, then test periods ending at `last`, `gap` before each held out."""
+    val_window = max(total * val_fraction, spec.span)
     test_length = max(total * test_fraction, spec.span)
-    if total < 2 * spec.span + val_length + test_length:
-        test_length = pd.Timedelta(0)
+    val_length = val_window + gap  # the gap before the test period lies inside validation
+    if total < 2 * spec.span + gap + val_length + test_length:
+        test_length, val_length = pd.Timedelta(0), val_window
     test_from = last - test_length
     val_from = test_from - val_length
     chosen: dict[str, list[Window]] = {name: [] for name in SPLITS}
     for window in windows:
         end = window.start + spec.span
-        if end < val_from:
+        if end < val_from - gap:
             chosen["train"].append(window)
-        elif window.start >= val_from and (end < test_from or not test_length):
+        elif window.start >= val_from and (end < test_from - gap or not test_length):
             chosen["val"].append(window)
         elif test_length and window.start >= test_from:
             chosen["test"].append(window)
-    return Split(chosen, "time", {"val_from": iso(val_from), "test_from": iso(test_from)})
+    boundaries = {"val_from": iso(val_from), "test_from": iso(test_from), "gap": str(gap)}
+    return Split(chosen, "time", boundaries)
 
 
 def _split_by_group(
@@ -139,7 +163,8 @@ def require_windows(split: Split, pipeline: str, spec: WindowSpec) -> None:
 
 
 class WindowReader:
-    """Reads windows as (T, 1, H, W) arrays; each group is loaded from Zarr once, on first use."""
+    """Reads windows as (T, 1, H, W) model-scale arrays (NaN where no data); each group is
+    loaded from Zarr once, on first use, and put through its transform."""
 
     def __init__(self, archive: Archive, spec: WindowSpec) -> None:
         self.archive = archive
@@ -149,7 +174,7 @@ class WindowReader:
     def _group(self, group: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
         if group not in self._cache:
             series: xr.DataArray = self.archive.read(group)
-            values = np.ascontiguousarray(series.values, dtype=np.float32)
+            values = np.ascontiguousarray(from_attrs(series.attrs).to_model(series.values))
             self._cache[group] = (values, pd.DatetimeIndex(series.time.values))
         return self._cache[group]
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from nowcast.core.errors import DataMissingError
+from nowcast.core.timeutil import iso
 from nowcast.data.archive import Archive
 from nowcast.data.pipeline import load_pipeline
 from nowcast.data.transform import from_attrs
 from nowcast.forecasting.predict import Forecaster, check_fit
 from nowcast.forecasting.run import ForecastRequest, archive_group, choose_forecaster
 from nowcast.settings.config import Settings
+from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import baseline_case, make_case
 from nowcast.verify.runner import (
     BASELINE_METHODS,
     CSV_FILE,
+    SUMMARY_CSV,
+    SUMMARY_TABLE,
     TABLE_FILE,
     VerifyReport,
     events_for,
@@ -25,6 +30,8 @@ from nowcast.verify.runner import (
     verification_folder,
 )
 from nowcast.verify.table import ScoreTable
+
+log = logging.getLogger(__name__)
 
 
 def backtest_inits(
@@ -42,6 +49,16 @@ def backtest_inits(
     return [t for t in inits if start <= t <= end]
 
 
+def in_training(
+    forecaster: Forecaster | None, init: pd.Timestamp, history: pd.Timedelta, horizon: pd.Timedelta
+) -> bool:
+    """Whether the frames an init time uses (history and horizon) overlap the training period."""
+    if forecaster is None or forecaster.trained_on is None:
+        return False
+    first, last = forecaster.trained_on
+    return init - history < last and init + horizon > first
+
+
 def run_backtest(
     settings: Settings,
     pipeline: str,
@@ -53,8 +70,13 @@ def run_backtest(
     scales: Sequence[int] | None = None,
     out: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    include_training: bool = False,
 ) -> VerifyReport:
-    """Forecast every init in [start, end] with the model (when trained) and the baselines."""
+    """Forecast every init in [start, end] with the model (when trained) and the baselines.
+
+    Init times whose history or horizon overlaps the model's training windows are left out
+    (`include_training` scores them under the method `model (in training period)`).
+    """
     config = load_pipeline(settings, pipeline)
     archive = Archive.require(settings.archive)
     group = archive_group(archive, config.name)
@@ -62,13 +84,23 @@ def run_backtest(
     forecaster: Forecaster | None = None
     if with_model:
         forecaster = choose_forecaster(settings, config, ForecastRequest(model=model))
-    cadence = (forecaster.step if forecaster else None) or archive.cadence(group)
+    native = archive.cadence(group)
+    cadence = (forecaster.step if forecaster else None) or native
     history, horizon = config.forecast.history, config.forecast.horizon
     inits = backtest_inits(archive, group, history, horizon, start, end, cadence)
+    seen = [t for t in inits if in_training(forecaster, t, history, horizon)]
+    if seen and not include_training:
+        log.warning(
+            "%d init time(s) in %s overlap the model's training period; left out "
+            "(include_training=True scores them, marked)",
+            len(seen),
+            group,
+        )
+        inits = [t for t in inits if t not in set(seen)]
     if not inits:
         raise DataMissingError(
             f"no init time between {start} and {end} has {history} of history and "
-            f"{horizon} of observations in {group}"
+            f"{horizon} of observations in {group} outside the model's training period"
         )
     steps = round(horizon / cadence)
     leads = pd.timedelta_range(start=cadence, periods=steps, freq=cadence)
@@ -76,17 +108,25 @@ def run_backtest(
     transform = from_attrs(series.attrs)
     folder = verification_folder(settings, out)
     table = ScoreTable(folder / TABLE_FILE)
-    report = VerifyReport(table=table.path)
+    report = VerifyReport(table=table.path, in_training=len(seen))
     events = events_for(series, thresholds, scales)
+    period = f"{iso(inits[0])}/{iso(inits[-1])}"
+    accumulator = Accumulator(group, events, period)
     for index, init in enumerate(inits):
-        cases = [baseline_case(m, group, init, leads, series) for m in BASELINE_METHODS]
+        cases = [baseline_case(m, group, init, leads, series, native) for m in BASELINE_METHODS]
         if forecaster is not None:
             window = series.sel(time=pd.date_range(end=init, periods=frames_in, freq=cadence))
             check_fit(forecaster, frames_in, steps)
-            predicted = forecaster.predict(window.values, steps)
-            cases.append(make_case(group, init, "model", leads, predicted, series, transform))
+            predicted = forecaster.predict(window.values, steps, transform)
+            method = "model (in training period)" if init in seen else "model"
+            cases.append(make_case(group, init, method, leads, predicted, series, transform))
         score_cases(cases, events, table, report)
+        for case in cases:
+            accumulator.add(case)
         if progress:
             progress(index + 1, len(inits))
     table.export_csv(folder / CSV_FILE)
+    summary = ScoreTable(folder / SUMMARY_TABLE)
+    summary.upsert(accumulator.rows(str(series.attrs.get("units", ""))))
+    report.summary = summary.export_csv(folder / SUMMARY_CSV)
     return report

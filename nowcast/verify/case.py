@@ -16,6 +16,8 @@ DEFAULT_THRESHOLDS: dict[str, tuple[tuple[float, ...], bool]] = {
     "toa_brightness_temperature": ((220.0, 240.0), True),
     "brightness_temperature": ((220.0, 240.0), True),
     "rainfall_rate": ((1.0, 5.0, 10.0), False),
+    "lwe_precipitation_rate": ((1.0, 5.0, 10.0), False),
+    "equivalent_reflectivity_factor": ((20.0, 35.0, 45.0), False),
     "precipitation_amount": ((0.1, 0.5, 1.0), False),
 }
 DEFAULT_SCALES = (1, 4, 16)

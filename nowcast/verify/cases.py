@@ -15,7 +15,7 @@ from nowcast.verify.case import Case
 def observed_frames(
     series: xr.DataArray, valid_times: pd.DatetimeIndex
 ) -> tuple[np.ndarray, list[int]]:
-    """Archive frames (model scale) at the valid times that are present, and their indices."""
+    """Archive frames (physical units) at the valid times that are present, and their indices."""
     available = pd.DatetimeIndex(series.time.values)
     present = [i for i, t in enumerate(valid_times) if t in available]
     if not present:
@@ -24,12 +24,17 @@ def observed_frames(
     return frames, present
 
 
+def _scaled(values: np.ndarray, transform: Transform, missing: np.ndarray) -> np.ndarray:
+    """Model-scale values with no-data pixels set to 0 in both fields (they add no error)."""
+    return np.where(missing, np.float32(0), np.nan_to_num(transform.to_model(values)))
+
+
 def make_case(
     pipeline: str,
     init: pd.Timestamp,
     method: str,
     lead_times: pd.TimedeltaIndex,
-    forecast_scaled: np.ndarray,
+    forecast_physical: np.ndarray,
     series: xr.DataArray,
     transform: Transform,
 ) -> Case | None:
@@ -37,33 +42,32 @@ def make_case(
     observed, present = observed_frames(series, init + lead_times)
     if not present:
         return None
-    forecast = forecast_scaled[present]
+    forecast = np.asarray(forecast_physical, dtype=np.float32)[present]
+    missing = np.isnan(observed)
     return Case(
         pipeline=pipeline,
         init_time=iso(init),
         method=method,
         lead_minutes=[int(lead_times[i] / pd.Timedelta("1min")) for i in present],
-        forecast_scaled=forecast,
-        observed_scaled=observed,
-        forecast_physical=transform.to_physical(forecast),
-        observed_physical=transform.to_physical(observed),
+        forecast_scaled=_scaled(forecast, transform, missing),
+        observed_scaled=_scaled(observed, transform, missing),
+        forecast_physical=np.where(missing, np.float32(np.nan), forecast),
+        observed_physical=observed,
     )
 
 
 def stored_case(dataset: xr.Dataset, series: xr.DataArray) -> Case | None:
-    """The case for a forecast file: its fields mapped to the model scale with its transform."""
-    transform = from_attrs(dataset.attrs)
+    """The case for a forecast file against the archive's frames, both in physical units."""
     lead_times = pd.TimedeltaIndex(dataset.lead_time.values)
     init = pd.Timestamp(dataset.forecast_reference_time.values)
-    scaled = transform.to_model(dataset["forecast"].values)
     return make_case(
         str(dataset.attrs["pipeline"]),
         init,
         str(dataset.attrs.get("method", "model")),
         lead_times,
-        scaled,
+        dataset["forecast"].values,
         series,
-        transform,
+        from_attrs(dataset.attrs),
     )
 
 
@@ -73,14 +77,22 @@ def baseline_case(
     init: pd.Timestamp,
     lead_times: pd.TimedeltaIndex,
     series: xr.DataArray,
+    native: pd.Timedelta | None = None,
 ) -> Case | None:
-    """The case of a baseline run from the archive frames up to `init` (None if unobserved)."""
-    cadence = lead_times[0]
-    history_times = pd.date_range(end=init, periods=3, freq=cadence)
+    """The case of a baseline run from the archive frames up to `init` (None if unobserved).
+
+    Motion is estimated from frames at the archive's `native` cadence (default: the lead
+    step), then extrapolated to each lead.
+    """
+    step = lead_times[0]
+    native = native or step
+    stride = max(1, round(step / native))
+    history_times = pd.date_range(end=init, periods=3, freq=native)
     available = pd.DatetimeIndex(series.time.values)
     usable = history_times[history_times.isin(available)]
     if init not in available or len(usable) < (1 if method == "persistence" else 2):
         return None
     history = series.sel(time=usable).values.astype(np.float32)
-    forecast = get_baseline(method)(history, len(lead_times))
-    return make_case(pipeline, init, method, lead_times, forecast, series, from_attrs(series.attrs))
+    transform = from_attrs(series.attrs)
+    forecast = transform.clip(get_baseline(method)(history, len(lead_times), stride))
+    return make_case(pipeline, init, method, lead_times, forecast, series, transform)

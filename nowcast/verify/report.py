@@ -85,6 +85,8 @@ def write_report(table: ScoreTable, folder: Path, pipeline: str | None = None) -
     lines += [
         f"Scores from `{table.path}`. Image metrics on the model's [0, 1] scale ({CONVENTION}).",
         "RMSE, BIAS, CSI, POD, FAR and FSS in physical units at the thresholds shown.",
+        "Every score is computed on the archive's block-averaged grid (the pipeline's `[grid]`),",
+        "not at the source's resolution; pixels without data are left out.",
         "",
     ]
     for name in sorted(skill["pipeline"].unique()):

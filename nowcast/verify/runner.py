@@ -14,6 +14,7 @@ from nowcast.core.timeutil import iso, utc
 from nowcast.data.archive import Archive
 from nowcast.forecasting.files import list_forecasts, open_forecast
 from nowcast.settings.config import Settings
+from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.case import Case, EventDefinition, default_events, score_case
 from nowcast.verify.cases import baseline_case, stored_case
 from nowcast.verify.table import ScoreTable
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 BASELINE_METHODS = ("persistence", "extrapolation")
 TABLE_FILE = "scores.sqlite"
 CSV_FILE = "scores.csv"
+SUMMARY_TABLE = "summary.sqlite"
+SUMMARY_CSV = "summary.csv"
 
 
 @dataclass
@@ -35,6 +38,8 @@ class VerifyReport:
     skipped: int = 0
     found: int = 0
     already: int = 0
+    summary: Path | None = None
+    in_training: int = 0
 
     def count(self, case: Case) -> None:
         """Count one scored case under its method."""
@@ -93,7 +98,9 @@ def run_verify(
     """Score the stored forecasts initialised in [since, until] (default: every one in the
     store) whose valid times have observations now.
 
-    With `only_new`, a forecast already scored at every observed lead is skipped.
+    With `only_new`, a forecast already scored at every observed lead is skipped. Per-case
+    rows go to the score table; scores accumulated over all those cases per lead
+    (pysteps-style, as the backtest's) go to the summary table.
     """
     archive = Archive.require(settings.archive)
     folder = verification_folder(settings, out)
@@ -109,6 +116,8 @@ def run_verify(
     report.found = len(files)
     groups = set(archive.groups())
     series_cache: dict[str, xr.DataArray] = {}
+    boards: dict[str, Accumulator] = {}
+    inits: list[pd.Timestamp] = []
     for index, found in enumerate(files):
         dataset = open_forecast(found.path)
         group = str(dataset.attrs["pipeline"])
@@ -128,10 +137,23 @@ def run_verify(
         leads = pd.TimedeltaIndex(dataset.lead_time.values)
         case = stored_case(dataset, series)
         baselines = [m for m in BASELINE_METHODS if m != dataset.attrs.get("method")]
-        cases = [case, *(baseline_case(m, group, init, leads, series) for m in baselines)]
+        native = archive.cadence(group)
+        others = (baseline_case(m, group, init, leads, series, native) for m in baselines)
+        cases = [case, *others]
         score_cases(cases, events, table, report)
+        board = boards.setdefault(group, Accumulator(group, events, ""))
+        for scored in cases:
+            board.add(scored)
+        inits.append(init)
         if progress:
             progress(index + 1, len(files))
     table.export_csv(folder / CSV_FILE)
+    if inits:
+        period = f"{iso(min(inits))}/{iso(max(inits))}"
+        summary = ScoreTable(folder / SUMMARY_TABLE)
+        for group, board in boards.items():
+            board.period = period
+            summary.upsert(board.rows(str(series_cache[group].attrs.get("units", ""))))
+        report.summary = summary.export_csv(folder / SUMMARY_CSV)
     log.info("verified %d forecast(s): %s", len(files) - report.skipped, report.cases)
     return report
