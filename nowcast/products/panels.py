@@ -65,6 +65,11 @@ def decorate(
         ax.add_feature(features.coastline, edgecolor=colour, linewidth=0.7, zorder=3)
     if features.borders is not None:
         ax.add_feature(features.borders, edgecolor=colour, linewidth=0.5, linestyle=":", zorder=3)
+    layers = (("coastline", features.coastline), ("border", features.borders))
+    missing = [name for name, feature in layers if feature is None]
+    if missing:
+        note = f"no {' or '.join(missing)} data offline (pip install nowcast[maps])"
+        ax.text(0.01, 0.01, note, transform=ax.transAxes, fontsize=font_size - 1.5, color=colour)
     box = ax.get_position()
     width_in, height_in = (
         box.width * ax.figure.get_figwidth(),
