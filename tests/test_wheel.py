@@ -6,7 +6,9 @@ venv in a temporary folder. That venv sees this environment's third-party packag
 one `.pth` file listing their site-packages folders; a `.pth` path line adds a folder to
 sys.path without running the `.pth` files in it, so the checkout's editable install stays
 invisible and `nowcast` can only come from the wheel (asserted below). Every command runs
-with the temporary folder as its working directory and without PYTHONPATH.
+with the temporary folder as its working directory and without PYTHONPATH. These are the
+container image's install steps (deploy/container/Dockerfile: build the wheel, install it
+into a new venv) on the image's Python series, 3.11, ending with its health command.
 """
 
 from __future__ import annotations
@@ -52,10 +54,14 @@ def fresh_venv(tmp: Path, wheel: Path) -> Path:
         capture_output=True,
         text=True,
     ).stdout.strip()
+    install = [sys.executable, "-m", "pip", "--python", str(python), "install"]
+    subprocess.run(
+        [*install, "--no-deps", "--no-index", str(wheel)], check=True, timeout=300, env=clean_env()
+    )
+    assert (Path(site) / "nowcast" / "presets" / "modernn-radar.toml").is_file()
+    # Only now: with this environment visible, pip would take its editable nowcast as installed.
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "_nowcast_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")
-    install = [sys.executable, "-m", "pip", "--python", str(python), "install"]
-    subprocess.run([*install, "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
     return venv
 
 
@@ -66,10 +72,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return fresh_venv(tmp, build_wheel(tmp))
 
 
+def clean_env(**env: str) -> dict[str, str]:
+    """This environment without PYTHON* and NOWCAST_* variables (so no checkout on sys.path)."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NOWCAST_", "PYTHON"))}
+    return {**clean, **env}
+
+
 def run(venv: Path, cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """Run a program of the venv from `cwd`, without the checkout on any path."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("NOWCAST_", "PYTHON"))}
-    clean.update({"NOWCAST_DEVICE": "cpu", "OMP_NUM_THREADS": "1", **env})
+    clean = clean_env(NOWCAST_DEVICE="cpu", OMP_NUM_THREADS="1", **env)
     program = str(venv / "bin" / args[0])
     return subprocess.run(
         [program, *args[1:]], cwd=cwd, env=clean, capture_output=True, text=True, timeout=900
@@ -138,3 +149,8 @@ def test_bom_pipeline_forecast_from_the_wheel(installed: Path, tmp_path: Path) -
     with xr.open_dataset(written) as dataset:
         assert dataset["forecast"].shape == (24, 64, 64)
         assert dataset["lead_time"].values[-1] == np.timedelta64(240, "m")
+    health = run(installed, tmp_path, "nowcast", "status", **env)  # the image's health command
+    assert health.returncode == 0, health.stdout + health.stderr
+    assert "bom-radar" in health.stdout and "144" in health.stdout
+    empty = run(installed, tmp_path, "nowcast", "status", NOWCAST_ARCHIVE=str(tmp_path / "none"))
+    assert empty.returncode == 3 and "no archive yet" in empty.stdout + empty.stderr
