@@ -154,3 +154,14 @@ def test_bom_pipeline_forecast_from_the_wheel(installed: Path, tmp_path: Path) -
     assert "bom-radar" in health.stdout and "144" in health.stdout
     empty = run(installed, tmp_path, "nowcast", "status", NOWCAST_ARCHIVE=str(tmp_path / "none"))
     assert empty.returncode == 3 and "no archive yet" in empty.stdout + empty.stderr
+
+
+def test_installed_code_version_ignores_an_enclosing_git_repository(installed: Path) -> None:
+    """A venv inside some git work tree: the version is the package's, not that tree's commit."""
+    git = ["git", "-C", str(installed.parent), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "unrelated"], check=True)
+    code = "from nowcast.validation.harness import code_version; print(code_version())"
+    shown = run(installed, installed.parent, "python", "-c", code)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == __version__
