@@ -53,8 +53,8 @@ apt:
 	fi
 
 lint: $(VENV)
-	$(BIN)/ruff check nowcast tests benchmarks
-	$(BIN)/ruff format --check nowcast tests benchmarks
+	$(BIN)/ruff check nowcast tests benchmarks setup.py .ci/lowest.py
+	$(BIN)/ruff format --check nowcast tests benchmarks setup.py .ci/lowest.py
 
 test: $(VENV) lint
 	$(BIN)/pytest -q
