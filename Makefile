@@ -1,11 +1,15 @@
 # Set-up and entry points. `make test` and `make demo` each build .venv when it is missing.
+# `make ci` also runs the suite at both ends of the dependency range: .venv-lowest holds each
+# dependency at its lowest declared release series (.ci/lowest.py), .venv-newest the newest.
 PYTHON ?= python3
 VENV := .venv
+LOWEST := .venv-lowest
+NEWEST := .venv-newest
 BIN := $(VENV)/bin
 APT_PACKAGES := python-cartopy-data chromium chromium-driver
 TORCH_CPU := torch>=2.4,<2.14
 
-.PHONY: demo test lint bench clean apt
+.PHONY: demo test test-lowest test-newest ci lint bench clean apt
 
 $(BIN)/nowcast: pyproject.toml
 	$(MAKE) apt
@@ -18,10 +22,25 @@ $(BIN)/nowcast: pyproject.toml
 		echo "No GPU: installing the CPU torch wheel"; \
 		$(BIN)/pip install --quiet "$(TORCH_CPU)"; \
 	fi
-	$(BIN)/pip install --quiet -e ".[dev,satellite]"
+	$(BIN)/pip install --quiet -e ".[dev,satellite,maps]"
 	touch $(BIN)/nowcast
 
 $(VENV): $(BIN)/nowcast
+
+$(LOWEST)/bin/nowcast: pyproject.toml .ci/lowest.py
+	$(MAKE) apt
+	$(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/pip install --quiet "$(TORCH_CPU)"
+	$(PYTHON) .ci/lowest.py > $(LOWEST)/constraints.txt
+	$(LOWEST)/bin/pip install --quiet -c $(LOWEST)/constraints.txt -e ".[dev,satellite,maps]"
+	touch $@
+
+$(NEWEST)/bin/nowcast: pyproject.toml
+	$(MAKE) apt
+	$(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/pip install --quiet "$(TORCH_CPU)"
+	$(NEWEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e ".[dev,satellite,maps]"
+	touch $@
 
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do \
@@ -34,11 +53,21 @@ apt:
 	fi
 
 lint: $(VENV)
-	$(BIN)/ruff check nowcast tests benchmarks
-	$(BIN)/ruff format --check nowcast tests benchmarks
+	$(BIN)/ruff check nowcast tests benchmarks setup.py .ci/lowest.py
+	$(BIN)/ruff format --check nowcast tests benchmarks setup.py .ci/lowest.py
 
 test: $(VENV) lint
 	$(BIN)/pytest -q
+
+test-lowest: $(LOWEST)/bin/nowcast
+	$(LOWEST)/bin/pip list --format=freeze | grep -iE '^(numpy|pandas|xarray|zarr)='
+	$(LOWEST)/bin/pytest -q
+
+test-newest: $(NEWEST)/bin/nowcast
+	$(NEWEST)/bin/pip list --format=freeze | grep -iE '^(numpy|pandas|xarray|zarr)='
+	$(NEWEST)/bin/pytest -q
+
+ci: test test-lowest test-newest
 
 demo: $(VENV)
 	$(BIN)/nowcast demo
@@ -47,4 +76,4 @@ bench: $(VENV)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(LOWEST) $(NEWEST) runs .pytest_cache

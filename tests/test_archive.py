@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +14,14 @@ import pandas as pd
 import pyproj
 import pytest
 import xarray as xr
-import zarr
 
 from nowcast.core.errors import DataMissingError
-from nowcast.data.archive import COMMITTED, Archive
+from nowcast.data.archive import COMMITTED, Archive, ArchiveLocked, open_store
 from nowcast.data.grid import crs_coord, crs_of
 from nowcast.data.transform import Transform, from_attrs
 
 CRS = pyproj.CRS.from_epsg(3577)
+LEGACY = Path(__file__).parent / "data" / "archive-v0.1.zarr"  # written by release 0.1.0
 
 
 def frames(hours: list[int], value: float | None = None, ny: int = 8, nx: int = 6) -> xr.DataArray:
@@ -64,7 +68,7 @@ def test_append_dedupes_and_reads_back_lazily(archive: Archive) -> None:
 
 def test_time_encoding_is_int64_ns_since_1970(archive: Archive) -> None:
     archive.append("demo", frames([0, 1]))
-    time = zarr.open_group(str(archive.path), mode="r")["demo/time"]
+    time = open_store(archive.path, "r")["demo/time"]
     assert time.dtype == np.int64
     assert time.attrs["units"] == "nanoseconds since 1970-01-01"
     assert time[0] == pd.Timestamp("2024-01-01").value
@@ -120,9 +124,9 @@ def test_storm_groups_are_nested(archive: Archive) -> None:
 
 def test_uncommitted_tail_is_invisible_and_trimmed(archive: Archive) -> None:
     archive.append("demo", frames([0, 1, 2]))
-    node = zarr.open_group(str(archive.path), mode="a")["demo"]
+    node = open_store(archive.path, "a")["demo"]
     for key in ("bt", "time"):  # what a process killed mid-append leaves behind
-        node[key].resize(5, *node[key].shape[1:])
+        node[key].resize((5, *node[key].shape[1:]))
     node["bt"][3:5] = 99.0
     node["time"][3:5] = [pd.Timestamp("2024-01-01T05").value] * 2
     assert node.attrs[COMMITTED] == 3
@@ -154,3 +158,78 @@ def test_summary_for_status(archive: Archive) -> None:
     assert (row.group, row.variable, row.units, row.frames) == ("demo", "bt", "K", 3)
     assert (row.gaps, row.missing, row.cadence) == (1, 2, pd.Timedelta("1h"))
     assert row.last_ingest is not None and row.end.hour == 4
+
+
+def metadata_files(store: Path) -> set[str]:
+    """The names of every Zarr metadata file in a store."""
+    names = {".zgroup", ".zarray", ".zattrs", ".zmetadata", "zarr.json"}
+    return {path.name for path in store.rglob("*") if path.name in names}
+
+
+def test_store_is_one_format_consolidated_with_the_lock_beside_it(archive: Archive) -> None:
+    archive.append("demo", frames([0, 1]), {"cadence_s": 3600})
+    archive.append("digital-typhoon/202224", frames([0]).drop_vars("crs"))
+    assert metadata_files(archive.path) == {".zgroup", ".zarray", ".zattrs", ".zmetadata"}
+    assert Path(archive.lock.lock_file) == archive.path.parent / "a.zarr.lock"
+    assert not list(archive.path.glob("*lock*"))
+    consolidated = json.loads((archive.path / ".zmetadata").read_text())["metadata"]
+    assert consolidated["demo/time/.zarray"]["shape"] == [2]
+    archive.append("demo", frames([2]))
+    consolidated = json.loads((archive.path / ".zmetadata").read_text())["metadata"]
+    assert consolidated["demo/time/.zarray"]["shape"] == [3]
+    assert consolidated["demo/.zattrs"][COMMITTED] == 3
+
+
+def test_plain_xarray_opens_every_group_without_warnings(archive: Archive) -> None:
+    archive.append("demo", frames([0, 1, 2]), {"cadence_s": 3600})
+    archive.append("digital-typhoon/202224", frames([3]).drop_vars("crs"))
+    for group, hours in (("demo", [0, 1, 2]), ("digital-typhoon/202224", [3])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            opened = xr.open_zarr(archive.path, group=group)
+        assert list(opened.time.dt.hour.values) == hours
+        np.testing.assert_allclose(opened["bt"].values[:, 0, 0], np.array(hours) / 100.0)
+
+
+def test_plain_xarray_in_a_fresh_process_raises_no_user_warning(archive: Archive) -> None:
+    archive.append("demo", frames([0, 1]), {"cadence_s": 3600})
+    code = f"import xarray as xr; print(xr.open_zarr({str(archive.path)!r}, group='demo').sizes)"
+    ran = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", code], capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "'time': 2" in ran.stdout
+
+
+def test_lock_held_elsewhere_refuses_the_append(archive: Archive) -> None:
+    archive.append("demo", frames([0]))
+    other = Archive(archive.path, lock_timeout=0.1)
+    with archive.lock:
+        with pytest.raises(ArchiveLocked, match="locked by another process"):
+            other.append("demo", frames([1]))
+    assert other.append("demo", frames([1])) == 1
+    assert archive.times("demo").hour.tolist() == [0, 1]
+
+
+def test_store_written_by_release_0_1_opens_and_grows(tmp_path: Path) -> None:
+    store = shutil.copytree(LEGACY, tmp_path / "old.zarr")
+    assert not (store / ".zmetadata").exists() and (store / ".nowcast.lock").exists()
+    archive = Archive(store)
+    assert archive.groups() == ["demo", "digital-typhoon/202224"]
+    series = archive.read("demo")
+    assert list(series.time.dt.hour.values) == [0, 1, 2, 4, 5]
+    # Release 0.1 stored the model scale (demo: 300..170 K -> 0..1); it now reads as kelvin.
+    model_scale = np.broadcast_to([[[0]], [[1]], [[2]], [[4]], [[5]]], (5, 8, 6)) / 100.0
+    np.testing.assert_allclose(series.values, 300.0 - 130.0 * model_scale, rtol=1e-6)
+    assert series.attrs["cadence_s"] == 3600 and crs_of(series).equals(CRS)
+    storm = archive.read("digital-typhoon/202224")
+    np.testing.assert_allclose(storm.center_lat.values, [20.0, 20.5])
+    assert archive.append("demo", frames([3, 6])) == 2
+    assert not (store / ".nowcast.lock").exists()
+    assert list(archive.read("demo").time.dt.hour.values) == [0, 1, 2, 3, 4, 5, 6]
+    assert metadata_files(store) == {".zgroup", ".zarray", ".zattrs", ".zmetadata"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert archive.groups() == ["demo", "digital-typhoon/202224"]
+        opened = xr.open_zarr(store, group="demo")
+    assert opened.sizes["time"] == 7

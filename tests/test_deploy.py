@@ -7,6 +7,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import tomllib
 from collections import defaultdict
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from typer.testing import CliRunner
 from nowcast.cli.app import app
 
 DEPLOY = REPO / "deploy"
+PYPROJECT = REPO / "pyproject.toml"
 CLI = typer.main.get_command(app)
 NOWCAST_PATH = re.compile(r"\S*/bin/nowcast")  # the console script in a virtual environment
 OPERATOR_CHARS = set("();<>|&")
@@ -178,11 +180,30 @@ def readme_invocations() -> list[list[str]]:
     return found
 
 
+def dockerfile_lines() -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = (DEPLOY / "container" / "Dockerfile").read_text().replace("\\\n", " ")
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
 def dockerfile_command() -> list[str]:
     """The image's default command line: ENTRYPOINT then CMD (exec form)."""
-    lines = (DEPLOY / "container" / "Dockerfile").read_text().splitlines()
+    lines = dockerfile_lines()
     forms = dict(line.split(" ", 1) for line in lines if line.startswith(("ENTRYPOINT", "CMD")))
     return [*json.loads(forms["ENTRYPOINT"]), *json.loads(forms["CMD"])]
+
+
+def healthcheck_command() -> list[str]:
+    """The image's health command (HEALTHCHECK ... CMD [...], exec form)."""
+    (line,) = [line for line in dockerfile_lines() if line.startswith("HEALTHCHECK")]
+    return json.loads(line.split(" CMD ", 1)[1])
+
+
+def python_version(image: str) -> tuple[int, int]:
+    """The Python version of an official `python:X.Y-...` image; fails for any other base."""
+    match = re.fullmatch(r"python:(\d+)\.(\d+)[-\w.]*", image)
+    assert match, f"base image {image!r} is not an official python:X.Y image"
+    return int(match.group(1)), int(match.group(2))
 
 
 def all_invocations() -> list[tuple[str, list[str]]]:
@@ -201,6 +222,7 @@ def all_invocations() -> list[tuple[str, list[str]]]:
         argv = [*ENTRYPOINT, *service["command"]]
         found += [("compose.yaml", argv) for argv in command_invocations(argv)]
     found += [("Dockerfile", argv) for argv in command_invocations(dockerfile_command())]
+    found += [("HEALTHCHECK", argv) for argv in command_invocations(healthcheck_command())]
     found += [("README.md", argv) for argv in readme_invocations()]
     return found
 
@@ -250,6 +272,7 @@ def test_every_operational_command_is_deployed_somewhere() -> None:
         "cron",
         "compose.yaml",
         "Dockerfile",
+        "HEALTHCHECK",
         "README.md",
         "nowcast-scheduler.service",
     } <= places
@@ -347,3 +370,41 @@ def test_kubernetes_manifests() -> None:
 
 def test_dockerfile_runs_the_scheduler() -> None:
     assert dockerfile_command() == [*ENTRYPOINT, "schedule"]
+
+
+def test_image_is_the_wheel_on_python_311_as_a_non_root_user() -> None:
+    lines = dockerfile_lines()
+    args = dict(line[4:].split("=", 1) for line in lines if line.startswith("ARG ") and "=" in line)
+    bases = [line.split()[1] for line in lines if line.startswith("FROM ")]
+    assert len(bases) == 2
+    required = re.fullmatch(
+        r">=(\d+)\.(\d+)", tomllib.loads(PYPROJECT.read_text())["project"]["requires-python"]
+    )
+    floor = (int(required.group(1)), int(required.group(2)))
+    compose = yaml.safe_load((DEPLOY / "container" / "compose.yaml").read_text())
+    services = compose["services"].values()
+    overrides = [s["build"].get("args", {}) for s in services if "build" in s]
+    for base in bases:
+        name = base.strip("${}")
+        images = {args.get(name, base)} | {o[name] for o in overrides if name in o}
+        assert all(python_version(image) >= floor for image in images), images
+    assert not any("BASE" in o for o in overrides) and "nvidia/cuda" not in str(compose)
+    copied = [
+        line.split()[1:-1] for line in lines if line.startswith("COPY ") and "--from" not in line
+    ]
+    sources = {path for paths in copied for path in paths}
+    assert {"pyproject.toml", "setup.py", "LICENSE", "models", "pipelines", "nowcast"} <= sources
+    assert all((REPO / path).exists() for path in sources)
+    installs = [line for line in lines if "pip install" in line and ".whl" in line]
+    assert installs and "/tmp/dist/nowcast-*.whl" in installs[-1]
+    users = [line.split()[1] for line in lines if line.startswith("USER ")]
+    assert users and users[-1] not in ("root", "0")
+    assert healthcheck_command() == ["nowcast", "status"]
+    config = tomllib.loads((DEPLOY / "container" / "nowcast.toml").read_text())
+    assert "pipelines_dir" not in config  # the shipped pipeline files
+
+
+def test_python_version_refuses_other_bases() -> None:
+    assert python_version("python:3.12-slim-bookworm") == (3, 12)
+    with pytest.raises(AssertionError, match="not an official"):
+        python_version("nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import netCDF4
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
+import zarr
 from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 
@@ -101,12 +103,21 @@ def test_model_forecast_is_cf_netcdf(bom_site: Path, tmp_path: Path) -> None:
         assert raw["lead_time"].units == "minutes"
         assert raw["forecast_reference_time"].standard_name == "forecast_reference_time"
         assert raw["time"].units.startswith("minutes since 1970-01-01")
-    store = xr.open_zarr(
-        tmp_path / "out" / "forecasts.zarr",
-        group="bom-radar/20201031T0150Z_model-modernn-typhoon",
-        consolidated=False,
-    )
+    forecasts = tmp_path / "out" / "forecasts.zarr"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store = xr.open_zarr(forecasts, group="bom-radar/20201031T0150Z_model-modernn-typhoon")
     assert store["forecast"].shape == (STEPS, 64, 64)
+    with xr.open_dataset(path) as netcdf:
+        np.testing.assert_allclose(store["forecast"].values, netcdf["forecast"].values, atol=1e-6)
+    names = {".zgroup", ".zarray", ".zattrs", ".zmetadata", "zarr.json"}
+    stored = {file.name for file in forecasts.rglob("*") if file.name in names}
+    assert stored == {".zgroup", ".zarray", ".zattrs", ".zmetadata"}
+    assert (tmp_path / "out" / "forecasts.zarr.lock").exists()
+    root = zarr.open_consolidated(str(forecasts), mode="r")
+    assert [name for name, _ in root["bom-radar"].groups()] == [
+        "20201031T0150Z_model-modernn-typhoon"
+    ]
 
 
 def test_baselines_write_the_same_outputs(bom_site: Path, tmp_path: Path) -> None:

@@ -49,7 +49,14 @@ CADENCE = "cadence_s"
 SCALE = "nowcast_scale"
 PHYSICAL = "physical"
 LAST_INGEST = "last_ingest"
-LOCK_FILE = ".nowcast.lock"
+LOCK_SUFFIX = ".lock"  # the lock file sits beside the store: <store>.lock
+LEGACY_LOCK = ".nowcast.lock"  # inside the store, up to release 0.1; removed on the next write
+ZARR_FORMAT = 2  # the on-disk format; nowcast/README.md says why
+ZARR3 = int(zarr.__version__.split(".")[0]) >= 3
+# zarr-python 3 would read the consolidated snapshot, which may lag the committed length.
+OPEN_OPTIONS: dict[str, Any] = (
+    {"zarr_format": ZARR_FORMAT, "use_consolidated": False} if ZARR3 else {}
+)
 TIME_ATTRS = {
     "units": "nanoseconds since 1970-01-01",
     "calendar": "proleptic_gregorian",
@@ -62,6 +69,32 @@ DIMS = "_ARRAY_DIMENSIONS"
 COMPRESSOR = Blosc(cname="zstd", clevel=3, shuffle=Blosc.SHUFFLE)
 TIME_CHUNK = 4096
 CHUNK_BYTES = 1 << 20
+
+
+def open_store(path: Path, mode: str) -> zarr.Group:
+    """The root group of a Zarr store, read from its own metadata files (never consolidated)."""
+    return zarr.open_group(str(path), mode=mode, **OPEN_OPTIONS)
+
+
+def consolidate(path: Path) -> None:
+    """Write the store's consolidated metadata, so plain `xr.open_zarr` opens every group."""
+    zarr.consolidate_metadata(str(path), **({"zarr_format": ZARR_FORMAT} if ZARR3 else {}))
+
+
+def create_array(node: zarr.Group, name: str, data: Any = None, **spec: Any) -> zarr.Array:
+    """A new Zarr format 2 array in `node` (zarr-python 2 or 3), filled from `data` if given."""
+    compressor = spec.pop("compressor", None)
+    if data is not None:
+        data = np.asarray(data)
+        spec.update(shape=data.shape, dtype=data.dtype)
+    spec.setdefault("fill_value", 0)
+    if ZARR3:
+        array = node.create_array(name, compressors=compressor, **spec)
+    else:
+        array = node.create_dataset(name, compressor=compressor, **spec)
+    if data is not None:
+        array[...] = data
+    return array
 
 
 class ArchiveLocked(NowcastError):
@@ -156,7 +189,7 @@ def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class Archive:
-    """A Zarr store of frame series; one writer at a time through a file lock."""
+    """A Zarr store of frame series; one writer at a time through a file lock beside it."""
 
     def __init__(self, path: Path | str, lock_timeout: float = 600.0) -> None:
         self.path = Path(path)
@@ -167,10 +200,11 @@ class Archive:
 
     @property
     def lock(self) -> FileLock:
-        """The store's write lock (re-entrant in one process; creates the store folder)."""
+        """The store's write lock, `<store>.lock` (re-entrant in one process)."""
         if self._lock is None:
-            self.path.mkdir(parents=True, exist_ok=True)
-            self._lock = FileLock(self.path / LOCK_FILE, timeout=self.lock_timeout)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            lock_file = self.path.with_name(self.path.name + LOCK_SUFFIX)
+            self._lock = FileLock(lock_file, timeout=self.lock_timeout)
         return self._lock
 
     def exists(self) -> bool:
@@ -189,7 +223,7 @@ class Archive:
         """The root group, opened read-only ('r') or for writing ('a')."""
         if mode == "r":
             Archive.require(self.path)
-        return zarr.open_group(zarr.DirectoryStore(str(self.path)), mode=mode)
+        return open_store(self.path, mode)
 
     def _maybe_group(self, group: str) -> zarr.Group | None:
         """A committed frame group opened read-only, or None when the store lacks it."""
@@ -363,8 +397,11 @@ class Archive:
             raise ValueError(f"frames must have dims (time, y, x), not {frames.dims}")
         try:
             with self.lock:
+                (self.path / LEGACY_LOCK).unlink(missing_ok=True)
                 node, length = self._writable_group(group, frames, attrs or {})
-                return self._append_locked(node, length, frames)
+                appended = self._append_locked(node, length, frames)
+                consolidate(self.path)
+                return appended
         except Timeout:
             raise ArchiveLocked(
                 f"archive {self.path} is locked by another process (waited {self.lock_timeout}s)"
@@ -384,7 +421,7 @@ class Archive:
                 if key in node and node[key].shape[0] != length
             ]
             for array in stale:
-                array.resize(length, *array.shape[1:])
+                array.resize((length, *array.shape[1:]))
             if stale:
                 for partial in (self.path / group).rglob("*.partial"):
                     partial.unlink(missing_ok=True)
@@ -401,7 +438,8 @@ class Archive:
         name = str(frames.name or "frames")
         _, ny, nx = frames.shape
         coordinates = [key for key in (*FIXED[2:], *ALONG_TIME) if key in frames.coords]
-        data = node.create_dataset(
+        data = create_array(
+            node,
             name,
             shape=(0, ny, nx),
             chunks=(_time_chunk(ny, nx), ny, nx),
@@ -415,25 +453,21 @@ class Archive:
         if GRID_MAPPING in frames.coords:
             data_attrs["grid_mapping"] = GRID_MAPPING
         data.attrs.put(_json_safe(data_attrs))
-        time = node.create_dataset(
-            "time", shape=(0,), chunks=(TIME_CHUNK,), dtype="int64", compressor=None
-        )
+        time = create_array(node, "time", shape=(0,), chunks=(TIME_CHUNK,), dtype="int64")
         time.attrs.put({**TIME_ATTRS, DIMS: ["time"]})
         for key in FIXED:
             if key in frames.coords:
                 coord = frames[key]
-                stored = node.create_dataset(
-                    key, data=coord.values, compressor=COMPRESSOR, fill_value=None
+                stored = create_array(
+                    node, key, data=coord.values, compressor=COMPRESSOR, fill_value=None
                 )
                 stored.attrs.put(_json_safe({**coord.attrs, DIMS: list(coord.dims)}))
         for key in ALONG_TIME:
             if key in frames.coords:
-                stored = node.create_dataset(
-                    key, shape=(0,), chunks=(TIME_CHUNK,), dtype="float32", compressor=None
-                )
+                stored = create_array(node, key, shape=(0,), chunks=(TIME_CHUNK,), dtype="float32")
                 stored.attrs.put(_json_safe({**frames[key].attrs, DIMS: ["time"]}))
         if GRID_MAPPING in frames.coords:
-            crs = node.create_dataset(GRID_MAPPING, shape=(), dtype="int32", compressor=None)
+            crs = create_array(node, GRID_MAPPING, shape=(), dtype="int32")
             crs.attrs.put(_json_safe({**frames[GRID_MAPPING].attrs, DIMS: []}))
         group_attrs = {"Conventions": "CF-1.8", **attrs, VARIABLE: name, "created": iso(now_utc())}
         node.attrs.put(_json_safe({**group_attrs, COMMITTED: 0}))
@@ -467,7 +501,7 @@ class Archive:
                 writes[key] = new[key].values.astype(np.float32)
         for key, values in writes.items():
             array = node[key]
-            array.resize(length + count, *array.shape[1:])
+            array.resize((length + count, *array.shape[1:]))
             array[length : length + count] = values
         self._commit(node, length + count)
         return pd.DatetimeIndex(incoming[order].view("datetime64[ns]"))
@@ -485,7 +519,8 @@ class Archive:
             legacy = legacy_transform(array.attrs)
             if legacy is None:
                 return False
-            copy = node.create_dataset(
+            copy = create_array(
+                node,
                 f"{name}_migrating",
                 shape=array.shape,
                 chunks=array.chunks,

@@ -3,21 +3,22 @@ its atomic writes to NetCDF and the Zarr forecast store, and how files are found
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from filelock import FileLock
 
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.files import atomic_path
 from nowcast.core.timeutil import iso
 from nowcast.core.version import __version__
+from nowcast.data.archive import LOCK_SUFFIX, ZARR3, ZARR_FORMAT, consolidate
 from nowcast.data.grid import GRID_MAPPING, cf_attrs, crs_of
 from nowcast.data.history import History
 from nowcast.data.transform import from_attrs
@@ -160,24 +161,29 @@ def write_netcdf(dataset: xr.Dataset, folder: Path) -> Path:
     return final
 
 
+# Each forecast group is written unconsolidated; `consolidate` then covers the whole store.
+ZARR_WRITE: dict[str, Any] = {"consolidated": False} | (
+    {"zarr_format": ZARR_FORMAT} if ZARR3 else {}
+)
+
+
 def write_zarr(dataset: xr.Dataset, store: Path) -> Path:
-    """Add the forecast as group `<pipeline>/<init>_<method>` of the Zarr store, atomically."""
+    """Add the forecast as group `<pipeline>/<init>_<method>` of the Zarr store, atomically.
+
+    One writer at a time (`<store>.lock` beside it); the store stays Zarr format 2 throughout
+    and its consolidated metadata is rewritten after each forecast.
+    """
     init = pd.Timestamp(dataset["forecast_reference_time"].values).strftime(STAMP)
     group = Path(str(dataset.attrs["pipeline"])) / "_".join(
         filter(None, (init, method_tag(dataset)))
     )
     final = store / group
-    partial = final.with_name(f".{final.name}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
     final.parent.mkdir(parents=True, exist_ok=True)
-    _ensure_group_markers(store, group.parent)
-    try:
-        dataset.to_zarr(partial, mode="w", encoding=_encoding(dataset), consolidated=False)
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(partial, final)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+    with FileLock(store.with_name(store.name + LOCK_SUFFIX)):
+        _ensure_group_markers(store, group.parent)
+        with atomic_path(final) as partial:
+            dataset.to_zarr(partial, mode="w", encoding=_encoding(dataset), **ZARR_WRITE)
+        consolidate(store)
     return final
 
 
@@ -189,7 +195,7 @@ def _ensure_group_markers(store: Path, parents: Path) -> None:
         marker = node / ".zgroup"
         if not marker.exists():
             node.mkdir(parents=True, exist_ok=True)
-            marker.write_text('{"zarr_format": 2}')
+            marker.write_text(f'{{"zarr_format": {ZARR_FORMAT}}}')
 
 
 REQUIRED_VARIABLES = ("forecast", "observation")

@@ -8,6 +8,7 @@ from typing import Any
 
 from torch import nn
 
+from nowcast.core.resources import shipped
 from nowcast.models.cells import ConvLSTMCell, MoDeRNNCell
 from nowcast.models.forecaster import ArchitectureConfig, architecture, register_architecture
 from nowcast.models.network import NowcastNet
@@ -27,11 +28,11 @@ PresetLike = str | os.PathLike[str] | dict[str, Any] | ArchitectureConfig | Pres
 
 
 def presets_dir() -> Path:
-    """Folder holding the preset TOML files: $NOWCAST_MODELS_DIR or the repository's models/."""
+    """Folder holding the preset TOML files: $NOWCAST_MODELS_DIR, else the shipped presets."""
     override = os.environ.get("NOWCAST_MODELS_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2] / "models"
+    return shipped("presets")
 
 
 def list_presets() -> list[str]:

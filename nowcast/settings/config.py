@@ -10,12 +10,13 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from nowcast.core.errors import ConfigError
+from nowcast.core.resources import shipped
 from nowcast.core.strict import Strict, describe_validation_error
 from nowcast.settings.envexpand import expand_tree
 
 DEFAULT_CONFIG = Path("nowcast.toml")
 # The pipeline files that ship with the project (demo, radar, satellite, typhoon).
-BUILTIN_PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
+BUILTIN_PIPELINES = shipped("pipelines")
 
 # Environment variables that override one key each (dotted path into the settings).
 ENV_OVERRIDES: dict[str, str] = {

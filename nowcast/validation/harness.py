@@ -87,6 +87,8 @@ def default_out_dir() -> Path:
 def code_version() -> str:
     """Package version plus the git commit (and `+dirty`) when run from a checkout."""
     root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return __version__
     try:
         commit = subprocess.run(
             ["git", "-C", str(root), "describe", "--always", "--dirty=+dirty"],
