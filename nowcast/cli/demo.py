@@ -49,6 +49,7 @@ class DemoResult:
     products: list[Path] = field(default_factory=list)
     report: Path | None = None
     table: Path | None = None
+    summary: Path | None = None
 
 
 def demo_plan(real: str | None, quick: bool, up_to_now: bool = False) -> DemoPlan:
@@ -129,4 +130,6 @@ def run_demo(
     in_training = real is not None
     scores = run_backtest(settings, plan.pipeline, start, horizon_end, include_training=in_training)
     report = write_report(ScoreTable(scores.table), scores.table.parent / "report", plan.pipeline)
-    return DemoResult(settings, ingest, trained, forecast, products, report, scores.table)
+    return DemoResult(
+        settings, ingest, trained, forecast, products, report, scores.table, scores.summary
+    )

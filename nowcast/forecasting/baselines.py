@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import warnings
 from collections.abc import Callable
 
 import numpy as np
+
+from nowcast.core.quiet import silenced_stdout
 
 
 def persistence(history: np.ndarray, steps: int, stride: int = 1) -> np.ndarray:
@@ -24,7 +24,7 @@ def extrapolation(history: np.ndarray, steps: int, stride: int = 1) -> np.ndarra
     last frame has none (a fixed domain); pixels advected in from outside the domain take the
     last frame's value there, so the edges stay comparable to persistence.
     """
-    with contextlib.redirect_stdout(io.StringIO()):
+    with silenced_stdout():
         from pysteps import extrapolation as pysteps_extrapolation
         from pysteps import motion
 

@@ -10,18 +10,17 @@ is value > threshold as in pysteps; below a threshold (cold cloud tops), -value 
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from nowcast.core.quiet import silenced_stdout
 from nowcast.verify.case import Case, EventDefinition
 from nowcast.verify.table import ScoreRow
 
-with contextlib.redirect_stdout(io.StringIO()):
+with silenced_stdout():
     from pysteps.verification.detcatscores import (
         det_cat_fct_accum,
         det_cat_fct_compute,

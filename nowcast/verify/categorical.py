@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-with contextlib.redirect_stdout(io.StringIO()):
+from nowcast.core.quiet import silenced_stdout
+
+with silenced_stdout():
     from pysteps.verification.detcatscores import det_cat_fct
     from pysteps.verification.spatialscores import fss
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -10,33 +11,54 @@ from rich.table import Table
 
 from nowcast.cli.state import app_state
 
-HEADLINE_SCORES = ("MSE", "SSIM", "CSI @ 220", "FSS @ 220, 4 px", "CSI @ 1", "FSS @ 1, 4 px")
+if TYPE_CHECKING:
+    import pandas as pd
+
+HEADLINE_SCORES = ("RMSE", "RMSE_SKILL", "CSI", "FSS")
 
 
-def _scores_table(table_path: Path, pipeline: str) -> Table:
-    """Mean backtest scores per lead time: model beside persistence and extrapolation."""
-    from nowcast.verify.report import score_frame, skill_by_lead
-    from nowcast.verify.table import ScoreTable
+def _label(rows: pd.DataFrame, score: str) -> tuple[str, pd.DataFrame]:
+    """The row label and the rows of one headline score: the first threshold, smallest scale."""
+    if score in ("CSI", "FSS"):
+        rows = rows[rows["threshold"] == rows["threshold"].min()]
+    if score == "FSS":
+        rows = rows[rows["scale"] == rows["scale"].min()]
+    first = rows.iloc[0]
+    if score in ("RMSE",):
+        return f"RMSE ({str(first['note']).split(';')[0]})", rows
+    if score == "RMSE_SKILL":
+        return "RMSE skill vs persistence", rows
+    where = str(first["note"])
+    if score == "FSS":
+        return f"FSS @ {where}, {int(first['scale'])} px", rows
+    return f"{score} @ {where}", rows
 
-    skill = skill_by_lead(score_frame(ScoreTable(table_path), pipeline))
-    table = Table(title=f"backtest {pipeline}: mean score per lead time (cases)")
+
+def _scores_table(summary_csv: Path, pipeline: str) -> Table:
+    """Backtest scores accumulated over every case per lead: model beside the baselines."""
+    import pandas as pd
+
+    frame = pd.read_csv(summary_csv)
+    frame = frame[frame["pipeline"] == pipeline]
+    cases = frame.loc[frame["score"] == "VALID_FRACTION", "note"].iloc[0]
+    table = Table(title=f"backtest {pipeline}: scores accumulated per lead time ({cases})")
     table.add_column("score")
     table.add_column("lead")
-    methods = sorted(skill["method"].unique())
+    methods = sorted(frame["method"].unique())
     for method in methods:
         table.add_column(method, justify="right")
-    for key in HEADLINE_SCORES:
-        rows = skill[skill["key"] == key]
+    for score in HEADLINE_SCORES:
+        rows = frame[frame["score"] == score]
+        if rows.empty:
+            continue
+        label, rows = _label(rows, score)
         for lead in sorted(rows["lead_time"].unique()):
             cells = []
             for method in methods:
                 match = rows[(rows["lead_time"] == lead) & (rows["method"] == method)]
-                cells.append(
-                    f"{match['mean'].iloc[0]:.3f} ({int(match['count'].iloc[0])})"
-                    if len(match)
-                    else "-"
-                )
-            table.add_row(key, f"+{lead} min", *cells)
+                value = match["value"].iloc[0] if len(match) else None
+                cells.append("-" if value is None or pd.isna(value) else f"{value:.3f}")
+            table.add_row(label, f"+{lead} min", *cells)
     return table
 
 
@@ -78,10 +100,11 @@ def demo(
     console.print(f"[bold]forecast[/bold] {result.forecast.netcdf}")
     for product in result.products:
         console.print(f"[bold]map[/bold] {product}")
-    if result.table is not None:
-        console.print(_scores_table(result.table, pipeline.name))
+    if result.summary is not None:
+        console.print(_scores_table(result.summary, pipeline.name))
         console.print(
-            "MSE: per-frame sum over pixels on the [0, 1] scale; SSIM data_range=1; "
-            "CSI/FSS at the threshold shown in physical units (K: colder than; mm: at least)"
+            "Scores accumulated over all backtest cases per lead (pysteps contingency tables "
+            "and FSS), in physical units, on the archive's grid, no-data left out; "
+            "thresholds in the variable's units (K: colder than; mm, mm/h, dBZ: above)"
         )
     console.print(f"[bold]verification report[/bold] {result.report}")

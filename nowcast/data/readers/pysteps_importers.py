@@ -7,14 +7,13 @@ frame every reader returns, with x/y in metres from the metadata's corners and p
 
 from __future__ import annotations
 
-import contextlib
-import io
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from nowcast.core.quiet import silenced_stdout
 from nowcast.data.grid import crs_from_string, frame_array, metres_projection, pixel_centres
 from nowcast.data.readers.base import Payload, ReaderOptions, local_path
 
@@ -39,7 +38,7 @@ class PystepsOptions(ReaderOptions):
 
 def importer(name: str):  # noqa: ANN201 - a pysteps importer function
     """The pysteps importer `name`, loaded quietly (pysteps prints its config path on import)."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    with silenced_stdout():
         from pysteps.io import get_method
 
     return get_method(name, "importer")
@@ -47,7 +46,7 @@ def importer(name: str):  # noqa: ANN201 - a pysteps importer function
 
 def rain_rate(data: Any, meta: dict, options: PystepsOptions) -> tuple[Any, dict]:
     """Reflectivity or accumulation -> rain rate in mm/h with pysteps' own conversion."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    with silenced_stdout():
         from pysteps.utils.conversion import to_rainrate
 
     return to_rainrate(np.ma.filled(data, np.nan), meta, options.zr_a, options.zr_b)
