@@ -87,7 +87,7 @@ def validate(
     ctx: typer.Context,
     mmnist: bool = typer.Option(False, "--mmnist", help="Run the Moving MNIST harness."),
     models: list[str] | None = typer.Argument(
-        None, metavar="[MODEL]...", help="With --compare: two or more model presets."
+        None, metavar="MODEL", help="With --compare: two or more model presets."
     ),
     compare: bool = typer.Option(
         False,
