@@ -40,7 +40,7 @@ def training_losses(run_dir: Path) -> list[float]:
 
 
 def comparison_record(
-    options: HarnessOptions, models: list[str], runs: dict[str, dict[str, Any]]
+    options: HarnessOptions, models: list[str], runs: dict[str, dict[str, Any]], version: str
 ) -> dict[str, Any]:
     """Every compared number: each model's means, per-frame curves and checks, the baselines."""
     first = runs[models[0]]
@@ -51,7 +51,7 @@ def comparison_record(
         "harness": "moving-mnist-compare",
         "repeat_command": command.replace("--mmnist", "--mmnist --compare " + " ".join(models)),
         "created_utc": first["created_utc"],
-        "code_version": code_version(),
+        "code_version": version,
         "device": first["device"],
         "precision": first["precision"],
         "convention": CONVENTION,
@@ -77,11 +77,11 @@ def comparison_record(
 
 def compare_models(options: HarnessOptions, models: list[str], console: Console) -> dict[str, Any]:
     """Run the harness for each model, then write compare.json, report.md and the figures."""
-    runs = {}
+    version, runs = code_version(), {}
     for name in models:
         console.print(f"[bold]{name}[/bold] ({models.index(name) + 1} of {len(models)})")
         runs[name] = run_harness(model_options(options, name), console)
-    record = comparison_record(options, models, runs)
+    record = comparison_record(options, models, runs, version)
     out = options.out
     (out / "compare.json").write_text(json.dumps(record, indent=2) + "\n")
     device = resolve_device(options.device)
