@@ -93,6 +93,8 @@ def compare_models(options: HarnessOptions, models: list[str], console: Console)
         inputs, truth, predictions[name] = sample_forecasts(test_set, model, device)
     compare_report.plot_samples(out, inputs, truth, predictions)
     compare_report.plot_per_frame(out, record)
-    compare_report.plot_curves(out, {name: training_losses(out / name) for name in models})
+    losses = {name: training_losses(out / name) for name in models}
+    final_from = runs[models[0]]["training"]["final_loss_from"]
+    compare_report.plot_curves(out, losses, final_from)
     compare_report.write_report(out, record)
     return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -169,14 +170,25 @@ def plot_samples(
     return path
 
 
-def plot_curves(out: Path, losses: dict[str, list[float]]) -> Path:
-    """curves.png: each model's training loss per iteration, smoothed, on one axis."""
+def plot_curves(out: Path, losses: dict[str, list[float]], final_loss_from: int | None) -> Path:
+    """curves.png: each model's training loss, smoothed apart on each side of the objective
+    change (the loss jumps there because the final objective adds a term)."""
     figure = Figure(figsize=(6, 4))
     axis = figure.subplots()
-    for name, values in losses.items():
+    for index, (name, values) in enumerate(losses.items()):
         window = max(1, len(values) // 20)
-        smooth = np.convolve(values, np.ones(window) / window, mode="valid")
-        axis.plot(np.arange(window, len(values) + 1), smooth, label=f"{name} (mean of {window})")
+        edges = [0, len(values)]
+        if final_loss_from is not None and 1 < final_loss_from <= len(values):
+            edges.insert(1, final_loss_from - 1)
+        for start, stop in itertools.pairwise(edges):
+            part = values[start:stop]
+            if len(part) >= window:
+                smooth = np.convolve(part, np.ones(window) / window, mode="valid")
+                label = f"{name} (mean of {window})" if start == 0 else None
+                steps = np.arange(start + window, stop + 1)
+                axis.plot(steps, smooth, color=f"C{index}", label=label)
+    if final_loss_from is not None:
+        axis.axvline(final_loss_from, color="grey", linestyle="--", label="final objective")
     axis.set_yscale("log")
     axis.set_xlabel("iteration")
     axis.set_ylabel("training loss")
