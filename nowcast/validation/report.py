@@ -124,18 +124,18 @@ def write_report(out: Path, record: dict[str, Any]) -> Path:
     lines = [
         f"# Moving MNIST validation: {record['model']['preset']}, {budget['name']} budget",
         "",
-        f"- Command: `{record['command']}`",
-        f"- Same schedule without the time limit: `{record['repeat_command']}`",
+        f"- Command (repeats this run): `{record['repeat_command']}`",
         f"- Created: {record['created_utc']}, code {record['code_version']}, "
         f"device {record['device']}, {record['precision']}",
         f"- Budget: {budget['description']}",
         f"- Training: {training['iterations']:,} iterations in {training['wall_s']:.0f} s, "
-        f"stopped by {training['stopped_by']}",
+        f"ended by {training['stopped_by']}",
         *_objective_lines(training, budget),
         f"- Digits: {data['digits']}",
         f"- Test set: {data['test_set']}; {data['input_frames']} frames in, "
         f"{data['output_frames']} out",
         f"- Metrics: {CONVENTION}",
+        f"- Reproducibility: {record['reproducibility']}",
         "",
         "## Results",
         "",

@@ -1,4 +1,4 @@
-"""Train a preset on Moving MNIST sequences made on the fly, within an iteration and time budget."""
+"""Train a preset on Moving MNIST sequences made on the fly for a budget's fixed iterations."""
 
 from __future__ import annotations
 
@@ -11,24 +11,20 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from nowcast.core.errors import NotDoneError
 from nowcast.models.preset import Preset
-from nowcast.models.registry import build_from_config, load_preset
-from nowcast.training import Trainer, load_training_state, resolve_device
+from nowcast.models.registry import load_preset
+from nowcast.training import Trainer
 from nowcast.validation.budget import Budget
 from nowcast.validation.generator import SequenceSpec, generate, to_unit
-from nowcast.validation.speed import plan_iterations
-
-# The time limit is planned for; a run that overshoots it by this factor stops where it is.
-DEADLINE_SLACK = 1.05
 
 
 @dataclass(frozen=True)
 class TrainingSummary:
-    """What training did: iterations, wall time, why it stopped, the loss per iteration, and
+    """What training did: iterations, wall time, how it ended, the loss per iteration, and
     the first iteration of the budget's final objective (None without one)."""
 
     iterations: int
-    planned: int
     batch_size: int | None
     wall_s: float
     stopped_by: str
@@ -74,40 +70,36 @@ def train(
     device: str,
     seed: int = 0,
     resume: bool = False,
-    tune_threads: bool = True,
+    time_limit_s: float | None = None,
     show_progress: bool = True,
 ) -> tuple[nn.Module, TrainingSummary]:
-    """Fit the budget's preset on generated sequences; checkpoints go to `out_dir/last`."""
+    """Fit the budget's preset for exactly its iterations; checkpoints go to `out_dir/last`.
+
+    `time_limit_s` is a safety stop, never a shorter schedule: a run that reaches it fails.
+    """
     preset = budget_preset(budget)
     spec = SequenceSpec(frames=preset.sequence.total_frames, size=preset.model.height)
     started = time.perf_counter()
-    if resume and (out_dir / "last").is_dir():
-        planned = int(load_training_state(out_dir / "last")["total"])
-    else:
-        sample = training_source(pool, budget.batch_size, spec)(0, torch.Generator())
-        trial = build_from_config(preset.model).to(resolve_device(device))
-        planned = plan_iterations(trial, preset, budget, sample.to(device), tune_threads)
     extra = {"harness": "mmnist", "budget": budget.name, "batch_size": budget.batch_size}
     trainer = Trainer.from_preset(
         preset, out_dir, device, seed=seed, amp=budget.bf16, progress=show_progress, extra=extra
     )
-    deadline = None
-    if budget.time_limit_s is not None:
-        deadline = started + DEADLINE_SLACK * budget.time_limit_s
+    deadline = None if time_limit_s is None else started + time_limit_s
     source = training_source(pool, budget.batch_size, spec, deadline)
-    result = trainer.fit(source, planned, every=max(1, min(100, planned // 5)), resume=resume)
-    stopped_by = "iteration count"
-    if result.iteration < planned:
-        stopped_by = f"time limit ({DEADLINE_SLACK:g} x {budget.time_limit_s:.0f} s)"
-    elif planned < budget.iterations:
-        stopped_by = f"time limit ({budget.time_limit_s:.0f} s, planned from measured speed)"
-    final_start = preset.training.final_loss_start(planned)
+    total = budget.iterations
+    result = trainer.fit(source, total, every=max(1, min(100, total // 5)), resume=resume)
+    if result.iteration < total:
+        raise NotDoneError(
+            f"training reached the --time-limit of {time_limit_s:g} s after "
+            f"{result.iteration:,} of {total:,} iterations; nothing was scored "
+            f"(continue with --resume --out {out_dir.parent})"
+        )
+    final_start = preset.training.final_loss_start(total)
     summary = TrainingSummary(
         iterations=result.iteration,
-        planned=planned,
         batch_size=budget.batch_size,
         wall_s=time.perf_counter() - started,
-        stopped_by=stopped_by,
+        stopped_by="iteration count",
         losses=result.losses,
         final_loss_from=None if final_start is None else final_start + 1,
     )

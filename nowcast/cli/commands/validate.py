@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -12,6 +12,9 @@ from rich.table import Table
 from nowcast.cli.state import app_state
 from nowcast.core.errors import ConfigError, NotDoneError
 from nowcast.validation.budget import BUDGETS, resolve_budget
+
+if TYPE_CHECKING:
+    from nowcast.validation.harness import HarnessOptions
 
 
 def summary_table(record: dict[str, Any]) -> Table:
@@ -33,11 +36,68 @@ def summary_table(record: dict[str, Any]) -> Table:
     return table
 
 
+def comparison_table(record: dict[str, Any]) -> Table:
+    """Mean scores of every compared model at the same budget, then both baselines."""
+    from nowcast.validation.report import ARROWS, number
+
+    table = Table(title=f"Moving MNIST comparison, {record['budget']['description']}")
+    table.add_column("forecast")
+    for metric in ARROWS:
+        table.add_column(ARROWS[metric], justify="right")
+    for name, means in record["rows"].items():
+        table.add_row(name, *(number(means[m], m) for m in ARROWS))
+    table.caption = record["convention"]
+    return table
+
+
+def check_compare_options(
+    models: list[str], model: str | None, checkpoint: Path | None, resume: bool
+) -> None:
+    """--compare needs two or more distinct known presets and trains them all from scratch."""
+    from nowcast.models.registry import load_preset
+
+    if len(models) < 2:
+        raise ConfigError(f"--compare needs at least two model presets, got {len(models)}")
+    if len(set(models)) < len(models):
+        raise ConfigError(f"--compare got a model twice: {' '.join(models)}")
+    for flag, value in (("--model", model), ("--checkpoint", checkpoint), ("--resume", resume)):
+        if value:
+            raise ConfigError(f"{flag} cannot be used with --compare (it trains every MODEL)")
+    for name in models:
+        load_preset(name)
+
+
+def run_comparison(
+    options: HarnessOptions, models: list[str], console: Console, out_console: Console
+) -> None:
+    """Train and score every model on the same budget, write the side-by-side report."""
+    from nowcast.validation.compare import compare_models
+
+    record = compare_models(options, models, console)
+    out_console.print(comparison_table(record))
+    console.print(f"outputs in {options.out}")
+    failed = [m for m, run in record["models"].items() if not run["checks"]["passes"]]
+    if failed:
+        raise NotDoneError(
+            f"validation failed: {', '.join(failed)} did not pass every check (see {options.out})"
+        )
+
+
 def validate(
     ctx: typer.Context,
     mmnist: bool = typer.Option(False, "--mmnist", help="Run the Moving MNIST harness."),
+    models: list[str] | None = typer.Argument(
+        None, metavar="MODEL", help="With --compare: two or more model presets."
+    ),
+    compare: bool = typer.Option(
+        False,
+        "--compare",
+        help="Train each MODEL with the same seed, data order and budget; report side by side.",
+    ),
     budget: str = typer.Option(
-        "quick", "--budget", help=f"Training budget: {', '.join(BUDGETS)} (paper needs a GPU)."
+        "quick",
+        "--budget",
+        help=f"Training budget: {', '.join(BUDGETS)} (fixed iterations; paper needs a GPU).",
     ),
     iterations: int | None = typer.Option(
         None, "--iterations", help="Train exactly N iterations (overrides the budget's count)."
@@ -82,10 +142,17 @@ def validate(
     device: str | None = typer.Option(
         None, "--device", help="auto, cpu or cuda (default: the config's device)."
     ),
+    time_limit: float | None = typer.Option(
+        None,
+        "--time-limit",
+        min=1,
+        help="Safety stop in seconds of training per model: reaching it fails the run (exit 5).",
+    ),
 ) -> None:
     """Train (or load) a model on Moving MNIST and report MSE, MAE, SSIM and PSNR per frame.
 
-    Exit codes: 0 every check passed, 5 a check failed (the model does not beat a floor).
+    Exit codes: 0 every check passed, 5 a check failed (a model does not beat a floor) or
+    training reached --time-limit.
     """
     if not mmnist:
         raise typer.BadParameter(
@@ -93,6 +160,10 @@ def validate(
         )
     if resume and out is None:
         raise ConfigError("--resume needs --out pointing at the run folder to continue")
+    if models and not compare:
+        raise ConfigError("model names as arguments need --compare (or use --model for one)")
+    if compare:
+        check_compare_options(models or [], model, checkpoint, resume)
     # torch, scikit-image and matplotlib load here, not when the CLI starts.
     from nowcast.validation.harness import HarnessOptions, default_out_dir, run_harness
     from nowcast.validation.report import check_lines
@@ -109,8 +180,12 @@ def validate(
         device=device or state.settings.device,
         seed=seed,
         threads=threads,
+        time_limit_s=time_limit,
     )
     console = Console(stderr=True, quiet=state.quiet)
+    if compare:
+        run_comparison(options, models or [], console, Console(quiet=state.quiet))
+        return
     record = run_harness(options, console)
     out_console = Console(quiet=state.quiet)
     out_console.print(summary_table(record))
