@@ -94,3 +94,21 @@ def test_console_script_runs_without_traceback(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert "Traceback" not in process.stderr
     assert process.stderr.startswith("error: config file not found")
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["forecast", "--fill", "cubic"], "--fill"),
+        (["forecast", "--baseline", "climatology"], "--baseline"),
+        (["forecast", "--device", "tpu"], "--device"),
+        (["train", "-p", "demo", "--device", "gpu"], "--device"),
+    ],
+)
+def test_a_value_outside_an_option_choices_is_refused_before_anything_runs(
+    tmp_path: Path, args: list[str], option: str
+) -> None:
+    result = runner.invoke(app, ["--archive", str(tmp_path / "none.zarr"), *args])
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
+    assert not (tmp_path / "none.zarr").exists()

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nowcast.cli.choices import Baseline, Device, FillMethod, value_of
 from nowcast.cli.state import app_state
 
 
@@ -28,11 +29,11 @@ def forecast(
     model: str | None = typer.Option(
         None, "--model", help="Checkpoint folder, or preset name (default: the pipeline's model)."
     ),
-    baseline: str | None = typer.Option(
-        None, "--baseline", help="persistence or extrapolation instead of the model."
+    baseline: Baseline | None = typer.Option(
+        None, "--baseline", help="A baseline instead of the model."
     ),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
-    fill: str | None = typer.Option(
+    device: Device | None = typer.Option(None, "--device", help="Where to run."),
+    fill: FillMethod | None = typer.Option(
         None,
         "--fill",
         help="Fill missing history frames: persistence or linear (else refuse); never before "
@@ -47,25 +48,18 @@ def forecast(
     Without a trained checkpoint it stops and says how to get one; `--baseline` runs the same
     chain with persistence or pysteps extrapolation.
     """
-    from nowcast.core.errors import ConfigError
     from nowcast.core.timeutil import iso, parse_when
     from nowcast.forecasting.run import ForecastRequest, run_forecast
 
-    if fill not in (None, "persistence", "linear"):
-        raise ConfigError(f"--fill must be persistence or linear, not {fill!r}")
-    if baseline not in (None, "persistence", "extrapolation"):
-        raise ConfigError(f"--baseline must be persistence or extrapolation, not {baseline!r}")
-    if device not in (None, "auto", "cpu", "cuda"):
-        raise ConfigError(f"--device must be auto, cpu or cuda, not {device!r}")
     settings = app_state(ctx).settings
     request = ForecastRequest(
         pipeline=pipeline,
         since=since,
         at=parse_when(at) if at else None,
         model=model,
-        baseline=baseline,
-        device=device,
-        fill=fill,
+        baseline=value_of(baseline),
+        device=value_of(device),
+        fill=value_of(fill),
         out=out,
         storm=storm,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from nowcast.cli.choices import Device, value_of
 from nowcast.cli.state import app_state
 
 
@@ -41,7 +42,7 @@ def train(
     iterations: int | None = typer.Option(None, "--iterations", help="Training iterations."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    device: Device | None = typer.Option(None, "--device", help="Where to run."),
     out: Path | None = typer.Option(
         None, "--out", help="Run folder (default: <checkpoints>/<pipeline>, where forecast looks)."
     ),
@@ -66,7 +67,7 @@ def train(
         iterations=iterations,
         batch_size=batch_size,
         lr=lr,
-        device=device,
+        device=value_of(device),
         out=out,
         stride=stride,
         every=every,
@@ -89,7 +90,7 @@ def finetune(
     iterations: int | None = typer.Option(None, "--iterations", help="Training iterations."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
     lr: float = typer.Option(1e-4, "--lr", help="Peak learning rate (lower than training)."),
-    device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
+    device: Device | None = typer.Option(None, "--device", help="Where to run."),
     out: Path | None = typer.Option(None, "--out", help="Run folder for the fine-tuned model."),
     stride: int = typer.Option(1, "--stride", help="Use every k-th frame."),
     every: int = typer.Option(50, "--every", help="Validate and checkpoint every N iterations."),
@@ -106,7 +107,7 @@ def finetune(
         batch_size=batch_size,
         lr=lr,
         freeze_layers=freeze,
-        device=device,
+        device=value_of(device),
         out=out,
         stride=stride,
         every=every,

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from nowcast.cli.choices import Device, value_of
 from nowcast.cli.state import app_state
 from nowcast.core.errors import ConfigError, NotDoneError
 from nowcast.validation.budget import BUDGETS, resolve_budget
@@ -139,8 +140,8 @@ def validate(
         min=1,
         help="CPU threads for torch (default: the faster of torch's default and 1, measured).",
     ),
-    device: str | None = typer.Option(
-        None, "--device", help="auto, cpu or cuda (default: the config's device)."
+    device: Device | None = typer.Option(
+        None, "--device", help="Where to run (default: the config's device)."
     ),
     time_limit: float | None = typer.Option(
         None,
@@ -177,7 +178,7 @@ def validate(
         test_file=test_file,
         checkpoint=checkpoint,
         resume=resume,
-        device=device or state.settings.device,
+        device=value_of(device) or state.settings.device,
         seed=seed,
         threads=threads,
         time_limit_s=time_limit,

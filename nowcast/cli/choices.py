@@ -1,0 +1,32 @@
+"""The fixed value sets of command-line options, checked by Typer before a command runs."""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+
+
+class Device(StrEnum):
+    """Where torch runs: `auto` takes a GPU when there is one."""
+
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class Baseline(StrEnum):
+    """A forecast without a model."""
+
+    persistence = "persistence"
+    extrapolation = "extrapolation"
+
+
+class FillMethod(StrEnum):
+    """How missing history frames may be filled."""
+
+    persistence = "persistence"
+    linear = "linear"
+
+
+def value_of(choice: Enum | None) -> str | None:
+    """The plain string a choice stands for (None stays None)."""
+    return None if choice is None else str(choice.value)
