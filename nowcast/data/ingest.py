@@ -12,11 +12,13 @@ before it is checked again and regridded.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,7 @@ from nowcast.data.checks import frame_problem, mask_outliers
 from nowcast.data.follow import StormFollower
 from nowcast.data.grid import GRID_MAPPING, GridPlan, Regridder
 from nowcast.data.ledger import Entry, Ledger
+from nowcast.data.names import name_problem
 from nowcast.data.pipeline import PipelineConfig, load_pipeline, make_reader, make_source
 from nowcast.data.quarantine import quarantine, quarantine_dir
 from nowcast.data.readers.base import Payload
@@ -59,6 +62,7 @@ MASK_ATTRS = {
     "flag_meanings": "no_data data",
 }
 STORM_ATTRS = ("storm_id", "storm_name")
+MAX_NAMES_CHARS = 300
 ALONG_TIME = ("center_lat", "center_lon")
 
 
@@ -153,9 +157,15 @@ class _PipelineRun:
     """One pipeline's ingest: the loop over candidates and the batched commits."""
 
     def __init__(
-        self, archive: Archive, config: PipelineConfig, run_id: str, retry_rejected: bool = False
+        self,
+        archive: Archive,
+        config: PipelineConfig,
+        run_id: str,
+        retry_rejected: bool = False,
+        now: pd.Timestamp | None = None,
     ) -> None:
         self.archive = archive
+        self.now = now if now is not None else now_utc()
         self.retry_rejected = retry_rejected
         self.config = config
         self.run_id = run_id
@@ -194,34 +204,105 @@ class _PipelineRun:
             self.present[group] = set(self.archive.times(group).asi8.tolist())
         return time.value in self.present[group]
 
-    def _select(self, candidates: list[Candidate], dry_run: bool) -> list[Candidate]:
-        """The candidates to fetch; the rest are skipped (present, duplicate, rejected before).
+    def _vet(self, candidate: Candidate) -> tuple[Candidate, str, str | None]:
+        """(candidate, group, problem): the storm id, the valid time against the clock and cadence.
 
+        A time within `checks.time_tolerance_s` of a cadence step is snapped to it.
+        """
+        config = self.config
+        problem = name_problem(candidate.group) if candidate.group is not None else None
+        if problem is not None:
+            return candidate, config.name, f"unsafe storm id from the file name: {problem}"
+        group = group_name(config.name, candidate.group)
+        if candidate.time > self.now + config.ingest.max_future:
+            return (
+                candidate,
+                group,
+                (
+                    f"valid time {iso(candidate.time)} is more than ingest.max_future ="
+                    f" {config.ingest.max_future} after now ({iso(self.now)}); fix the file's name"
+                ),
+            )
+        step = candidate.time.round(config.cadence)
+        if step != candidate.time:
+            tolerance = pd.Timedelta(seconds=config.checks.time_tolerance_s)
+            if abs(step - candidate.time) > tolerance:
+                return (
+                    candidate,
+                    group,
+                    (
+                        f"off-cadence: {iso(candidate.time)} is not on the"
+                        f" {config.cadence.total_seconds():g} s cadence"
+                        f" (nearest step {iso(step)}, checks.time_tolerance_s ="
+                        f" {config.checks.time_tolerance_s:g})"
+                    ),
+                )
+            candidate = replace(candidate, time=step)
+        return candidate, group, None
+
+    def _skip(self, candidate: Candidate, group: str, reason: str, dry_run: bool) -> None:
+        """Count a skipped candidate (and record it unless this is a dry run)."""
+        if dry_run:
+            self.report.skipped += 1
+        else:
+            self._note(candidate, group, "skipped", reason)
+
+    def _refuse(self, candidate: Candidate, group: str, reason: str, dry_run: bool) -> None:
+        """Reject a candidate before it is read; its file (when it is one) goes to quarantine."""
+        if dry_run:
+            self.report.rejected += 1
+            return
+        path = Path(candidate.location)
+        payload = Payload(candidate.name, path=path) if path.is_file() else None
+        self._reject(candidate, group, payload, reason, candidate.location)
+
+    def _one_per_time(self, group: str, same: list[Candidate], dry_run: bool) -> list[Candidate]:
+        """The candidate to fetch for one valid time; copies skipped, conflicting files refused."""
+        if len(same) == 1:
+            return same
+        digests = [_digest(c.location) for c in same]
+        if None not in digests and len(set(digests)) == 1:
+            for candidate in same[1:]:
+                self._skip(candidate, group, f"identical copy of {same[0].name}", dry_run)
+            return same[:1]
+        names = ", ".join(c.name for c in same)[:MAX_NAMES_CHARS]
+        reason = (
+            f"conflicting files for {iso(same[0].time)} with different contents: {names};"
+            " keep the right one in the source folder and remove the others"
+        )
+        for candidate in same:
+            self._refuse(candidate, group, reason, dry_run)
+        return []
+
+    def _select(self, candidates: list[Candidate], dry_run: bool) -> list[Candidate]:
+        """The candidates to fetch; the rest are skipped (present, copies, rejected before).
+
+        Unsafe names, future and off-cadence times and conflicting files are refused.
         "Rejected before" counts only under the current pipeline definition, and not at all
         with `retry_rejected`.
         """
         rejected_before = (
             set() if self.retry_rejected else self.ledger.rejected(self.config.fingerprint)
         )
-        todo, seen = [], set()
+        for candidate, reason in getattr(self.source, "ignored", []):
+            log.warning("%s: %s: %s", self.config.name, candidate.location, reason)
+            self._skip(candidate, self.config.name, reason, dry_run)
+        buckets: dict[tuple[str, int], list[Candidate]] = {}
         for candidate in candidates:
-            group = group_name(self.config.name, candidate.group)
-            key = (group, candidate.time.value)
-            reason = ""
-            if self._is_present(group, candidate.time):
-                reason = "already in the archive"
-            elif key in seen:
-                reason = "another file has the same valid time"
+            candidate, group, problem = self._vet(candidate)
+            if problem is None and self._is_present(group, candidate.time):
+                self._skip(candidate, group, "already in the archive", dry_run)
             elif (candidate.location, candidate.fingerprint) in rejected_before:
-                reason = "rejected before, file and pipeline unchanged (see quarantine)"
                 self.report.rejected_before += 1
-            seen.add(key)
-            if not reason:
-                todo.append(candidate)
-            elif dry_run:
-                self.report.skipped += 1
+                reason = "rejected before, file and pipeline unchanged (see quarantine)"
+                self._skip(candidate, group, reason, dry_run)
+            elif problem is not None:
+                self._refuse(candidate, group, problem, dry_run)
             else:
-                self._note(candidate, group, "skipped", reason)
+                buckets.setdefault((group, candidate.time.value), []).append(candidate)
+        todo = []
+        for (group, _), same in buckets.items():
+            todo.extend(self._one_per_time(group, same, dry_run))
         return todo
 
     def _follow(
@@ -449,6 +530,18 @@ class _PipelineRun:
         return report
 
 
+def _digest(location: str) -> str | None:
+    """The SHA-256 of a local file's contents, or None when the location is not a file."""
+    path = Path(location)
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _pipeline_failed(
     archive: Archive, name: str, run_id: str, exc: Exception, run: _PipelineRun | None
 ) -> PipelineReport:
@@ -479,26 +572,32 @@ def run_ingest(
     dry_run: bool = False,
     progress: ProgressFn | None = None,
     retry_rejected: bool = False,
+    now: datetime | pd.Timestamp | None = None,
 ) -> IngestReport:
     """Ingest each pipeline (default: `settings.pipelines`) into `settings.archive`.
 
     `since`/`until` bound the valid times (UTC); without `since` each pipeline resumes
     shortly before its newest archived frame; without `until` it runs up to now, floored to
     its cadence. Each pipeline runs on its own: one that fails (a bad definition, a crash)
-    is reported and recorded in its ledger, and the others still run.
+    is reported and recorded in its ledger, and the others still run. `now` (default: the
+    clock) bounds future valid times: `until` is capped at now + `ingest.max_future`.
     """
     names = list(pipeline_names or settings.pipelines)
     if not names:
         raise ConfigError("no pipelines to ingest (set `pipelines` or pass --pipeline)")
     archive = Archive(settings.archive)
     run_id = uuid.uuid4().hex[:12]
+    clock = utc(now) if now is not None else now_utc()
     reports = []
     for name in names:
         run = None
         try:
             config = load_pipeline(settings, name)
-            run = _PipelineRun(archive, config, run_id, retry_rejected)
-            end = floor_time(utc(until) if until is not None else now_utc(), config.cadence)
+            run = _PipelineRun(archive, config, run_id, retry_rejected, clock)
+            asked = utc(until) if until is not None else clock
+            if not run.source.bounded:  # an endless source would offer every future step
+                asked = min(asked, clock + config.ingest.max_future)
+            end = floor_time(asked, config.cadence)
             start = (
                 utc(since) if since is not None else default_since(archive, config, run.source, end)
             )
