@@ -63,6 +63,7 @@ MASK_ATTRS = {
 }
 STORM_ATTRS = ("storm_id", "storm_name")
 MAX_NAMES_CHARS = 300
+RECOVERED = "in the archive; its ledger record was lost in a crash and is restored"
 ALONG_TIME = ("center_lat", "center_lon")
 
 
@@ -305,6 +306,23 @@ class _PipelineRun:
             todo.extend(self._one_per_time(group, same, dry_run))
         return todo
 
+    def _reconcile(self) -> None:
+        """Record as fetched every archived frame the ledger lacks (a kill after the commit).
+
+        The archive's committed length is the truth; the ledger is derived from it.
+        """
+        recorded = self.ledger.fetched()
+        at, definition = iso(now_utc()), self.config.fingerprint
+        for group in pipeline_groups(self.archive, self.config.name):
+            for stamp in map(iso, self.archive.times(group)):
+                if (group, stamp) not in recorded:
+                    entry = Entry(at, self.run_id, group, stamp, "fetched", RECOVERED, "archive")
+                    self.ledger.record(replace(entry, definition=definition))
+        if self.ledger.pending:
+            log.warning("%s: restored %d ledger records", self.config.name, self.ledger.pending)
+            with self.archive.lock:
+                self.ledger.flush()
+
     def _follow(
         self, follow: StormFollower, candidates: list[Candidate], dry_run: bool
     ) -> list[Candidate]:
@@ -486,6 +504,8 @@ class _PipelineRun:
             report.errors.append(str(exc))
             record_failure(self.ledger, self.run_id, str(exc), self.config.fingerprint)
             return self._finish()
+        if not dry_run:
+            self._reconcile()
         if self.follow is not None:
             candidates = self._follow(self.follow, candidates, dry_run)
         todo = self._select(candidates, dry_run)
