@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,6 +33,7 @@ from nowcast.core.errors import (
     ConfigError,
     NowcastError,
 )
+from nowcast.core.stop import stop_requested
 from nowcast.core.timeutil import floor_time, iso, now_utc, utc
 from nowcast.data.archive import Archive
 from nowcast.data.checks import frame_problem, mask_outliers
@@ -513,8 +515,20 @@ class _PipelineRun:
             report.planned = [f"{iso(c.time)} {c.location}" for c in todo]
             return self._finish()
         failures = 0
+        ends = time.monotonic() + self.config.ingest.run_budget.total_seconds()
         try:
             for done, candidate in enumerate(todo):
+                left = len(todo) - done
+                if stop_requested():
+                    report.errors.append(f"stopped by a signal; {left} frames not attempted")
+                    break
+                if time.monotonic() > ends:
+                    report.errors.append(
+                        "run budget ingest.run_budget ="
+                        f" {self.config.ingest.run_budget.total_seconds():g} s spent;"
+                        f" {left} frames not attempted, the next run goes on"
+                    )
+                    break
                 if progress:
                     progress(self.config.name, done, len(todo))
                 failures = 0 if self._process(candidate) else failures + 1

@@ -85,6 +85,9 @@ class IngestSettings(Strict):
     initial: Duration = Field(pd.Timedelta("12h"), description="first run of an endless source")
     batch: int = Field(64, ge=1, description="frames per archive commit")
     max_failures: int = Field(3, ge=1, description="consecutive failed fetches before giving up")
+    run_budget: Duration = Field(
+        pd.Timedelta("15min"), description="no new fetch starts after this long in one run"
+    )
     max_future: Duration = Field(
         pd.Timedelta("15min"), description="how far past now a valid time may lie"
     )
