@@ -127,9 +127,12 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every pipeline ingested what was available, else the first failure's code."""
-        codes = [p.exit_code for p in self.pipelines if p.exit_code]
-        return codes[0] if codes and not self.dry_run else EXIT_OK
+        """0 when every pipeline ingested what was available, else the first failure's code.
+
+        A dry run fails only for a pipeline that could not even be planned (a bad definition).
+        """
+        codes = [p.crash_code if self.dry_run else p.exit_code for p in self.pipelines]
+        return next((code for code in codes if code), EXIT_OK)
 
 
 def group_name(pipeline: str, sequence: str | None) -> str:

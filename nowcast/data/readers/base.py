@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 import xarray as xr
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class ReaderOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     variable: str | None = None
+    max_pixels: int = Field(
+        25_000_000, gt=0, description="largest variable read, checked from the file's header"
+    )
 
 
 class Reader(Protocol):

@@ -54,6 +54,18 @@ def _open(payload: Payload) -> netCDF4.Dataset:
     return netCDF4.Dataset(payload.name, memory=payload.data)
 
 
+def _check_size(var: netCDF4.Variable, max_pixels: int) -> None:
+    """Refuse, from the header alone, a variable that is not one 2D frame or is too large."""
+    kept = [size for size in var.shape if size > 1]
+    if len(kept) != 2:
+        raise ValueError(f"variable {var.name!r} has shape {var.shape}, not one 2D frame")
+    if kept[0] * kept[1] > max_pixels:
+        raise ValueError(
+            f"variable {var.name!r} has {kept[0]}x{kept[1]} pixels, more than"
+            f" [source.reader] max_pixels = {max_pixels}"
+        )
+
+
 def _values(var: netCDF4.Variable) -> np.ndarray:
     """The variable's data as float32 with fill and out-of-valid-range values set to NaN."""
     attrs = set(var.ncattrs())
@@ -169,6 +181,7 @@ class NetcdfReader:
                 names = ", ".join(ds.variables)
                 raise ValueError(f"no variable {options.variable!r} (has: {names})")
             var = ds.variables[options.variable]
+            _check_size(var, options.max_pixels)
             values = _values(var)
             ydim, xdim = [d for d in var.dimensions if ds.dimensions[d].size > 1][-2:]
             x, y = _metres(ds, xdim), _metres(ds, ydim)
