@@ -128,7 +128,7 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
 
     The window is sampled at the model's training step (cadence x stride), else the cadence.
     """
-    config = load_pipeline(settings, request.pipeline or settings.pipelines[0])
+    config = load_pipeline(settings, request.pipeline or settings.pipelines[0], source=False)
     archive = Archive.require(settings.archive)
     group = archive_group(archive, config.name, request.storm)
     forecaster = choose_forecaster(settings, config, request)
