@@ -112,6 +112,19 @@ class FaultyHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # quiet test output
         return
 
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+        name = self.path.split("?", 1)[0].lstrip("/")
+        self.hits[f"HEAD {name}"] = self.hits.get(f"HEAD {name}", 0) + 1
+        path = self.root / name
+        if not path.is_file():
+            self.send_error(404)
+            return
+        size = path.stat().st_size
+        self.send_response(200)
+        self.send_header("Content-Length", str(size))
+        self.send_header("ETag", f'"{size}"')
+        self.end_headers()
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         name = self.path.split("?", 1)[0].lstrip("/")
         self.hits[name] = self.hits.get(name, 0) + 1

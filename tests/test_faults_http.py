@@ -84,3 +84,27 @@ def test_redirect_to_another_host_is_refused_and_secrets_never_shown(tmp_path: P
     for secret in ("T0PSECRET", "hunter2", "abc"):
         assert secret not in result.output and secret not in stored
     assert "token=***&p=***" in stored
+
+
+def test_a_quarantined_http_file_is_fetched_again_only_once_it_changed(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    for hhmm in ("0000", "0020", "0030"):
+        (served / NAME(hhmm)).write_bytes(shared_data_path(*BOM, NAME(hhmm)).read_bytes())
+    (served / NAME("0010")).write_bytes(b"not a netcdf file" * 100)
+    hits: dict[str, int] = {}
+    config = write_settings(tmp_path)
+    with faulty_server(served, {}, hits=hits) as base:
+        (tmp_path / "pipelines" / "bom-http.toml").write_text(PIPELINE.format(base=base, cap=60))
+        window = ("--since", SINCE, "--until", UNTIL)
+        for _ in range(2):
+            result = cli(config, "ingest", "-p", "bom-http", *window)
+            assert result.exit_code == 0, result.output
+        assert hits[NAME("0010")] == 1 and hits[f"HEAD {NAME('0010')}"] == 1
+        (served / NAME("0010")).write_bytes(shared_data_path(*BOM, NAME("0010")).read_bytes())
+        changed = cli(config, "ingest", "-p", "bom-http", *window)
+        assert changed.exit_code == 0, changed.output
+    assert hits[NAME("0010")] == 2
+    archive = Archive(tmp_path / "archive" / "nowcast.zarr")
+    landed = [t.strftime("%H%M") for t in archive.times("bom-http")]
+    assert landed == ["0000", "0010", "0020", "0030"]

@@ -293,9 +293,13 @@ class _PipelineRun:
         for candidate, reason in getattr(self.source, "ignored", []):
             log.warning("%s: %s: %s", self.config.name, candidate.location, reason)
             self._skip(candidate, self.config.name, reason, dry_run)
+        locations = {location for location, _ in rejected_before}
+        fingerprint = getattr(self.source, "fingerprint", None)
         buckets: dict[tuple[str, int], list[Candidate]] = {}
         for candidate in candidates:
             candidate, group, problem = self._vet(candidate)
+            if candidate.fingerprint is None and fingerprint and candidate.location in locations:
+                candidate = replace(candidate, fingerprint=fingerprint(candidate))
             if problem is None and self._is_present(group, candidate.time):
                 self._skip(candidate, group, "already in the archive", dry_run)
             elif (candidate.location, candidate.fingerprint) in rejected_before:
@@ -397,7 +401,7 @@ class _PipelineRun:
             except Exception as exc:  # any decoder failure means the input is bad, not the run
                 log.debug("read failed", exc_info=True)
                 reason = f"undecodable: {type(exc).__name__}: {exc}"
-                self._reject(candidate, group, fetched.payload, reason, fetched.provenance)
+                self._reject(fetched.candidate, group, fetched.payload, reason, fetched.provenance)
                 return None
         if self.follow is not None:
             self.recent = (candidate.location, fetched, frame)
@@ -426,7 +430,7 @@ class _PipelineRun:
             if not self._grid_matches(group, plan):
                 problem = f"grid differs from archive group {group}"
         if problem is not None:
-            self._reject(candidate, group, fetched.payload, problem, fetched.provenance)
+            self._reject(fetched.candidate, group, fetched.payload, problem, fetched.provenance)
             return True
         batch = self.batches.setdefault(group, [])
         batch.append(_Staged(candidate, values, frame, plan, fetched.provenance))

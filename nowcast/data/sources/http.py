@@ -18,6 +18,8 @@ import hashlib
 import os
 import re
 import time
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Literal
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -238,10 +240,26 @@ class HttpSource:
         if expected != actual:
             raise BadInput(f"{self.options.checksum} mismatch: got {actual}, published {expected}")
 
+    def fingerprint(self, candidate: Candidate) -> str | None:
+        """`<size>-<ETag>` from a HEAD request (None when unknown), to spot a changed file."""
+        url = self.url(candidate.time)
+        deadline = time.monotonic() + self.options.total_timeout_s
+        for adapter in (self.session.get_adapter("http://"), self.session.get_adapter("https://")):
+            adapter.max_retries = make_retry(self.options, deadline)  # type: ignore[attr-defined]
+        timeout = (self.options.connect_timeout_s, self.options.timeout_s)
+        try:
+            response = self.session.head(url, timeout=timeout, allow_redirects=False)
+        except requests.RequestException:
+            return None
+        if response.status_code != 200:
+            return None
+        return _fingerprint(response.headers)
+
     def fetch(self, candidate: Candidate) -> Fetched:
         """Download the frame; the final URL and the ETag, when sent, go into the provenance."""
         url = self.url(candidate.time)
         body, headers, final = self._get(url)
+        candidate = replace(candidate, fingerprint=_fingerprint(headers, len(body)))
         payload = Payload(candidate.name, data=body)
         try:
             self._check_sum(url, body)
@@ -250,6 +268,13 @@ class HttpSource:
         etag = headers.get("ETag")
         provenance = self.redact(final) + (f" (ETag {etag})" if etag else "")
         return Fetched(candidate, payload=payload, provenance=provenance)
+
+
+def _fingerprint(headers: Mapping[str, str], size: int | None = None) -> str | None:
+    """`<size>-<ETag>` of a response (the declared size first); None without either."""
+    declared = headers.get("Content-Length") or (str(size) if size is not None else "")
+    etag = headers.get("ETag") or ""
+    return f"{declared}-{etag}" if declared or etag else None
 
 
 def _describe(exc: Exception) -> str:
