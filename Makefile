@@ -78,7 +78,7 @@ bench: $(VENV)
 # The fault suite (slow and hostile servers on 127.0.0.1, hostile files, kills, signals) and
 # its figures: faults tried, kills survived, frames lost.
 FAULT_TESTS := tests/test_faults_http.py tests/test_faults_inputs.py tests/test_faults_sizes.py \
-	tests/test_faults_env.py tests/test_faults_concurrent_writes.py \
+	tests/test_faults_env.py tests/test_faults_concurrent_writes.py tests/test_faults_messages.py \
 	tests/test_faults_kills.py tests/test_faults_scheduler.py tests/test_ingest_faults.py
 faults: $(VENV)
 	mkdir -p runs

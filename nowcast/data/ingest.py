@@ -32,6 +32,8 @@ from nowcast.core.errors import (
     EXIT_SOURCE_FAILED,
     ConfigError,
     NowcastError,
+    describe_os_error,
+    one_line,
 )
 from nowcast.core.stop import stop_requested
 from nowcast.core.timeutil import floor_time, iso, now_utc, utc
@@ -587,7 +589,8 @@ def _pipeline_failed(
     archive: Archive, name: str, run_id: str, exc: Exception, run: _PipelineRun | None
 ) -> PipelineReport:
     """The report of a pipeline that stopped with an error, recorded in its ledger."""
-    message = f"{type(exc).__name__}: {exc}"
+    known = describe_os_error(exc) if isinstance(exc, OSError) else None
+    message = known or one_line(f"{type(exc).__name__}: {exc}")
     log.error("%s: %s", name, message)
     log.debug("%s failed", name, exc_info=True)
     report = run.report if run is not None else PipelineReport(name)
