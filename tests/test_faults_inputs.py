@@ -141,3 +141,31 @@ def test_off_cadence_and_far_future_frames_are_refused(tmp_path: Path, repo_root
     assert routine.exit_code == 0, routine.output
     assert len(archive.times("bom-radar")) == 3  # 00:30 is a copy of 00:20: timestamp mismatch
     assert "timestamp mismatch" in reasons(config, "bom-radar")[NAME("0030")]
+
+
+def test_a_far_future_frame_archived_earlier_does_not_stall_later_runs(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    folder = bom_folder(tmp_path)
+    shutil.copy(folder / NAME("0010"), folder / "66_20991031_000000.prcp-c10.nc")
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    shipped = (repo_root / "pipelines" / "bom-radar.toml").read_text()
+    lax = shipped.replace("[ingest]\n", '[ingest]\nmax_future = "30000d"\n').replace(
+        "[checks]\n", "[checks]\ntime_tolerance_s = 4e9\n"
+    )
+    (pipelines / "bom-radar.toml").write_text(lax)  # lets the 2099 frame in, as before the fix
+    (folder / NAME("0020")).rename(tmp_path / NAME("0020"))
+    config = write_settings(tmp_path, pipelines)
+    env = {"NOWCAST_BOM_DIR": str(folder)}
+    until = ("--until", "2100-01-01T00:00Z")
+    first = cli(config, "ingest", "-p", "bom-radar", "--until", "2020-10-31T00:10Z", env=env)
+    assert first.exit_code == 0, first.output
+    assert cli(config, "ingest", "-p", "bom-radar", *until, env=env).exit_code == 0
+    archive = archive_of(config)
+    assert archive.times("bom-radar")[-1].year == 2099
+    (pipelines / "bom-radar.toml").write_text(shipped)
+    (tmp_path / NAME("0020")).rename(folder / NAME("0020"))  # published late
+    routine = cli(config, "ingest", "-p", "bom-radar", "--until", "2020-10-31T00:30Z", env=env)
+    assert routine.exit_code == 0, routine.output
+    assert "2020-10-31T00:20:00" in [t.isoformat() for t in archive.times("bom-radar")]

@@ -150,10 +150,17 @@ def pipeline_groups(archive: Archive, pipeline: str) -> list[str]:
 def default_since(
     archive: Archive, config: PipelineConfig, source: Source, until: pd.Timestamp
 ) -> pd.Timestamp | None:
-    """Where a run without --since starts: shortly before the newest archived frame."""
-    ends = [
-        times[-1] for g in pipeline_groups(archive, config.name) if len(times := archive.times(g))
-    ]
+    """Where a run without --since starts: shortly before the newest archived frame.
+
+    Frames after `until` (a far-future frame archived before they were refused) are ignored,
+    so they cannot stall every later run.
+    """
+    ends = []
+    for group in pipeline_groups(archive, config.name):
+        times = archive.times(group)
+        times = times[times <= until]
+        if len(times):
+            ends.append(times[-1])
     if ends:
         return max(ends) - pd.Timedelta(config.ingest.lookback)
     if config.source.start is not None or source.bounded:
