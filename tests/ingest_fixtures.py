@@ -130,7 +130,7 @@ class FaultyHandler(BaseHTTPRequestHandler):
         self.hits[name] = self.hits.get(name, 0) + 1
         queue = self.faults.get(name, [])
         fault = queue.pop(0) if queue else None
-        path = self.root / name
+        path = self.root / name.removeprefix("moved/")
         if fault == "404" or not path.is_file():
             self.send_error(404)
             return
@@ -140,6 +140,12 @@ class FaultyHandler(BaseHTTPRequestHandler):
         if fault == "retry-after":
             self.send_response(503)
             self.send_header("Retry-After", "3600")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if fault == "redirect-here":
+            self.send_response(301)
+            self.send_header("Location", f"/moved/{name}?sig=abc")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

@@ -108,3 +108,14 @@ def test_a_quarantined_http_file_is_fetched_again_only_once_it_changed(tmp_path:
     archive = Archive(tmp_path / "archive" / "nowcast.zarr")
     landed = [t.strftime("%H%M") for t in archive.times("bom-http")]
     assert landed == ["0000", "0010", "0020", "0030"]
+
+
+def test_a_same_host_redirect_is_followed_and_its_final_url_recorded(tmp_path: Path) -> None:
+    result, _, landed = run(tmp_path, {NAME("0010"): ["redirect-here"]})
+    assert result.exit_code == 0, result.output
+    assert landed == ["0000", "0010", "0020", "0030"]
+    ledger = Ledger(tmp_path / "archive" / "nowcast.zarr", "bom-http")
+    (entry,) = [e for e in ledger.entries() if e.status == "fetched" and "moved" in e.reason]
+    assert entry.time == "2020-10-31T00:10:00Z"
+    assert entry.reason.startswith("http://127.0.0.1:") and "/moved/" + NAME("0010") in entry.reason
+    assert "sig=***" in entry.reason and "abc" not in entry.reason
