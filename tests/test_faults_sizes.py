@@ -105,3 +105,20 @@ def test_oversized_synthetic_grid_is_refused_even_in_a_dry_run(tmp_path: Path) -
     assert result.exit_code == 2, result.output
     assert "pixels" in result.output and "2048" in result.output
     assert peak_rss_bytes() - before < GIB
+
+
+def test_forecast_refuses_an_oversized_or_corrupt_checkpoint_in_one_line(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    config, _, env = bom_site(tmp_path, repo_root)
+    assert cli(config, "ingest", "-p", "bom-radar", env=env).exit_code == 0
+    config.write_text(config.read_text() + "max_model_parameters = 1000\n")
+    folder = tiny_checkpoint(tmp_path / "models" / "checkpoints" / "bom-radar")
+    large = cli(config, "forecast", "-p", "bom-radar")
+    assert large.exit_code == 2, large.output
+    assert "more than max_model_parameters = 1,000" in large.output
+    (folder / "model.json").write_text("{")
+    corrupt = cli(config, "forecast", "-p", "bom-radar")
+    assert corrupt.exit_code == 3, corrupt.output
+    (line,) = corrupt.output.strip().splitlines()
+    assert line.startswith("error: corrupt checkpoint sidecar:") and "model.json" in line
