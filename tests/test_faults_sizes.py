@@ -7,11 +7,12 @@ import resource
 import shutil
 from pathlib import Path
 
+import h5py
 import netCDF4
 import pytest
 import torch
 from conftest import shared_data_path
-from ingest_fixtures import BOM, cli, write_settings
+from ingest_fixtures import BOM, TYPHOON, TYPHOON_FILE, cli, write_settings, write_typhoon_frames
 from test_scheduler import tiny_checkpoint
 
 from nowcast.core.errors import DataMissingError
@@ -122,3 +123,20 @@ def test_forecast_refuses_an_oversized_or_corrupt_checkpoint_in_one_line(
     assert corrupt.exit_code == 3, corrupt.output
     (line,) = corrupt.output.strip().splitlines()
     assert line.startswith("error: corrupt checkpoint sidecar:") and "model.json" in line
+
+
+def test_huge_hdf5_dataset_is_refused_from_its_header(tmp_path: Path, repo_root: Path) -> None:
+    root = tmp_path / "digital-typhoon"
+    write_typhoon_frames(root, shared_data_path(*TYPHOON, TYPHOON_FILE), "202224", hours=2)
+    huge = root / "image" / "202224" / "2022111114-202224-HMW8-1.h5"
+    with h5py.File(huge, "w") as handle:  # 1.6 GB if read; a few KB on disk
+        handle.create_dataset("Infrared", shape=(100, 2048, 2048), dtype="f4", chunks=True)
+    config = write_settings(tmp_path, repo_root / "pipelines")
+    before = peak_rss_bytes()
+    env = {"NOWCAST_DIGITAL_TYPHOON_DIR": str(root)}
+    result = cli(config, "ingest", "-p", "digital-typhoon", env=env)
+    assert result.exit_code == 0, result.output
+    assert peak_rss_bytes() - before < GIB
+    notes = (tmp_path / "archive" / "quarantine" / "digital-typhoon").glob("*.reason.json")
+    (reason,) = [json.loads(note.read_text())["reason"] for note in notes]
+    assert "dataset 'Infrared' has shape (100, 2048, 2048), not one 2D frame" in reason

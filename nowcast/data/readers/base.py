@@ -54,6 +54,18 @@ class ReaderOptions(BaseModel):
     )
 
 
+def check_frame_size(what: str, shape: tuple[int, ...], max_pixels: int) -> None:
+    """Refuse, from a header's shape and before reading, what is not one frame or too large."""
+    kept = [size for size in shape if size > 1]
+    if len(kept) != 2:
+        raise ValueError(f"{what} has shape {shape}, not one 2D frame")
+    if kept[0] * kept[1] > max_pixels:
+        raise ValueError(
+            f"{what} has {kept[0]}x{kept[1]} pixels, more than"
+            f" [source.reader] max_pixels = {max_pixels}"
+        )
+
+
 class Reader(Protocol):
     """Turns one payload into a physical frame: DataArray (y, x), float32, units, georeference.
 

@@ -18,7 +18,7 @@ import xarray as xr
 
 from nowcast.core.timeutil import utc
 from nowcast.data.grid import crs_from_string, frame_array
-from nowcast.data.readers.base import Payload, ReaderOptions
+from nowcast.data.readers.base import Payload, ReaderOptions, check_frame_size
 
 UNIT_TO_METRES = {"m": 1.0, "metre": 1.0, "meter": 1.0, "km": 1000.0, "kilometre": 1000.0}
 GLOBAL_CRS_ATTRS = ("crs_wkt", "spatial_ref", "gdal_projection", "proj4", "proj4_string")
@@ -52,18 +52,6 @@ def _open(payload: Payload) -> netCDF4.Dataset:
     if payload.path is not None:
         return netCDF4.Dataset(payload.path)
     return netCDF4.Dataset(payload.name, memory=payload.data)
-
-
-def _check_size(var: netCDF4.Variable, max_pixels: int) -> None:
-    """Refuse, from the header alone, a variable that is not one 2D frame or is too large."""
-    kept = [size for size in var.shape if size > 1]
-    if len(kept) != 2:
-        raise ValueError(f"variable {var.name!r} has shape {var.shape}, not one 2D frame")
-    if kept[0] * kept[1] > max_pixels:
-        raise ValueError(
-            f"variable {var.name!r} has {kept[0]}x{kept[1]} pixels, more than"
-            f" [source.reader] max_pixels = {max_pixels}"
-        )
 
 
 def _values(var: netCDF4.Variable) -> np.ndarray:
@@ -181,7 +169,7 @@ class NetcdfReader:
                 names = ", ".join(ds.variables)
                 raise ValueError(f"no variable {options.variable!r} (has: {names})")
             var = ds.variables[options.variable]
-            _check_size(var, options.max_pixels)
+            check_frame_size(f"variable {var.name!r}", var.shape, options.max_pixels)
             values = _values(var)
             ydim, xdim = [d for d in var.dimensions if ds.dimensions[d].size > 1][-2:]
             x, y = _metres(ds, xdim), _metres(ds, ydim)
