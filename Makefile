@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := python-cartopy-data chromium chromium-driver
 TORCH_CPU := torch>=2.4,<2.14
 
-.PHONY: demo test test-lowest test-newest ci lint bench clean apt
+.PHONY: demo test test-lowest test-newest ci lint bench faults clean apt
 
 $(BIN)/nowcast: pyproject.toml
 	$(MAKE) apt
@@ -74,6 +74,16 @@ demo: $(VENV)
 
 bench: $(VENV)
 	$(BIN)/python benchmarks/run.py
+
+# The fault suite (slow and hostile servers on 127.0.0.1, hostile files, kills, signals) and
+# its figures: faults tried, kills survived, frames lost.
+FAULT_TESTS := tests/test_faults_http.py tests/test_faults_inputs.py tests/test_faults_sizes.py \
+	tests/test_faults_env.py tests/test_faults_concurrent_writes.py tests/test_faults_messages.py \
+	tests/test_faults_kills.py tests/test_faults_scheduler.py tests/test_ingest_faults.py
+faults: $(VENV)
+	mkdir -p runs
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(FAULT_TESTS) --junitxml=runs/faults.xml; \
+	status=$$?; $(BIN)/python benchmarks/faults_summary.py runs/faults.xml && exit $$status
 
 clean:
 	rm -rf $(VENV) $(LOWEST) $(NEWEST) runs .pytest_cache

@@ -112,17 +112,49 @@ class FaultyHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:  # quiet test output
         return
 
+    def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+        name = self.path.split("?", 1)[0].lstrip("/")
+        self.hits[f"HEAD {name}"] = self.hits.get(f"HEAD {name}", 0) + 1
+        path = self.root / name
+        if not path.is_file():
+            self.send_error(404)
+            return
+        size = path.stat().st_size
+        self.send_response(200)
+        self.send_header("Content-Length", str(size))
+        self.send_header("ETag", f'"{size}"')
+        self.end_headers()
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        name = self.path.lstrip("/")
+        name = self.path.split("?", 1)[0].lstrip("/")
         self.hits[name] = self.hits.get(name, 0) + 1
         queue = self.faults.get(name, [])
         fault = queue.pop(0) if queue else None
-        path = self.root / name
+        path = self.root / name.removeprefix("moved/")
         if fault == "404" or not path.is_file():
             self.send_error(404)
             return
         if fault == "500":
             self.send_error(500)
+            return
+        if fault == "retry-after":
+            self.send_response(503)
+            self.send_header("Retry-After", "3600")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if fault == "redirect-here":
+            self.send_response(301)
+            self.send_header("Location", f"/moved/{name}?sig=abc")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if fault == "redirect-away":
+            port = self.server.server_address[1]
+            self.send_response(302)
+            self.send_header("Location", f"http://localhost:{port}/{name}?sig=abc")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if fault == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -135,12 +167,25 @@ class FaultyHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", f'"{len(body)}"')
         self.end_headers()
+        if fault == "drip":
+            self._drip(body)
+            return
         if fault == "truncate":
             self.wfile.write(body[: len(body) // 2])
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(body)
+
+    def _drip(self, body: bytes) -> None:
+        """Send 2 bytes per second (at most 60 s), until the client hangs up."""
+        try:
+            for start in range(0, min(len(body), 120), 2):
+                self.wfile.write(body[start : start + 2])
+                self.wfile.flush()
+                time.sleep(1.0)
+        except OSError:
+            return
 
 
 @contextmanager

@@ -164,10 +164,10 @@ def test_http_unreachable_and_credentials(monkeypatch: pytest.MonkeyPatch) -> No
         http_source("http://127.0.0.1:9", username_env="NOWCAST_UNSET_VAR")
 
 
-def test_redact_hides_secrets() -> None:
-    assert redact("https://user:pw@host:8443/a/b.nc?api_key=XYZ&x=1") == (
-        "https://host:8443/a/b.nc?api_key=***&x=1"
-    )
+def test_redact_hides_every_query_value_but_public_keys() -> None:
+    url = "https://user:pw@host:8443/a/b.nc?api_key=XYZ&X-Amz-Credential=AKIA&p=pw&x=1"
+    assert redact(url) == "https://host:8443/a/b.nc?api_key=***&X-Amz-Credential=***&p=***&x=***"
+    assert redact(url, frozenset({"x"})).endswith("&p=***&x=1")
 
 
 def test_every_kind_has_an_options_model() -> None:

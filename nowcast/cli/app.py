@@ -21,7 +21,7 @@ from nowcast.cli.commands.validate import validate
 from nowcast.cli.commands.verify import verify
 from nowcast.cli.logs import configure_logging
 from nowcast.cli.state import AppState
-from nowcast.core.errors import EXIT_FAILURE, NowcastError
+from nowcast.core.errors import EXIT_FAILURE, NowcastError, describe_os_error, one_line
 from nowcast.core.version import __version__
 
 log = logging.getLogger("nowcast")
@@ -34,7 +34,7 @@ class NowcastGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except NowcastError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            typer.echo(f"error: {one_line(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
@@ -45,7 +45,12 @@ class NowcastGroup(TyperGroup):
             if isinstance(ctx.obj, AppState) and ctx.obj.verbose:
                 raise
             log.debug("unexpected error", exc_info=True)
-            typer.echo(f"error: {type(exc).__name__}: {exc} (rerun with --verbose)", err=True)
+            known = describe_os_error(exc) if isinstance(exc, OSError) else None
+            if known is not None:
+                typer.echo(f"error: {known}", err=True)
+                ctx.exit(EXIT_FAILURE)
+            text = one_line(f"{type(exc).__name__}: {exc}")
+            typer.echo(f"error: {text} (rerun with --verbose)", err=True)
             ctx.exit(EXIT_FAILURE)
 
 

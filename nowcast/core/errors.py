@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -45,3 +47,29 @@ def error_with_code(code: int, message: str) -> NowcastError:
     error = NowcastError(message)
     error.exit_code = code
     return error
+
+
+MAX_MESSAGE_CHARS = 400
+OS_ADVICE = {
+    errno.ENOSPC: "the file system is full: free space there (or move the folder) and rerun",
+    errno.EDQUOT: "the disk quota is used up: free space or raise the quota and rerun",
+    errno.EROFS: "the file system is read-only: remount it writable or point the setting"
+    " for this folder elsewhere",
+    errno.EACCES: "permission denied: give this user write access or choose another folder",
+    errno.EPERM: "operation not permitted: give this user access or choose another folder",
+}
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A message as one line of at most `limit` characters (the rest elided)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def describe_os_error(exc: OSError) -> str | None:
+    """A file-system failure (full, read-only, no permission) naming its path and the fix."""
+    advice = OS_ADVICE.get(exc.errno or 0)
+    if advice is None:
+        return None
+    where = exc.filename if exc.filename is not None else "a file"
+    return one_line(f"cannot write {where}: {exc.strerror}; {advice}")

@@ -40,6 +40,7 @@ from nowcast.core.errors import DataMissingError, NowcastError
 from nowcast.core.timeutil import iso, now_utc, parse_duration
 from nowcast.data.grid import GRID_MAPPING
 from nowcast.data.history import select_history
+from nowcast.data.names import group_problem
 from nowcast.data.transform import ATTR as TRANSFORM
 from nowcast.data.transform import Transform, from_attrs
 
@@ -262,8 +263,8 @@ class Archive:
         return sorted(found)
 
     def times(self, group: str) -> pd.DatetimeIndex:
-        """The committed valid times of a group, sorted (empty when the group is absent)."""
-        node = self._maybe_group(group)
+        """The committed valid times of a group, sorted (empty when absent or an unsafe name)."""
+        node = None if group_problem(group) else self._maybe_group(group)
         if node is None:
             return pd.DatetimeIndex([], dtype="datetime64[ns]")
         length = int(node.attrs[COMMITTED])
@@ -395,6 +396,9 @@ class Archive:
         """
         if frames.dims != ("time", "y", "x"):
             raise ValueError(f"frames must have dims (time, y, x), not {frames.dims}")
+        problem = group_problem(group)
+        if problem is not None:
+            raise ValueError(f"archive {self.path}: refused group {group!r}: {problem}")
         try:
             with self.lock:
                 (self.path / LEGACY_LOCK).unlink(missing_ok=True)

@@ -12,11 +12,14 @@ before it is checked again and regridded.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,13 +32,17 @@ from nowcast.core.errors import (
     EXIT_SOURCE_FAILED,
     ConfigError,
     NowcastError,
+    describe_os_error,
+    one_line,
 )
+from nowcast.core.stop import stop_requested
 from nowcast.core.timeutil import floor_time, iso, now_utc, utc
 from nowcast.data.archive import Archive
 from nowcast.data.checks import frame_problem, mask_outliers
 from nowcast.data.follow import StormFollower
 from nowcast.data.grid import GRID_MAPPING, GridPlan, Regridder
 from nowcast.data.ledger import Entry, Ledger
+from nowcast.data.names import name_problem
 from nowcast.data.pipeline import PipelineConfig, load_pipeline, make_reader, make_source
 from nowcast.data.quarantine import quarantine, quarantine_dir
 from nowcast.data.readers.base import Payload
@@ -59,6 +66,8 @@ MASK_ATTRS = {
     "flag_meanings": "no_data data",
 }
 STORM_ATTRS = ("storm_id", "storm_name")
+MAX_NAMES_CHARS = 300
+RECOVERED = "in the archive; its ledger record was lost in a crash and is restored"
 ALONG_TIME = ("center_lat", "center_lon")
 
 
@@ -120,9 +129,12 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every pipeline ingested what was available, else the first failure's code."""
-        codes = [p.exit_code for p in self.pipelines if p.exit_code]
-        return codes[0] if codes and not self.dry_run else EXIT_OK
+        """0 when every pipeline ingested what was available, else the first failure's code.
+
+        A dry run fails only for a pipeline that could not even be planned (a bad definition).
+        """
+        codes = [p.crash_code if self.dry_run else p.exit_code for p in self.pipelines]
+        return next((code for code in codes if code), EXIT_OK)
 
 
 def group_name(pipeline: str, sequence: str | None) -> str:
@@ -138,10 +150,17 @@ def pipeline_groups(archive: Archive, pipeline: str) -> list[str]:
 def default_since(
     archive: Archive, config: PipelineConfig, source: Source, until: pd.Timestamp
 ) -> pd.Timestamp | None:
-    """Where a run without --since starts: shortly before the newest archived frame."""
-    ends = [
-        times[-1] for g in pipeline_groups(archive, config.name) if len(times := archive.times(g))
-    ]
+    """Where a run without --since starts: shortly before the newest archived frame.
+
+    Frames after `until` (a far-future frame archived before they were refused) are ignored,
+    so they cannot stall every later run.
+    """
+    ends = []
+    for group in pipeline_groups(archive, config.name):
+        times = archive.times(group)
+        times = times[times <= until]
+        if len(times):
+            ends.append(times[-1])
     if ends:
         return max(ends) - pd.Timedelta(config.ingest.lookback)
     if config.source.start is not None or source.bounded:
@@ -153,9 +172,15 @@ class _PipelineRun:
     """One pipeline's ingest: the loop over candidates and the batched commits."""
 
     def __init__(
-        self, archive: Archive, config: PipelineConfig, run_id: str, retry_rejected: bool = False
+        self,
+        archive: Archive,
+        config: PipelineConfig,
+        run_id: str,
+        retry_rejected: bool = False,
+        now: pd.Timestamp | None = None,
     ) -> None:
         self.archive = archive
+        self.now = now if now is not None else now_utc()
         self.retry_rejected = retry_rejected
         self.config = config
         self.run_id = run_id
@@ -194,35 +219,127 @@ class _PipelineRun:
             self.present[group] = set(self.archive.times(group).asi8.tolist())
         return time.value in self.present[group]
 
-    def _select(self, candidates: list[Candidate], dry_run: bool) -> list[Candidate]:
-        """The candidates to fetch; the rest are skipped (present, duplicate, rejected before).
+    def _vet(self, candidate: Candidate) -> tuple[Candidate, str, str | None]:
+        """(candidate, group, problem): the storm id, the valid time against the clock and cadence.
 
+        A time within `checks.time_tolerance_s` of a cadence step is snapped to it.
+        """
+        config = self.config
+        problem = name_problem(candidate.group) if candidate.group is not None else None
+        if problem is not None:
+            return candidate, config.name, f"unsafe storm id from the file name: {problem}"
+        group = group_name(config.name, candidate.group)
+        if candidate.time > self.now + config.ingest.max_future:
+            return (
+                candidate,
+                group,
+                (
+                    f"valid time {iso(candidate.time)} is more than ingest.max_future ="
+                    f" {config.ingest.max_future} after now ({iso(self.now)}); fix the file's name"
+                ),
+            )
+        step = candidate.time.round(config.cadence)
+        if step != candidate.time:
+            tolerance = pd.Timedelta(seconds=config.checks.time_tolerance_s)
+            if abs(step - candidate.time) > tolerance:
+                return (
+                    candidate,
+                    group,
+                    (
+                        f"off-cadence: {iso(candidate.time)} is not on the"
+                        f" {config.cadence.total_seconds():g} s cadence"
+                        f" (nearest step {iso(step)}, checks.time_tolerance_s ="
+                        f" {config.checks.time_tolerance_s:g})"
+                    ),
+                )
+            candidate = replace(candidate, time=step)
+        return candidate, group, None
+
+    def _skip(self, candidate: Candidate, group: str, reason: str, dry_run: bool) -> None:
+        """Count a skipped candidate (and record it unless this is a dry run)."""
+        if dry_run:
+            self.report.skipped += 1
+        else:
+            self._note(candidate, group, "skipped", reason)
+
+    def _refuse(self, candidate: Candidate, group: str, reason: str, dry_run: bool) -> None:
+        """Reject a candidate before it is read; its file (when it is one) goes to quarantine."""
+        if dry_run:
+            self.report.rejected += 1
+            return
+        path = Path(candidate.location)
+        payload = Payload(candidate.name, path=path) if path.is_file() else None
+        self._reject(candidate, group, payload, reason, candidate.location)
+
+    def _one_per_time(self, group: str, same: list[Candidate], dry_run: bool) -> list[Candidate]:
+        """The candidate to fetch for one valid time; copies skipped, conflicting files refused."""
+        if len(same) == 1:
+            return same
+        digests = [_digest(c.location) for c in same]
+        if None not in digests and len(set(digests)) == 1:
+            for candidate in same[1:]:
+                self._skip(candidate, group, f"identical copy of {same[0].name}", dry_run)
+            return same[:1]
+        names = ", ".join(c.name for c in same)[:MAX_NAMES_CHARS]
+        reason = (
+            f"conflicting files for {iso(same[0].time)} with different contents: {names};"
+            " keep the right one in the source folder and remove the others"
+        )
+        for candidate in same:
+            self._refuse(candidate, group, reason, dry_run)
+        return []
+
+    def _select(self, candidates: list[Candidate], dry_run: bool) -> list[Candidate]:
+        """The candidates to fetch; the rest are skipped (present, copies, rejected before).
+
+        Unsafe names, future and off-cadence times and conflicting files are refused.
         "Rejected before" counts only under the current pipeline definition, and not at all
         with `retry_rejected`.
         """
         rejected_before = (
             set() if self.retry_rejected else self.ledger.rejected(self.config.fingerprint)
         )
-        todo, seen = [], set()
+        for candidate, reason in getattr(self.source, "ignored", []):
+            log.warning("%s: %s: %s", self.config.name, candidate.location, reason)
+            self._skip(candidate, self.config.name, reason, dry_run)
+        locations = {location for location, _ in rejected_before}
+        fingerprint = getattr(self.source, "fingerprint", None)
+        buckets: dict[tuple[str, int], list[Candidate]] = {}
         for candidate in candidates:
-            group = group_name(self.config.name, candidate.group)
-            key = (group, candidate.time.value)
-            reason = ""
-            if self._is_present(group, candidate.time):
-                reason = "already in the archive"
-            elif key in seen:
-                reason = "another file has the same valid time"
+            candidate, group, problem = self._vet(candidate)
+            if candidate.fingerprint is None and fingerprint and candidate.location in locations:
+                candidate = replace(candidate, fingerprint=fingerprint(candidate))
+            if problem is None and self._is_present(group, candidate.time):
+                self._skip(candidate, group, "already in the archive", dry_run)
             elif (candidate.location, candidate.fingerprint) in rejected_before:
-                reason = "rejected before, file and pipeline unchanged (see quarantine)"
                 self.report.rejected_before += 1
-            seen.add(key)
-            if not reason:
-                todo.append(candidate)
-            elif dry_run:
-                self.report.skipped += 1
+                reason = "rejected before, file and pipeline unchanged (see quarantine)"
+                self._skip(candidate, group, reason, dry_run)
+            elif problem is not None:
+                self._refuse(candidate, group, problem, dry_run)
             else:
-                self._note(candidate, group, "skipped", reason)
+                buckets.setdefault((group, candidate.time.value), []).append(candidate)
+        todo = []
+        for (group, _), same in buckets.items():
+            todo.extend(self._one_per_time(group, same, dry_run))
         return todo
+
+    def _reconcile(self) -> None:
+        """Record as fetched every archived frame the ledger lacks (a kill after the commit).
+
+        The archive's committed length is the truth; the ledger is derived from it.
+        """
+        recorded = self.ledger.fetched()
+        at, definition = iso(now_utc()), self.config.fingerprint
+        for group in pipeline_groups(self.archive, self.config.name):
+            for stamp in map(iso, self.archive.times(group)):
+                if (group, stamp) not in recorded:
+                    entry = Entry(at, self.run_id, group, stamp, "fetched", RECOVERED, "archive")
+                    self.ledger.record(replace(entry, definition=definition))
+        if self.ledger.pending:
+            log.warning("%s: restored %d ledger records", self.config.name, self.ledger.pending)
+            with self.archive.lock:
+                self.ledger.flush()
 
     def _follow(
         self, follow: StormFollower, candidates: list[Candidate], dry_run: bool
@@ -293,7 +410,7 @@ class _PipelineRun:
             except Exception as exc:  # any decoder failure means the input is bad, not the run
                 log.debug("read failed", exc_info=True)
                 reason = f"undecodable: {type(exc).__name__}: {exc}"
-                self._reject(candidate, group, fetched.payload, reason, fetched.provenance)
+                self._reject(fetched.candidate, group, fetched.payload, reason, fetched.provenance)
                 return None
         if self.follow is not None:
             self.recent = (candidate.location, fetched, frame)
@@ -322,7 +439,7 @@ class _PipelineRun:
             if not self._grid_matches(group, plan):
                 problem = f"grid differs from archive group {group}"
         if problem is not None:
-            self._reject(candidate, group, fetched.payload, problem, fetched.provenance)
+            self._reject(fetched.candidate, group, fetched.payload, problem, fetched.provenance)
             return True
         batch = self.batches.setdefault(group, [])
         batch.append(_Staged(candidate, values, frame, plan, fetched.provenance))
@@ -405,6 +522,8 @@ class _PipelineRun:
             report.errors.append(str(exc))
             record_failure(self.ledger, self.run_id, str(exc), self.config.fingerprint)
             return self._finish()
+        if not dry_run:
+            self._reconcile()
         if self.follow is not None:
             candidates = self._follow(self.follow, candidates, dry_run)
         todo = self._select(candidates, dry_run)
@@ -412,8 +531,20 @@ class _PipelineRun:
             report.planned = [f"{iso(c.time)} {c.location}" for c in todo]
             return self._finish()
         failures = 0
+        ends = time.monotonic() + self.config.ingest.run_budget.total_seconds()
         try:
             for done, candidate in enumerate(todo):
+                left = len(todo) - done
+                if stop_requested():
+                    report.errors.append(f"stopped by a signal; {left} frames not attempted")
+                    break
+                if time.monotonic() > ends:
+                    report.errors.append(
+                        "run budget ingest.run_budget ="
+                        f" {self.config.ingest.run_budget.total_seconds():g} s spent;"
+                        f" {left} frames not attempted, the next run goes on"
+                    )
+                    break
                 if progress:
                     progress(self.config.name, done, len(todo))
                 failures = 0 if self._process(candidate) else failures + 1
@@ -449,11 +580,24 @@ class _PipelineRun:
         return report
 
 
+def _digest(location: str) -> str | None:
+    """The SHA-256 of a local file's contents, or None when the location is not a file."""
+    path = Path(location)
+    if not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def _pipeline_failed(
     archive: Archive, name: str, run_id: str, exc: Exception, run: _PipelineRun | None
 ) -> PipelineReport:
     """The report of a pipeline that stopped with an error, recorded in its ledger."""
-    message = f"{type(exc).__name__}: {exc}"
+    known = describe_os_error(exc) if isinstance(exc, OSError) else None
+    message = known or one_line(f"{type(exc).__name__}: {exc}")
     log.error("%s: %s", name, message)
     log.debug("%s failed", name, exc_info=True)
     report = run.report if run is not None else PipelineReport(name)
@@ -479,26 +623,32 @@ def run_ingest(
     dry_run: bool = False,
     progress: ProgressFn | None = None,
     retry_rejected: bool = False,
+    now: datetime | pd.Timestamp | None = None,
 ) -> IngestReport:
     """Ingest each pipeline (default: `settings.pipelines`) into `settings.archive`.
 
     `since`/`until` bound the valid times (UTC); without `since` each pipeline resumes
     shortly before its newest archived frame; without `until` it runs up to now, floored to
     its cadence. Each pipeline runs on its own: one that fails (a bad definition, a crash)
-    is reported and recorded in its ledger, and the others still run.
+    is reported and recorded in its ledger, and the others still run. `now` (default: the
+    clock) bounds future valid times: `until` is capped at now + `ingest.max_future`.
     """
     names = list(pipeline_names or settings.pipelines)
     if not names:
         raise ConfigError("no pipelines to ingest (set `pipelines` or pass --pipeline)")
     archive = Archive(settings.archive)
     run_id = uuid.uuid4().hex[:12]
+    clock = utc(now) if now is not None else now_utc()
     reports = []
     for name in names:
         run = None
         try:
             config = load_pipeline(settings, name)
-            run = _PipelineRun(archive, config, run_id, retry_rejected)
-            end = floor_time(utc(until) if until is not None else now_utc(), config.cadence)
+            run = _PipelineRun(archive, config, run_id, retry_rejected, clock)
+            asked = utc(until) if until is not None else clock
+            if not run.source.bounded:  # an endless source would offer every future step
+                asked = min(asked, clock + config.ingest.max_future)
+            end = floor_time(asked, config.cadence)
             start = (
                 utc(since) if since is not None else default_since(archive, config, run.source, end)
             )

@@ -126,6 +126,10 @@ class Ledger:
         where = f"AND status = 'rejected' AND {match} AND fingerprint IS NOT NULL"
         return set(self._select(where, args, columns="source, fingerprint"))
 
+    def fetched(self) -> set[tuple[str, str]]:
+        """(group, time) of every frame recorded as fetched."""
+        return set(self._select("AND status = 'fetched'", columns="grp, time"))
+
     def last(self) -> Entry | None:
         """The newest entry."""
         rows = self._select(tail="ORDER BY id DESC LIMIT 1")

@@ -85,6 +85,12 @@ class IngestSettings(Strict):
     initial: Duration = Field(pd.Timedelta("12h"), description="first run of an endless source")
     batch: int = Field(64, ge=1, description="frames per archive commit")
     max_failures: int = Field(3, ge=1, description="consecutive failed fetches before giving up")
+    run_budget: Duration = Field(
+        pd.Timedelta("15min"), description="no new fetch starts after this long in one run"
+    )
+    max_future: Duration = Field(
+        pd.Timedelta("15min"), description="how far past now a valid time may lie"
+    )
 
 
 class ScheduleSection(Strict):
@@ -162,20 +168,30 @@ def list_pipelines(settings: Settings) -> list[str]:
     return sorted(path.stem for path in settings.pipelines_dir.glob("*.toml"))
 
 
-def load_pipeline(settings: Settings, name: str) -> PipelineConfig:
-    """Load and fully validate `pipelines/<name>.toml`; ConfigError naming what is wrong."""
+def load_pipeline(settings: Settings, name: str, source: bool = True) -> PipelineConfig:
+    """Load and validate `pipelines/<name>.toml`; ConfigError naming what is wrong.
+
+    `source=False` (forecast, train, verify: they read only the archive) leaves `[source]`
+    unexpanded and unchecked, so the source's environment variables need not be set.
+    """
     path = settings.pipelines_dir / f"{name}.toml"
     if not path.is_file():
         available = ", ".join(list_pipelines(settings)) or "none"
         raise ConfigError(
             f"no pipeline {name!r} in {settings.pipelines_dir} (available: {available})"
         )
-    return read_pipeline(path)
+    return read_pipeline(path, source=source)
 
 
-def read_pipeline(path: Path, environ: Mapping[str, str] | None = None) -> PipelineConfig:
+def read_pipeline(
+    path: Path, environ: Mapping[str, str] | None = None, source: bool = True
+) -> PipelineConfig:
     """Parse, expand and validate one pipeline file (relative paths: from its folder)."""
-    tree = expand_tree(read_toml(path), os.environ if environ is None else environ)
+    raw = read_toml(path)
+    unexpanded = None if source else raw.pop("source", None)
+    tree = expand_tree(raw, os.environ if environ is None else environ)
+    if unexpanded is not None:
+        tree["source"] = unexpanded
     if tree.setdefault("name", path.stem) != path.stem:
         raise ConfigError(f"{path}: name {tree['name']!r} differs from the file name")
     for section, key in RELATIVE_PATHS:
@@ -188,8 +204,9 @@ def read_pipeline(path: Path, environ: Mapping[str, str] | None = None) -> Pipel
         config = PipelineConfig.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(str(path), exc)) from None
-    source_options(config, str(path))
-    reader_options(config, str(path))
+    if source:
+        source_options(config, str(path))
+        reader_options(config, str(path))
     return config
 
 

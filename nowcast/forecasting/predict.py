@@ -19,6 +19,7 @@ from nowcast.data.transform import Transform, from_attrs
 from nowcast.forecasting.baselines import get_baseline
 from nowcast.forecasting.files import ForecastIdentity, forecast_dataset
 from nowcast.models.preset import SequenceConfig
+from nowcast.settings.config import DEFAULT_MAX_PARAMETERS
 from nowcast.training.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
 from nowcast.training.device import resolve_device
 
@@ -59,11 +60,13 @@ def baseline_forecaster(name: str) -> Forecaster:
     return Forecaster(name=name, method=name, input_frames=None, steps=None)
 
 
-def model_forecaster(checkpoint: str | Path, device: str = "auto") -> Forecaster:
-    """The trained model saved at `checkpoint` (a checkpoint or run folder)."""
+def model_forecaster(
+    checkpoint: str | Path, device: str = "auto", max_parameters: int = DEFAULT_MAX_PARAMETERS
+) -> Forecaster:
+    """The trained model saved at `checkpoint` (a checkpoint or run folder), size-checked."""
     folder = resolve_checkpoint(checkpoint)
     target = resolve_device(device)
-    model, meta = load_model(folder, target)
+    model, meta = load_model(folder, target, max_parameters)
     sequence = meta.sequence
     return Forecaster(
         name=meta.preset or meta.model.arch,

@@ -25,7 +25,7 @@ from nowcast.forecasting.predict import (
 )
 from nowcast.models.registry import list_presets
 from nowcast.settings.config import Settings
-from nowcast.training.checkpoint import checkpoint_folder
+from nowcast.training.checkpoint import CorruptCheckpointError, checkpoint_folder
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def choose_forecaster(
     wanted = named or config.model.preset
     if named and wanted not in list_presets():
         if Path(wanted).exists():
-            return model_forecaster(wanted, device)
+            return model_forecaster(wanted, device, settings.max_model_parameters)
         if "/" in wanted or wanted.startswith("."):
             raise DataMissingError(f"model {wanted}: no checkpoint folder at {wanted}")
         raise ConfigError(
@@ -108,7 +108,9 @@ def choose_forecaster(
         )
     folder = checkpoint_folder(settings, config.name)
     try:
-        forecaster = model_forecaster(folder, device)
+        forecaster = model_forecaster(folder, device, settings.max_model_parameters)
+    except CorruptCheckpointError:
+        raise
     except DataMissingError:
         raise DataMissingError(
             f"no trained {wanted} model for pipeline {config.name} at {folder}: train one with "
@@ -128,7 +130,7 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
 
     The window is sampled at the model's training step (cadence x stride), else the cadence.
     """
-    config = load_pipeline(settings, request.pipeline or settings.pipelines[0])
+    config = load_pipeline(settings, request.pipeline or settings.pipelines[0], source=False)
     archive = Archive.require(settings.archive)
     group = archive_group(archive, config.name, request.storm)
     forecaster = choose_forecaster(settings, config, request)

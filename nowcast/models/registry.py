@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from nowcast.core.resources import shipped
@@ -65,6 +66,13 @@ def load_preset(preset: PresetLike) -> Preset:
 def build_from_config(config: ArchitectureConfig) -> nn.Module:
     """Build the registered architecture's network for a validated config."""
     return architecture(config.arch).build(config)
+
+
+def parameter_count(config: ArchitectureConfig) -> int:
+    """How many parameters a config's network has, counted on the meta device (no memory)."""
+    with torch.device("meta"):
+        network = build_from_config(config)
+    return sum(parameter.numel() for parameter in network.parameters())
 
 
 def build_model(preset_or_config: PresetLike) -> nn.Module:

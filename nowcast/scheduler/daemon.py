@@ -22,6 +22,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from nowcast.core.stop import clear_stop, request_stop
 from nowcast.scheduler.heartbeat import BEAT_SECONDS, Heartbeat, Outcome, heartbeat_path
 from nowcast.scheduler.lock import scheduler_lock
 from nowcast.scheduler.plan import ScheduleOptions, every, job_specs
@@ -73,9 +74,10 @@ def build_scheduler(
 
 
 class GracefulStop:
-    """SIGTERM/SIGINT -> `scheduler.shutdown(wait=True)` on a helper thread.
+    """SIGTERM/SIGINT -> a stop request and `scheduler.shutdown(wait=True)` on a helper thread.
 
-    The running jobs finish and nothing is left half-written; the handler itself only starts
+    A running ingest ends after its current frame (each fetch has its own deadline); the
+    running jobs finish and nothing is left half-written; the handler itself only starts
     the thread, so it never blocks on locks the interrupted main loop may hold.
     """
 
@@ -86,23 +88,29 @@ class GracefulStop:
 
     def install(self, *_: object) -> None:
         """Take over the stop signals (a listener for the scheduler's start, main thread)."""
+        clear_stop()
         for signum in STOP_SIGNALS:
             self.previous[signum] = signal.signal(signum, self.request)
 
     def request(self, signum: int, _frame: FrameType | None) -> None:
-        """Begin the shutdown once; later signals only say it is under way."""
-        name = signal.Signals(signum).name
+        """Begin the shutdown once; later signals are ignored (a handler never logs: reentry)."""
         if self.thread is not None:
-            log.warning("%s: already stopping, waiting for the running jobs", name)
             return
-        log.info("%s: stopping once the running jobs finish", name)
-        self.thread = threading.Thread(target=self.scheduler.shutdown, name="nowcast-stop")
+        request_stop()  # a running ingest ends after its current frame
+        name = signal.Signals(signum).name
+        self.thread = threading.Thread(target=self._stop, args=(name,), name="nowcast-stop")
         self.thread.start()
+
+    def _stop(self, name: str) -> None:
+        """Shut the scheduler down, waiting for the running jobs (on the helper thread)."""
+        log.info("%s: stopping once the running jobs finish", name)
+        self.scheduler.shutdown()
 
     def finish(self) -> None:
         """Wait for the shutdown to complete and give the signals back."""
         if self.thread is not None:
             self.thread.join()
+        clear_stop()
         for signum, handler in self.previous.items():
             signal.signal(signum, handler)
 

@@ -73,7 +73,7 @@ def forecast_step(settings: Settings, pipeline: str) -> Outcome:
         log.warning(message)
         return Outcome(job, "skipped", message)
     try:
-        config = load_pipeline(settings, pipeline)
+        config = load_pipeline(settings, pipeline, source=False)
         history = f"{int(config.forecast.history.total_seconds())}s"
         result = run_forecast(settings, ForecastRequest(pipeline=pipeline, since=history))
         out = settings.output.products / str(result.dataset.attrs["pipeline"]).replace("/", "-")

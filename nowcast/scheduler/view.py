@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,12 +27,27 @@ def _age_seconds(at: str | None, now: datetime) -> float:
     return (now - datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
 
 
+def process_gone(pid: object, host: object) -> bool:
+    """Whether the heartbeat's process ran on this host and no longer exists."""
+    if host != socket.gethostname() or not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
 def scheduler_lines(data: dict[str, Any], now: datetime | None = None) -> list[str]:
-    """Running, stopped or silent (died without stopping), with pid and host; the last error."""
+    """Running, stopped, gone or silent (died without stopping), with pid and host; last error."""
     where = f"pid {data.get('pid')} on {data.get('host')}"
     alive = data.get("alive_at")
     if data.get("stopped_at"):
         state = f"stopped {_time(data['stopped_at'])}"
+    elif process_gone(data.get("pid"), data.get("host")):
+        state = f"died after {_time(alive)} without stopping cleanly: start it again"
     elif _age_seconds(alive, now or datetime.now(UTC)) > SILENT_AFTER_S:
         state = f"silent since {_time(alive)}, not stopped cleanly: is it still running?"
     else:

@@ -47,6 +47,9 @@ class ScheduleSettings(Strict):
     state_dir: Path = Field(Path("runs/scheduler"), description="job store, lock and heartbeat")
 
 
+DEFAULT_MAX_PARAMETERS = 50_000_000
+
+
 class Settings(Strict):
     """Effective configuration of one nowcast installation."""
 
@@ -57,6 +60,9 @@ class Settings(Strict):
         None, description="model preset name or checkpoint folder (default: each pipeline's)"
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    max_model_parameters: int = Field(
+        DEFAULT_MAX_PARAMETERS, gt=0, description="largest model a checkpoint may describe"
+    )
     output: OutputSettings = Field(default_factory=OutputSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 

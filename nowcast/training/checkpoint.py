@@ -9,26 +9,39 @@ one (a crash between the two renames leaves `<name>.old`, which the loader falls
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, SerializeAsAny, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+)
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.files import BACKUP_SUFFIX, atomic_path
+from nowcast.core.strict import MAX_PROBLEM_CHARS, describe_validation_error
 from nowcast.core.version import __version__
 from nowcast.models.forecaster import ArchitectureConfig
 from nowcast.models.preset import SequenceConfig, parse_model_config
-from nowcast.models.registry import build_from_config
-from nowcast.settings.config import Settings
+from nowcast.models.registry import build_from_config, parameter_count
+from nowcast.settings.config import DEFAULT_MAX_PARAMETERS, Settings
 
 WEIGHTS_FILE = "model.safetensors"
 SIDECAR_FILE = "model.json"
 STATE_FILE = "training_state.pt"
+
+
+class CorruptCheckpointError(DataMissingError):
+    """A checkpoint's sidecar is there but cannot be read."""
 
 
 class CheckpointMismatchError(ConfigError, ValueError):
@@ -90,9 +103,19 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def read_meta(path: str | Path) -> CheckpointMeta:
-    """The sidecar of the checkpoint at `path`."""
+    """The sidecar of the checkpoint at `path`; one bounded line when it is corrupt."""
     folder = resolve_checkpoint(path)
-    return CheckpointMeta.model_validate_json((folder / SIDECAR_FILE).read_text())
+    sidecar = folder / SIDECAR_FILE
+    try:
+        return CheckpointMeta.model_validate_json(sidecar.read_text(encoding="utf-8"))
+    except ValidationError as exc:
+        problem = describe_validation_error(str(sidecar), exc)
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = f"{sidecar}: {type(exc).__name__}"
+    raise CorruptCheckpointError(
+        f"corrupt checkpoint sidecar: {problem[: 2 * MAX_PROBLEM_CHARS]}; copy the checkpoint"
+        " folder again or train a new one"
+    )
 
 
 def _config_differences(expected: ArchitectureConfig, found: ArchitectureConfig) -> list[str]:
@@ -127,10 +150,21 @@ def load_weights(model: nn.Module, path: str | Path) -> CheckpointMeta:
 
 
 def load_model(
-    path: str | Path, device: str | torch.device = "cpu"
+    path: str | Path,
+    device: str | torch.device = "cpu",
+    max_parameters: int = DEFAULT_MAX_PARAMETERS,
 ) -> tuple[nn.Module, CheckpointMeta]:
-    """Rebuild the model a checkpoint describes, load its weights, and return it in eval mode."""
+    """Rebuild the model a checkpoint describes, load its weights, and return it in eval mode.
+
+    The size the sidecar describes is counted before anything is allocated.
+    """
     meta = read_meta(path)
+    count = parameter_count(meta.model)
+    if count > max_parameters:
+        raise CheckpointMismatchError(
+            f"checkpoint {resolve_checkpoint(path)} describes a model of {count:,} parameters,"
+            f" more than max_model_parameters = {max_parameters:,}; check its {SIDECAR_FILE}"
+        )
     model = build_from_config(meta.model).to(device)
     load_weights(model, path)
     return model.eval(), meta
@@ -142,7 +176,13 @@ def load_training_state(path: str | Path) -> dict[str, Any]:
     state_path = folder / STATE_FILE
     if not state_path.is_file():
         raise DataMissingError(f"checkpoint {folder} has no {STATE_FILE} to resume from")
-    return torch.load(state_path, map_location="cpu", weights_only=True)
+    try:
+        return torch.load(state_path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError):
+        raise DataMissingError(
+            f"checkpoint {folder}: {STATE_FILE} holds more than plain tensors and is not loaded;"
+            " resume from a checkpoint saved by nowcast, or train afresh"
+        ) from None
 
 
 def checkpoint_folder(settings: Settings, pipeline: str) -> Path:

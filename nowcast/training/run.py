@@ -205,7 +205,7 @@ def _parent_model(path: Path, preset_name: str | None) -> tuple[Preset, nn.Modul
 def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     """Train (or fine-tune, with `parent`) on the pipeline's archive windows; write the card."""
     started = time.perf_counter()
-    config = load_pipeline(settings, request.pipeline)
+    config = load_pipeline(settings, request.pipeline, source=False)
     archive = Archive.require(settings.archive)
     groups = archive_groups(archive, config.name)
     spec = window_spec(config, archive.cadence(groups[0]), request.stride)

@@ -77,7 +77,7 @@ def run_backtest(
     Init times whose history or horizon overlaps the model's training windows are left out
     (`include_training` scores them under the method `model (in training period)`).
     """
-    config = load_pipeline(settings, pipeline)
+    config = load_pipeline(settings, pipeline, source=False)
     archive = Archive.require(settings.archive)
     group = archive_group(archive, config.name)
     series = archive.read(group).load()

@@ -58,11 +58,13 @@ def archive_table(rows: list[GroupSummary]) -> Table:
 
 def model_line(settings: Settings, pipeline: str) -> str:
     """Which trained model `nowcast forecast` would use for a pipeline, or how to get one."""
-    from nowcast.training.checkpoint import checkpoint_folder, read_meta
+    from nowcast.training.checkpoint import CorruptCheckpointError, checkpoint_folder, read_meta
 
     folder = checkpoint_folder(settings, pipeline)
     try:
         meta = read_meta(folder)
+    except CorruptCheckpointError as exc:
+        return f"model for {pipeline}: {exc}"
     except DataMissingError:
         return f"model for {pipeline}: none trained at {folder} (`nowcast train -p {pipeline}`)"
     return (

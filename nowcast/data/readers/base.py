@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Protocol
 
 import xarray as xr
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,21 @@ class ReaderOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     variable: str | None = None
+    max_pixels: int = Field(
+        25_000_000, gt=0, description="largest variable read, checked from the file's header"
+    )
+
+
+def check_frame_size(what: str, shape: tuple[int, ...], max_pixels: int) -> None:
+    """Refuse, from a header's shape and before reading, what is not one frame or too large."""
+    kept = [size for size in shape if size > 1]
+    if len(kept) != 2:
+        raise ValueError(f"{what} has shape {shape}, not one 2D frame")
+    if kept[0] * kept[1] > max_pixels:
+        raise ValueError(
+            f"{what} has {kept[0]}x{kept[1]} pixels, more than"
+            f" [source.reader] max_pixels = {max_pixels}"
+        )
 
 
 class Reader(Protocol):

@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.data.grid import frame_array, pixel_centres
-from nowcast.data.readers.base import Payload, ReaderOptions
+from nowcast.data.readers.base import Payload, ReaderOptions, check_frame_size
 
 NAME = re.compile(r"^(?P<time>\d{10})-(?P<storm>[0-9A-Za-z]+)-(?P<satellite>[0-9A-Za-z]+)-\d+\.h5$")
 ATTRS = {
@@ -82,7 +82,10 @@ class DigitalTyphoonReader:
         time, storm, satellite = parse_name(payload.name)
         source = payload.path if payload.path is not None else io.BytesIO(payload.read_bytes())
         with h5py.File(source, "r") as handle:
-            values = handle[options.dataset][...]
+            dataset = handle[options.dataset]
+            what = f"dataset {options.dataset!r}"
+            check_frame_size(what, dataset.shape, options.max_pixels)
+            values = dataset[...]
         if values.ndim != 2:
             raise ValueError(f"dataset {options.dataset!r} has shape {values.shape}, not 2D")
         ny, nx = values.shape

@@ -18,7 +18,7 @@ import xarray as xr
 
 from nowcast.core.timeutil import utc
 from nowcast.data.grid import crs_from_string, frame_array
-from nowcast.data.readers.base import Payload, ReaderOptions
+from nowcast.data.readers.base import Payload, ReaderOptions, check_frame_size
 
 UNIT_TO_METRES = {"m": 1.0, "metre": 1.0, "meter": 1.0, "km": 1000.0, "kilometre": 1000.0}
 GLOBAL_CRS_ATTRS = ("crs_wkt", "spatial_ref", "gdal_projection", "proj4", "proj4_string")
@@ -169,6 +169,7 @@ class NetcdfReader:
                 names = ", ".join(ds.variables)
                 raise ValueError(f"no variable {options.variable!r} (has: {names})")
             var = ds.variables[options.variable]
+            check_frame_size(f"variable {var.name!r}", var.shape, options.max_pixels)
             values = _values(var)
             ydim, xdim = [d for d in var.dimensions if ds.dimensions[d].size > 1][-2:]
             x, y = _metres(ds, xdim), _metres(ds, ydim)

@@ -61,6 +61,9 @@ class Source(Protocol):
     `keeps_originals` is True when rejected inputs must be copied (not moved) to quarantine.
     `bounded` is True when the source knows its own start (a folder), False when it could go
     back forever (a URL template, the synthetic storm) and ingest must pick a start.
+    Optional: `ignored` ((candidate, reason) pairs the last listing set aside, recorded as
+    skipped) and `fingerprint(candidate)` (a cheap size/version check, so an input rejected
+    before is not fetched again until it changed).
     """
 
     keeps_originals: bool

@@ -1,4 +1,8 @@
-"""A local or mounted archive: files listed by a glob, valid times parsed from their names."""
+"""A local or mounted archive: files listed by a glob, valid times parsed from their names.
+
+Entries that match the pattern but are not regular files (folders, dangling links, files that
+vanish while listed) are set aside in `ignored` with the reason; they never stop a run.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ class DirectorySource:
         self.pattern: NamePattern = compile_pattern(options.pattern)
         self.start = start
         self.keeps_originals = not options.move_rejected
+        self.ignored: list[tuple[Candidate, str]] = []
 
     def candidates(self, since: pd.Timestamp | None, until: pd.Timestamp) -> list[Candidate]:
         """Files whose name-time lies in [since, until] (and after the pipeline's start)."""
@@ -49,6 +54,7 @@ class DirectorySource:
         bounds = [t for t in (since, self.start) if t is not None]
         lower = max(bounds) if bounds else None
         found = []
+        self.ignored = []
         for path in root.glob(self.pattern.glob):
             parsed = self.pattern.match(path.relative_to(root).as_posix())
             if parsed is None:
@@ -56,7 +62,14 @@ class DirectorySource:
             time, group = parsed
             if time > until or (lower is not None and time < lower):
                 continue
-            stat = path.stat()
+            try:
+                stat = path.stat() if path.is_file() else None
+            except OSError:
+                stat = None
+            if stat is None:
+                reason = "not a regular file (a folder, a dangling link or gone): ignored"
+                self.ignored.append((Candidate(time, path.name, str(path)), reason))
+                continue
             fingerprint = f"{stat.st_size}-{stat.st_mtime_ns}"
             found.append(Candidate(time, path.name, str(path), group, fingerprint))
         return sorted(found, key=lambda c: (c.time, c.group or "", c.name))

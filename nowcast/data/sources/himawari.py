@@ -24,7 +24,7 @@ from nowcast.data.grid import bbox_outline
 from nowcast.data.readers.base import Payload
 from nowcast.data.readers.bundle import BUNDLE_SUFFIX, pack
 from nowcast.data.sources.base import BadInput, Candidate, Fetched
-from nowcast.data.sources.http import HttpOptions, HttpSource, redact
+from nowcast.data.sources.http import HttpOptions, HttpSource
 
 DEFAULT_URL = (
     "https://noaa-himawari{number}.s3.amazonaws.com/AHI-L1b-FLDK/{time:%Y/%m/%d/%H%M}/"
@@ -137,7 +137,7 @@ class HimawariSource(HttpSource):
         )
         listed = SegmentSet(self.segments)
         return [
-            Candidate(when, self.frame_name(when), redact(self.segment_url(when, listed)))
+            Candidate(when, self.frame_name(when), self.redact(self.segment_url(when, listed)))
             for when in times
         ]
 
@@ -147,7 +147,7 @@ class HimawariSource(HttpSource):
         tags = []
         for segment in self.segments:
             url = self.segment_url(candidate.time, segment)
-            body, headers = self._get(url)
+            body, headers, _ = self._get(url)
             try:
                 self._check_sum(url, body)
             except BadInput as exc:

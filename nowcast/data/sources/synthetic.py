@@ -35,7 +35,7 @@ class SyntheticOptions(SourceOptions):
     center_lat: float = Field(22.0, ge=-80, le=80)
     center_lon: float = 132.0
     size_km: float = Field(2560.0, gt=0)
-    pixels: int = Field(128, ge=8)
+    pixels: int = Field(128, ge=8, le=2048, description="grid side; memory grows as its square")
     lifetime_h: float = Field(96.0, gt=6)
 
 

@@ -1,0 +1,93 @@
+"""SIGKILL at each step of an append: plain xarray never sees uncommitted frames; no loss."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from conftest import REPO
+from test_ingest_faults import archive_of, assert_whole_day, bom_setup, nowcast
+
+from nowcast.data.ledger import Ledger
+
+pytestmark = pytest.mark.slow
+
+STEPS = (
+    "resize:precipitation",
+    "write:precipitation",
+    "resize:time",
+    "write:time",
+    "commit",
+    "consolidate",
+)
+KILLER = """
+import os, signal, sys
+import zarr
+import nowcast.data.archive as archive
+from nowcast.cli.app import main
+
+STEP = sys.argv[1]
+appends = []
+
+def kill_at(step):
+    if len(appends) == 3 and step == STEP:  # the third batch: two are committed
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def hook(name, original, label):
+    def wrapped(self, *args, **kw):
+        kill_at(label(self))
+        return original(self, *args, **kw)
+    setattr(zarr.Array, name, wrapped)
+
+hook("resize", zarr.Array.resize, lambda a: "resize:" + a.basename)
+hook("__setitem__", zarr.Array.__setitem__, lambda a: "write:" + a.basename)
+append = archive.Archive._append_locked
+def counted(self, *args, **kw):
+    appends.append(1)
+    return append(self, *args, **kw)
+archive.Archive._append_locked = counted
+commit = archive.Archive._commit
+def commit_or_die(self, *args):
+    kill_at("commit")
+    return commit(self, *args)
+archive.Archive._commit = commit_or_die
+consolidate = archive.consolidate
+def consolidate_or_die(path):
+    kill_at("consolidate")
+    return consolidate(path)
+archive.consolidate = consolidate_or_die
+sys.argv = ["nowcast", "ingest", "-p", "bom-radar"]
+main()
+"""
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_kill_at_each_append_step_hides_uncommitted_frames(tmp_path: Path, step: str) -> None:
+    config, env = bom_setup(tmp_path, batch=16)
+    script = tmp_path / "killer.py"
+    script.write_text(textwrap.dedent(KILLER))
+    killed = subprocess.run([sys.executable, str(script), step], env=env, cwd=REPO, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    archive = archive_of(config)
+    committed = archive.times("bom-radar")
+    assert len(committed) == (48 if step == "consolidate" else 32)
+    with xr.open_zarr(archive.path, group="bom-radar") as plain:
+        seen = pd.DatetimeIndex(plain["time"].values)
+        assert not seen.isna().any()
+        assert seen.equals(committed[: len(seen)]) and len(seen) >= 32
+        assert np.isfinite(plain["precipitation"].values).all()
+    rerun = nowcast(env, "ingest", "-p", "bom-radar")
+    output = rerun.communicate(timeout=180)[0]
+    assert rerun.returncode == 0, output
+    assert_whole_day(archive)
+    with xr.open_zarr(archive.path, group="bom-radar") as plain:
+        assert plain.sizes["time"] == 144
+    fetched = {e.time for e in Ledger(archive.path, "bom-radar").entries() if e.status == "fetched"}
+    assert len(fetched) == 144

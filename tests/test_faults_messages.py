@@ -1,0 +1,61 @@
+"""Full and read-only file systems: one bounded line naming the path and the fix, never a trace."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import shared_data_path
+from ingest_fixtures import BOM, cli, write_settings
+
+from nowcast.data import ingest
+from nowcast.data.archive import Archive
+
+NAME = "66_20201031_{}00.prcp-c10.nc".format
+
+
+def site(tmp_path: Path, repo_root: Path) -> tuple[Path, dict[str, str]]:
+    """Settings with the shipped pipelines and one BOM frame to ingest."""
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    shutil.copy(shared_data_path(*BOM, NAME("0000")), folder / NAME("0000"))
+    return write_settings(tmp_path, repo_root / "pipelines"), {"NOWCAST_BOM_DIR": str(folder)}
+
+
+@pytest.mark.parametrize(
+    ("code", "advice"),
+    [(errno.ENOSPC, "the file system is full"), (errno.EROFS, "the file system is read-only")],
+)
+def test_full_or_read_only_archive_names_the_path(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch, code: int, advice: str
+) -> None:
+    config, env = site(tmp_path, repo_root)
+    chunk = tmp_path / "archive" / "nowcast.zarr" / "bom-radar" / "precipitation" / "0.0.0"
+
+    def fail(*_: object, **__: object) -> None:
+        raise OSError(code, "simulated", str(chunk))
+
+    monkeypatch.setattr(Archive, "append_new", fail)
+    result = cli(config, "ingest", "-p", "bom-radar", env=env)
+    assert result.exit_code == 1, result.output
+    (line,) = [row for row in result.output.splitlines() if row.startswith("error:")]
+    assert f"cannot write {chunk}: simulated; {advice}" in line
+    assert "Traceback" not in result.output and "disable" not in result.output
+
+
+def test_an_unexpected_error_is_one_bounded_line(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, env = site(tmp_path, repo_root)
+
+    def fail(*_: object, **__: object) -> None:
+        raise OSError(errno.EROFS, "read-only\nfile system " + "x" * 2000, "/srv/out/a.nc")
+
+    monkeypatch.setattr(ingest, "run_ingest", fail)
+    result = cli(config, "ingest", "-p", "bom-radar", env=env)
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and len(lines[0]) <= 420
+    assert lines[0].startswith("error: cannot write /srv/out/a.nc: read-only file system xxx")
