@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from nowcast.verify.report import write_report
 from nowcast.verify.table import ScoreTable
 
 BOM_DAY = (pd.Timestamp("2020-10-31T00:00"), pd.Timestamp("2020-10-31T23:50"))
+BOM_DIR_VARIABLE = "NOWCAST_BOM_DIR"
 # The synthetic storm's fixed demo period: four days ending while a storm is near its peak,
 # so every run, on any date, ingests, trains, forecasts and scores the same frames.
 SYNTHETIC_PERIOD = (pd.Timestamp("2024-09-01T06:00"), pd.Timestamp("2024-09-05T06:00"))
@@ -92,6 +95,23 @@ def demo_settings(base: Settings, out: Path) -> Settings:
     return base.model_copy(update={"archive": out / "archive.zarr", "output": output})
 
 
+@contextmanager
+def _source_folder(data: Path | None) -> Iterator[None]:
+    """`--data` as the BOM pipeline's folder for the ingest alone, then the caller's value back."""
+    if data is None:
+        yield
+        return
+    before = os.environ.get(BOM_DIR_VARIABLE)
+    os.environ[BOM_DIR_VARIABLE] = str(data)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(BOM_DIR_VARIABLE, None)
+        else:
+            os.environ[BOM_DIR_VARIABLE] = before
+
+
 def run_demo(
     base: Settings,
     out: Path,
@@ -103,10 +123,9 @@ def run_demo(
 ) -> DemoResult:
     """Ingest, train (unless a checkpoint is there), forecast, render and backtest, under `out`."""
     plan = demo_plan(real, quick, up_to_now)
-    if data is not None:
-        os.environ["NOWCAST_BOM_DIR"] = str(data)
     settings = demo_settings(base, out)
-    ingest = run_ingest(settings, [plan.pipeline], since=plan.since, until=plan.until)
+    with _source_folder(data):
+        ingest = run_ingest(settings, [plan.pipeline], since=plan.since, until=plan.until)
     if ingest.exit_code:
         raise DataMissingError(f"demo ingest of {plan.pipeline} failed; see the log above")
     trained: TrainResult | None = None
