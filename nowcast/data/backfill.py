@@ -27,17 +27,25 @@ from nowcast.data.sources import Candidate
 log = logging.getLogger("nowcast.data.backfill")
 
 CONNECT_TIMEOUT_S = 10
-IN_FLIGHT_PER_WORKER = 4
-MIN_IN_FLIGHT = 16
+FRAMES_PER_TASK = 16
+IN_FLIGHT_PER_WORKER = 3
+MIN_IN_FLIGHT = 4
+# Workers that sample their own stacks every 10 ms spend a tenth of a core on it; decoding
+# tasks are few and long, so the local cluster's workers skip the profiler.
+LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 _decoders: dict[tuple[str, str], Decoder] = {}
 
 
-def decode_on_worker(config: PipelineConfig, candidate: Candidate) -> Decoded:
-    """Decode one candidate with this worker's cached decoder; ships back no source pixels."""
+def decode_on_worker(config: PipelineConfig, candidates: list[Candidate]) -> list[Decoded]:
+    """Decode a few candidates with this worker's cached decoder; ships back no source pixels."""
     key = (config.name, config.fingerprint)
     if key not in _decoders:
         _decoders[key] = Decoder(config)
-    decoded = _decoders[key].decode(candidate)
+    return [_light(_decoders[key].decode(candidate)) for candidate in candidates]
+
+
+def _light(decoded: Decoded) -> Decoded:
+    """The outcome with the source frame cut to one pixel: the writer needs only its metadata."""
     if decoded.frame is None:
         return decoded
     corner = {dim: slice(0, 1) for dim in decoded.frame.dims}
@@ -63,17 +71,19 @@ class Backfill:
         """The Dask client, connected on first use (a local cluster when no address is set)."""
         if self._client is not None:
             return self._client
+        import dask.config
         from distributed import Client, LocalCluster
 
         if self.scheduler is None:
             workers = self.workers or free_cpus()
-            self._cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
+            with dask.config.set(LOCAL_WORKER_CONFIG):
+                self._cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
             address = self._cluster.scheduler_address
         else:
             address = self.scheduler
@@ -90,20 +100,22 @@ class Backfill:
     def decode(self, config: PipelineConfig, candidates: list[Candidate]) -> Iterator[Decoded]:
         """Each candidate decoded on the cluster, yielded in the candidates' order.
 
-        At most a few tasks per worker are in flight, so memory stays bounded however long the
-        backfill; tasks still queued when the caller stops are cancelled.
+        Tasks of `FRAMES_PER_TASK` candidates keep the per-task overhead small; at most a few
+        tasks per worker are in flight, so memory stays bounded however long the backfill;
+        tasks still queued when the caller stops are cancelled.
         """
         client = self.client()
         workers = max(1, sum(client.nthreads().values()))
         window = max(MIN_IN_FLIGHT, IN_FLIGHT_PER_WORKER * workers)
         queue: deque[Any] = deque()
         try:
-            for candidate in candidates:
-                queue.append(client.submit(decode_on_worker, config, candidate, pure=False))
+            for first in range(0, len(candidates), FRAMES_PER_TASK):
+                chunk = candidates[first : first + FRAMES_PER_TASK]
+                queue.append(client.submit(decode_on_worker, config, chunk, pure=False))
                 if len(queue) >= window:
-                    yield queue.popleft().result()
+                    yield from queue.popleft().result()
             while queue:
-                yield queue.popleft().result()
+                yield from queue.popleft().result()
         finally:
             if queue:
                 client.cancel(list(queue))
