@@ -80,8 +80,10 @@ def write_typhoon_frames(
     metadata.mkdir(exist_ok=True)
     rows = ["year,month,day,hour,grade,lat,lng,pressure,wind"]
     for hour in range(hours + 1):
+        when = (start + np.timedelta64(hour, "h")).astype(object)
         rows.append(
-            f"2022,11,11,{12 + hour},3,{20.0 + 0.2 * hour:.2f},{135.0 - 0.3 * hour:.2f},990,50"
+            f"{when.year},{when.month},{when.day},{when.hour},3,"
+            f"{20.0 + 0.2 * hour:.2f},{135.0 - 0.3 * hour:.2f},990,50"
         )
     (metadata / f"{storm}.csv").write_text("\n".join(rows) + "\n")
     return written

@@ -93,6 +93,9 @@ def test_a_killed_worker_loses_nothing(
     frames = archive.read(GROUP)
     assert frames.sizes == {"time": hours, "y": 16, "x": 16}
     assert np.isfinite(frames.isel(time=-1).values).all()
+    along_track = 20.0 + 0.2 * np.arange(hours)  # the track CSV's latitude, hour by hour
+    np.testing.assert_allclose(frames.center_lat.values, along_track, atol=1e-4)
+    assert frames.attrs["storm_id"] == "202224"
     statuses = [e.status for e in Ledger(archive.path, "digital-typhoon").entries()]
     assert statuses.count("fetched") == hours
 
