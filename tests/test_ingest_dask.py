@@ -150,6 +150,23 @@ def test_an_unreachable_scheduler_exits_4_naming_it(
     assert "Traceback" not in result.output
 
 
+def test_the_scheduler_setting_and_its_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backfill_module, "CONNECT_TIMEOUT_S", 1)
+    config = write_settings(tmp_path)
+    with config.open("a") as handle:
+        handle.write('[backfill]\nscheduler = "tcp://127.0.0.1:9"\n[training]\ncache_mb = 64\n')
+    settings = load_settings(config, environ={})
+    assert settings.backfill.scheduler == "tcp://127.0.0.1:9" and settings.training.cache_mb == 64
+    result = cli(config, "ingest", "-p", "demo")
+    assert result.exit_code == 4 and "tcp://127.0.0.1:9" in result.output
+    overridden = load_settings(config, environ={"NOWCAST_SCHEDULER": "tcp://10.0.0.1:8786"})
+    assert overridden.backfill.scheduler == "tcp://10.0.0.1:8786"
+    config.write_text(config.read_text().replace("tcp://127.0.0.1:9", "dask-scheduler"))
+    assert cli(config, "config", "check", str(config)).exit_code == 2
+
+
 def test_live_runs_stay_in_process() -> None:
     assert not Backfill(threshold=256).wants(24)
     assert Backfill(threshold=256).wants(257)

@@ -30,9 +30,13 @@ CONNECT_TIMEOUT_S = 10
 FRAMES_PER_TASK = 16
 IN_FLIGHT_PER_WORKER = 3
 MIN_IN_FLIGHT = 4
-# Workers that sample their own stacks every 10 ms spend a tenth of a core on it; decoding
-# tasks are few and long, so the local cluster's workers skip the profiler.
-LOCAL_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+# Local workers skip the 10 ms stack profiler (decoding tasks are few and long), and keep
+# glibc's heap for the multi-MB arrays of each decoded file: the nanny's small trim threshold
+# alone turns each into a fresh mmap whose pages fault in again.
+LOCAL_WORKER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.nanny.pre-spawn-environ.MALLOC_MMAP_THRESHOLD_": 64 * 2**20,
+}
 _decoders: dict[tuple[str, str], Decoder] = {}
 
 

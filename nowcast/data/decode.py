@@ -78,16 +78,8 @@ class Decoder:
             except Exception as exc:  # any decoder failure means the input is bad, not the run
                 log.debug("read failed", exc_info=True)
                 reason = f"undecodable: {type(exc).__name__}: {exc}"
-                return Decoded(
-                    candidate,
-                    "rejected",
-                    reason,
-                    fetched.provenance,
-                    None,
-                    None,
-                    None,
-                    fetched.payload,
-                )
+                origin = fetched.provenance
+                return Decoded(candidate, "rejected", reason, origin, payload=fetched.payload)
         if self.follow is not None:
             self.recent = (candidate.location, fetched, frame)
         return fetched, frame
