@@ -42,11 +42,14 @@ def cli(config: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     return runner.invoke(app, ["--config", str(config), *args], env={**CLEAN_ENV, **(env or {})})
 
 
-def write_typhoon_frames(root: Path, real_file: Path, storm: str, hours: int) -> list[Path]:
+def write_typhoon_frames(
+    root: Path, real_file: Path, storm: str, hours: int, size: int | None = None
+) -> list[Path]:
     """A Digital Typhoon archive layout: the real file plus `hours - 1` later frames like it.
 
     Later frames are the real image rolled a few pixels per hour (the storm moving), written
-    with the real file's dataset name, dtype, attributes, chunks and compression.
+    with the real file's dataset name, dtype, attributes, chunks and compression; with `size`,
+    each is the centre `size` x `size` of it (tiny frames for quick many-frame tests).
     """
     images = root / "image" / storm
     images.mkdir(parents=True, exist_ok=True)
@@ -54,6 +57,10 @@ def write_typhoon_frames(root: Path, real_file: Path, storm: str, hours: int) ->
         source = handle["Infrared"]
         values, attrs = source[...], dict(source.attrs)
         chunks, level = source.chunks, source.compression_opts
+    if size is not None:
+        low = (values.shape[0] - size) // 2
+        values = values[low : low + size, low : low + size]
+        chunks = tuple(min(c, size) for c in chunks) if chunks else None
     start = np.datetime64("2022-11-11T12")
     written = []
     for hour in range(hours):
@@ -73,8 +80,10 @@ def write_typhoon_frames(root: Path, real_file: Path, storm: str, hours: int) ->
     metadata.mkdir(exist_ok=True)
     rows = ["year,month,day,hour,grade,lat,lng,pressure,wind"]
     for hour in range(hours + 1):
+        when = (start + np.timedelta64(hour, "h")).astype(object)
         rows.append(
-            f"2022,11,11,{12 + hour},3,{20.0 + 0.2 * hour:.2f},{135.0 - 0.3 * hour:.2f},990,50"
+            f"{when.year},{when.month},{when.day},{when.hour},3,"
+            f"{20.0 + 0.2 * hour:.2f},{135.0 - 0.3 * hour:.2f},990,50"
         )
     (metadata / f"{storm}.csv").write_text("\n".join(rows) + "\n")
     return written

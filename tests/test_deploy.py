@@ -149,7 +149,9 @@ def exec_invocations(command: str) -> list[list[str]]:
 
 
 def containers(manifest: dict) -> list[dict]:
-    """The containers of a Deployment, Job or CronJob."""
+    """The containers of a Deployment, Job or CronJob (none for a Service)."""
+    if manifest["kind"] == "Service":
+        return []
     spec = manifest["spec"]
     if manifest["kind"] == "CronJob":
         spec = spec["jobTemplate"]["spec"]
@@ -357,15 +359,38 @@ def test_kubernetes_manifests() -> None:
             if container.get("command", [])[-1:] == ["-c"]:
                 script = container["args"][0]
                 assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0, script
-            assert container_invocations(container), f"{name}: no nowcast call"
+            if container.get("command", [""])[0] != "dask":  # the backfill's Dask cluster
+                assert container_invocations(container), f"{name}: no nowcast call"
     for cronjob in kinds["CronJob"]:
         assert valid_cron(cronjob["spec"]["schedule"]) and cronjob["spec"]["timeZone"] == "Etc/UTC"
         assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
-    (scheduler,) = kinds["Deployment"]
+    (scheduler,) = [d for d in kinds["Deployment"] if d["metadata"]["name"] == "nowcast-scheduler"]
     # One scheduler per archive: a rolling update would start the new pod beside the old one.
     assert scheduler["spec"]["replicas"] == 1
     assert scheduler["spec"]["strategy"]["type"] == "Recreate"
     assert scheduler["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] >= 60
+
+
+def test_backfill_job_writes_while_the_dask_cluster_decodes() -> None:
+    docs = yaml.safe_load_all((DEPLOY / "kubernetes" / "backfill-dask.yaml").read_text())
+    by_name = {(doc["kind"], doc["metadata"]["name"]): doc for doc in docs}
+    service = by_name["Service", "nowcast-dask-scheduler"]
+    address = f"tcp://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+    (scheduler,) = containers(by_name["Deployment", "nowcast-dask-scheduler"])
+    assert scheduler["command"][:2] == ["dask", "scheduler"]
+    (worker,) = containers(by_name["Deployment", "nowcast-dask-workers"])
+    assert worker["command"][:3] == ["dask", "worker", address]
+    assert worker["command"][worker["command"].index("--nthreads") + 1] == "1"
+    (job,) = containers(by_name["Job", "nowcast-backfill"])
+    (call,) = container_invocations(job)
+    assert call[call.index("ingest") :][-2:] == ["--scheduler", address]
+    assert {"--since", "--until"} <= set(call)
+    check_call(call)
+    mounts = {m["mountPath"] for m in worker["volumeMounts"]}
+    assert mounts <= {m["mountPath"] for m in job["volumeMounts"]}  # same paths as the writer
+    assert (
+        by_name["Job", "nowcast-backfill"]["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+    )
 
 
 def test_dockerfile_runs_the_scheduler() -> None:

@@ -182,9 +182,9 @@ def test_card_scores_the_deployed_best_checkpoint(
 ) -> None:
     calls = []
 
-    def recording(model, reader, windows, spec):  # noqa: ANN001, ANN202 - test_scores' args
+    def recording(model, reader, windows, spec, dist):  # noqa: ANN001, ANN202 - test_scores' args
         calls.append((reader, windows, spec))
-        return original(model, reader, windows, spec)
+        return original(model, reader, windows, spec, dist)
 
     original = train_run.test_scores
     monkeypatch.setattr(train_run, "test_scores", recording)

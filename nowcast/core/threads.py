@@ -86,6 +86,14 @@ def pin_threads(count: int) -> None:
     torch.set_num_threads(count)
 
 
+def free_cpus() -> int:
+    """The cores idle now (at least one), never more than this process may use."""
+    total = os.cpu_count() or 1
+    busy = busy_cpus()
+    free = total if busy is None else round(total - busy)
+    return max(1, min(free, allowed_cpus()))
+
+
 def use_free_cpus() -> int:
     """Set torch's threads to the free cores (at least one) unless the user chose a count,
     with `pin_threads` or OMP_NUM_THREADS."""

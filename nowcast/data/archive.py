@@ -298,6 +298,11 @@ class Archive:
             frames = frames.isel(time=np.argsort(stamps, kind="stable"))
         return frames
 
+    def time_chunk(self, group: str) -> int:
+        """Frames per stored data chunk: the unit a reader should fetch and cache."""
+        node = self._group(group)
+        return int(node[str(node.attrs[VARIABLE])].chunks[0])
+
     def cadence(self, group: str) -> pd.Timedelta:
         """The group's cadence: as recorded at creation, else the median spacing of frames."""
         node = self._group(group)

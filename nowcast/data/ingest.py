@@ -16,7 +16,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -38,19 +38,17 @@ from nowcast.core.errors import (
 from nowcast.core.stop import stop_requested
 from nowcast.core.timeutil import floor_time, iso, now_utc, utc
 from nowcast.data.archive import Archive
-from nowcast.data.checks import frame_problem, mask_outliers
+from nowcast.data.backfill import Backfill
+from nowcast.data.decode import Decoded, Decoder
 from nowcast.data.follow import StormFollower
-from nowcast.data.grid import GRID_MAPPING, GridPlan, Regridder
+from nowcast.data.grid import GRID_MAPPING, GridPlan
 from nowcast.data.ledger import Entry, Ledger
 from nowcast.data.names import name_problem
-from nowcast.data.pipeline import PipelineConfig, load_pipeline, make_reader, make_source
+from nowcast.data.pipeline import PipelineConfig, load_pipeline
 from nowcast.data.quarantine import quarantine, quarantine_dir
 from nowcast.data.readers.base import Payload
 from nowcast.data.sources import (
-    BadInput,
     Candidate,
-    Fetched,
-    NotPublished,
     Source,
     SourceUnavailable,
 )
@@ -184,17 +182,15 @@ class _PipelineRun:
         self.retry_rejected = retry_rejected
         self.config = config
         self.run_id = run_id
-        self.source = make_source(config)
-        self.reader = make_reader(config)
-        self.regrid = Regridder(config.grid)
+        self.decoder = Decoder(config)
+        self.source = self.decoder.source
         self.ledger = Ledger(archive.path, config.name)
         self.quarantine = quarantine_dir(archive.path, config.name)
         self.report = PipelineReport(config.name)
         self.present: dict[str, set[int]] = {}
         self.grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.batches: dict[str, list[_Staged]] = {}
-        self.follow = StormFollower(config.follow, config.checks) if config.follow else None
-        self.recent: tuple[str, Fetched, xr.DataArray] | None = None
+        self.follow = self.decoder.follow
 
     def _note(self, candidate: Candidate, group: str, status: str, reason: str = "") -> None:
         """Count an outcome and queue its ledger entry."""
@@ -383,66 +379,29 @@ class _PipelineRun:
             and np.allclose(y, plan.y, rtol=0, atol=1e-3)
         )
 
-    def _fetch_read(self, candidate: Candidate, group: str) -> tuple[Fetched, xr.DataArray] | None:
-        """Fetch and decode one frame; None when it is pending or rejected (noted already).
-
-        Raises SourceUnavailable; a frame that serves several followed storms is read once.
-        """
-        if self.recent is not None and self.recent[0] == candidate.location:
-            return self.recent[1], self.recent[2]
-        try:
-            fetched = self.source.fetch(candidate)
-        except NotPublished as exc:
-            self._note(candidate, group, "pending", str(exc))
-            return None
-        except BadInput as exc:
-            self._reject(candidate, group, exc.payload, str(exc), candidate.location)
-            return None
-        frame = fetched.frame
-        if frame is None:
-            if self.reader is None or fetched.payload is None:
-                raise ConfigError(f"{self.config.name}: source.format is needed to read files")
-            reader, options = self.reader
-            try:
-                frame = reader.read(fetched.payload, options)
-            except NowcastError:
-                raise  # a configuration problem (a missing extra or table), not a bad input
-            except Exception as exc:  # any decoder failure means the input is bad, not the run
-                log.debug("read failed", exc_info=True)
-                reason = f"undecodable: {type(exc).__name__}: {exc}"
-                self._reject(fetched.candidate, group, fetched.payload, reason, fetched.provenance)
-                return None
-        if self.follow is not None:
-            self.recent = (candidate.location, fetched, frame)
-        return fetched, frame
-
-    def _process(self, candidate: Candidate) -> bool:
-        """Fetch, read, check and regrid one frame into its batch; False if the source failed."""
+    def _apply(self, decoded: Decoded) -> bool:
+        """Record one decoded candidate and batch it for its group; False if the source failed."""
+        candidate = decoded.candidate
         group = group_name(self.config.name, candidate.group)
-        try:
-            read = self._fetch_read(candidate, group)
-        except SourceUnavailable as exc:
-            log.error("%s: %s", self.config.name, exc)
-            self.report.errors.append(str(exc))
-            self._note(candidate, group, "failed", str(exc))
+        if decoded.status == "failed":
+            log.error("%s: %s", self.config.name, decoded.reason)
+            self.report.errors.append(decoded.reason)
+            self._note(candidate, group, "failed", decoded.reason)
             return False
-        if read is None:
+        if decoded.status == "pending":
+            self._note(candidate, group, "pending", decoded.reason)
             return True
-        fetched, frame = read
-        problem = frame_problem(frame, candidate.time, self.config.checks)
-        if problem is None and self.follow is not None:
-            frame = self.follow.box(frame, candidate)
-            problem = frame_problem(frame, candidate.time, self.follow.checks)
-        if problem is None:
-            plan = self.regrid.plan(frame)
-            values = plan.apply(mask_outliers(frame.values, self.config.checks))
-            if not self._grid_matches(group, plan):
-                problem = f"grid differs from archive group {group}"
-        if problem is not None:
-            self._reject(fetched.candidate, group, fetched.payload, problem, fetched.provenance)
+        reason = decoded.reason
+        if decoded.status == "staged" and decoded.plan is not None:
+            if not self._grid_matches(group, decoded.plan):
+                reason = f"grid differs from archive group {group}"
+        if decoded.status == "rejected" or reason:
+            self._reject(candidate, group, decoded.payload, reason, decoded.provenance)
             return True
         batch = self.batches.setdefault(group, [])
-        batch.append(_Staged(candidate, values, frame, plan, fetched.provenance))
+        assert decoded.values is not None and decoded.frame is not None and decoded.plan
+        staged = _Staged(candidate, decoded.values, decoded.frame, decoded.plan, decoded.provenance)
+        batch.append(staged)
         if len(batch) >= self.config.ingest.batch:
             self._commit(group)
         return True
@@ -511,6 +470,7 @@ class _PipelineRun:
         until: pd.Timestamp,
         dry_run: bool,
         progress: ProgressFn | None,
+        parallel: Backfill | None = None,
     ) -> PipelineReport:
         """Ingest the window [since, until]; never raises for bad inputs or source failures."""
         report = self.report
@@ -532,8 +492,9 @@ class _PipelineRun:
             return self._finish()
         failures = 0
         ends = time.monotonic() + self.config.ingest.run_budget.total_seconds()
+        outcomes = self._outcomes(todo, parallel)
         try:
-            for done, candidate in enumerate(todo):
+            for done in range(len(todo)):
                 left = len(todo) - done
                 if stop_requested():
                     report.errors.append(f"stopped by a signal; {left} frames not attempted")
@@ -545,9 +506,10 @@ class _PipelineRun:
                         f" {left} frames not attempted, the next run goes on"
                     )
                     break
+                decoded = next(outcomes)
                 if progress:
                     progress(self.config.name, done, len(todo))
-                failures = 0 if self._process(candidate) else failures + 1
+                failures = 0 if self._apply(decoded) else failures + 1
                 if failures >= self.config.ingest.max_failures:
                     left = len(todo) - done - 1
                     report.errors.append(
@@ -555,6 +517,7 @@ class _PipelineRun:
                     )
                     break
         finally:
+            outcomes.close()
             for group in list(self.batches):
                 self._commit(group)
             if self.ledger.pending:
@@ -563,6 +526,14 @@ class _PipelineRun:
         if progress:
             progress(self.config.name, len(todo), len(todo))
         return self._finish()
+
+    def _outcomes(self, todo: list[Candidate], parallel: Backfill | None) -> Generator[Decoded]:
+        """Each candidate decoded, in order: on the Dask cluster when the backfill wants it."""
+        if parallel is not None and parallel.wants(len(todo)):
+            log.info("%s: decoding %d frames on Dask", self.config.name, len(todo))
+            yield from parallel.decode(self.config, todo)
+        else:
+            yield from (self.decoder.decode(candidate) for candidate in todo)
 
     def _finish(self) -> PipelineReport:
         """Fill in what the pipeline's archive groups hold now."""
@@ -624,12 +595,14 @@ def run_ingest(
     progress: ProgressFn | None = None,
     retry_rejected: bool = False,
     now: datetime | pd.Timestamp | None = None,
+    backfill: Backfill | None = None,
 ) -> IngestReport:
     """Ingest each pipeline (default: `settings.pipelines`) into `settings.archive`.
 
     `since`/`until` bound the valid times (UTC); without `since` each pipeline resumes
     shortly before its newest archived frame; without `until` it runs up to now, floored to
-    its cadence. Each pipeline runs on its own: one that fails (a bad definition, a crash)
+    its cadence. With `backfill`, long runs decode on Dask (see `nowcast.data.backfill`); the
+    caller closes it. Each pipeline runs on its own: one that fails (a bad definition, a crash)
     is reported and recorded in its ledger, and the others still run. `now` (default: the
     clock) bounds future valid times: `until` is capped at now + `ingest.max_future`.
     """
@@ -653,7 +626,7 @@ def run_ingest(
                 utc(since) if since is not None else default_since(archive, config, run.source, end)
             )
             log.info("%s: ingesting %s .. %s", name, iso(start) if start else "start", iso(end))
-            reports.append(run.run(start, end, dry_run, progress))
+            reports.append(run.run(start, end, dry_run, progress, backfill))
         except Exception as exc:  # one pipeline's failure must not stop the others
             reports.append(_pipeline_failed(archive, name, run_id, exc, run))
     return IngestReport(reports, dry_run)

@@ -27,6 +27,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "NOWCAST_DEVICE": "device",
     "NOWCAST_FORECASTS": "output.forecasts",
     "NOWCAST_PRODUCTS": "output.products",
+    "NOWCAST_SCHEDULER": "backfill.scheduler",
 }
 
 
@@ -37,6 +38,28 @@ class OutputSettings(Strict):
     products: Path = Field(Path("products"), description="map products (PNG, GIF, daily pages)")
     verification: Path = Field(Path("runs/verification"), description="score tables and reports")
     checkpoints: Path = Field(Path("models/checkpoints"), description="trained model checkpoints")
+
+
+class BackfillSettings(Strict):
+    """Where `nowcast ingest` decodes long runs in parallel (Dask; see `nowcast.data.backfill`)."""
+
+    scheduler: str | None = Field(
+        None,
+        pattern=r"^(tcp|tls|inproc|ucx)://\S+$",
+        description="Dask scheduler address, e.g. tcp://dask-scheduler:8786 (default: local)",
+    )
+    workers: int | None = Field(None, gt=0, description="local cluster workers (default: free)")
+    threshold: int = Field(
+        256, ge=0, description="frames to fetch above which ingest starts a local cluster"
+    )
+
+
+class TrainingSettings(Strict):
+    """How `nowcast train` reads the archive."""
+
+    cache_mb: float = Field(
+        512.0, gt=0, description="bound on the window reader's cache of archive chunks, per rank"
+    )
 
 
 class ScheduleSettings(Strict):
@@ -65,6 +88,8 @@ class Settings(Strict):
     )
     output: OutputSettings = Field(default_factory=OutputSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    backfill: BackfillSettings = Field(default_factory=BackfillSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

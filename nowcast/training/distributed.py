@@ -34,13 +34,15 @@ class DistContext:
         """This rank's contiguous slice of a global batch along dim 0."""
         if not self.enabled:
             return batch
-        size = batch.shape[0]
-        if size % self.world_size:
-            raise ConfigError(
-                f"global batch {size} is not divisible by the {self.world_size} processes"
-            )
-        step = size // self.world_size
-        return batch[self.rank * step : (self.rank + 1) * step]
+        return batch[shard_slice(batch.shape[0], self.rank, self.world_size)]
+
+    def total(self, value: Tensor) -> Tensor:
+        """Sum a tensor over all ranks (identity for one process)."""
+        if not self.enabled:
+            return value
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        return value
 
     def mean(self, value: Tensor) -> Tensor:
         """Average a tensor over all ranks (identity for one process)."""
@@ -50,6 +52,11 @@ class DistContext:
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         return value / self.world_size
 
+    def barrier(self) -> None:
+        """Wait until every rank gets here (no-op for one process)."""
+        if self.enabled:
+            dist.barrier()
+
     def broadcast(self, value: Tensor) -> Tensor:
         """Rank 0's value of a tensor, on every rank."""
         if not self.enabled:
@@ -57,6 +64,14 @@ class DistContext:
         value = value.clone()
         dist.broadcast(value, src=0)
         return value
+
+
+def shard_slice(size: int, rank: int, world_size: int) -> slice:
+    """Rank `rank`'s contiguous part of `size` items split evenly over `world_size` ranks."""
+    if size % world_size:
+        raise ConfigError(f"global batch {size} is not divisible by the {world_size} processes")
+    step = size // world_size
+    return slice(rank * step, (rank + 1) * step)
 
 
 def init_distributed(device: torch.device) -> tuple[DistContext, torch.device]:
@@ -79,6 +94,9 @@ def init_distributed(device: torch.device) -> tuple[DistContext, torch.device]:
 
 
 def shutdown_distributed() -> None:
-    """Leave the process group if one is active."""
+    """Leave the process group if one is active, after every rank got here (a rank that
+    tears down its connections while another still talks to it aborts that one)."""
     if dist.is_initialized():
+        if dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -36,7 +36,7 @@ from nowcast.training.checkpoint import (
     save_checkpoint,
 )
 from nowcast.training.device import resolve_device
-from nowcast.training.distributed import init_distributed
+from nowcast.training.distributed import DistContext, init_distributed
 from nowcast.training.loss import sequence_loss
 from nowcast.training.metrics_log import MetricsLog
 from nowcast.training.progress import TrainingProgress
@@ -45,7 +45,22 @@ from nowcast.training.sampling import ScheduledSampler
 log = logging.getLogger(__name__)
 
 BatchSource = Callable[[int, torch.Generator], Tensor] | Iterable[Tensor]
-"""A callable (iteration, generator) -> global batch (B, T, C, H, W), or an iterable of them."""
+"""A callable (iteration, generator) -> global batch (B, T, C, H, W), or an iterable of them;
+one with a `shard` method (`ShardedBatchSource`) is asked for this rank's part only."""
+
+
+@runtime_checkable
+class ShardedBatchSource(Protocol):
+    """A batch source that reads only one rank's contiguous part of each global batch."""
+
+    batch_size: int
+
+    def shard(
+        self, iteration: int, generator: torch.Generator, rank: int, world_size: int
+    ) -> Tensor:
+        """Rank `rank`'s part of global batch `iteration`, drawn with the shared generator."""
+        ...
+
 
 Validator = Callable[[nn.Module], float]
 """Scores the model (lower is better); called on rank 0 in eval mode without gradients."""
@@ -177,7 +192,8 @@ class Trainer:
             log.info("resumed %s at iteration %d of %d", self.out_dir, run.iteration, total)
         metrics = MetricsLog(self.out_dir, run.iteration) if self.dist.is_main else None
         bar = TrainingProgress(total, run.iteration, self.show_progress)
-        read = _batch_reader(batch_source, schedule.data_rng)
+        read = _batch_reader(batch_source, schedule.data_rng, self.dist)
+        sharded = isinstance(batch_source, ShardedBatchSource)
         started, saved_at, stopped_early = time.perf_counter(), run.iteration, False
         try:
             while run.iteration < total:
@@ -188,11 +204,14 @@ class Trainer:
                     break
                 lr = self.optimizer.param_groups[0]["lr"]
                 objective = self.recipe.loss_at(run.iteration, total)
-                loss = self._train_iteration(batch, schedule.sampler, run.iteration, objective)
+                loss = self._train_iteration(
+                    batch, schedule.sampler, run.iteration, objective, sharded
+                )
                 schedule.scheduler.step()
                 run.iteration += 1
                 run.losses.append(loss)
-                rate = batch.shape[0] / (time.perf_counter() - tick)
+                size = batch.shape[0] * (self.dist.world_size if sharded else 1)
+                rate = size / (time.perf_counter() - tick)
                 row: dict[str, Any] = {
                     "iteration": run.iteration,
                     "loss": loss,
@@ -228,9 +247,17 @@ class Trainer:
         )
 
     def _train_iteration(
-        self, batch: Tensor, sampler: ScheduledSampler, iteration: int, objective: str
+        self,
+        batch: Tensor,
+        sampler: ScheduledSampler,
+        iteration: int,
+        objective: str,
+        sharded: bool = False,
     ) -> float:
-        """One optimiser step on this rank's shard (two with reverse augmentation); global loss."""
+        """One optimiser step on this rank's shard (two with reverse augmentation); global loss.
+
+        `sharded`: the batch is this rank's part already, not the global batch.
+        """
         batch = torch.as_tensor(batch, dtype=torch.float32)
         if batch.ndim != 5 or batch.shape[1] != self.sequence.total_frames:
             raise ConfigError(
@@ -239,8 +266,9 @@ class Trainer:
                 f"got {tuple(batch.shape)}"
             )
         steps = self.sequence.output_frames - 1
-        mask = sampler.mask(iteration, batch.shape[0], steps)
-        frames = self.dist.shard(batch).to(self.device, non_blocking=True)
+        size = batch.shape[0] * (self.dist.world_size if sharded else 1)
+        mask = sampler.mask(iteration, size, steps)
+        frames = (batch if sharded else self.dist.shard(batch)).to(self.device, non_blocking=True)
         if mask is not None:
             mask = self.dist.shard(mask).to(self.device, non_blocking=True)
         loss = self._step(frames, mask, objective)
@@ -365,11 +393,16 @@ class Trainer:
         )
 
 
-def _batch_reader(source: BatchSource, generator: torch.Generator) -> Callable[[int], Any]:
-    """Uniform access to a batch source: callables get the generator, iterables are cycled.
+def _batch_reader(
+    source: BatchSource, generator: torch.Generator, dist: DistContext
+) -> Callable[[int], Any]:
+    """Uniform access to a batch source: sharded sources read this rank's part, callables get
+    the generator, iterables are cycled.
 
     A one-shot iterator that runs out yields None, which ends the fit.
     """
+    if isinstance(source, ShardedBatchSource):
+        return lambda iteration: source.shard(iteration, generator, dist.rank, dist.world_size)
     if callable(source):
         return lambda iteration: source(iteration, generator)
     iterator = iter(source)

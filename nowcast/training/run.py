@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.core.metrics import LeadTimeScores
+from nowcast.core.metrics import METRICS, LeadTimeScores
 from nowcast.core.threads import use_free_cpus
 from nowcast.core.timeutil import parse_duration, short_duration
 from nowcast.core.version import __version__
@@ -33,6 +33,7 @@ from nowcast.training.checkpoint import (
     read_meta,
     resolve_checkpoint,
 )
+from nowcast.training.distributed import DistContext, shutdown_distributed
 from nowcast.training.engine import Trainer, Validator
 from nowcast.training.windows import (
     Split,
@@ -137,11 +138,17 @@ def freeze_layers(model: nn.Module, count: int) -> None:
 
 
 def validation_loss(reader: WindowReader, windows: list[Window], spec: WindowSpec) -> Validator:
-    """A validator: mean squared error over valid pixels of fixed validation windows."""
+    """A validator: mean squared error over valid pixels of fixed validation windows.
+
+    The windows are read on the first call, so ranks that never validate never read them.
+    """
     chosen = windows[:: max(1, len(windows) // EVAL_WINDOWS)][:EVAL_WINDOWS]
-    batch = reader.batch(chosen)
+    batches: list[torch.Tensor] = []
 
     def score(model: nn.Module) -> float:
+        if not batches:
+            batches.append(reader.batch(chosen))
+        batch = batches[0]
         device = next(model.parameters()).device
         history = torch.nan_to_num(batch[:, : spec.input_frames]).to(device)
         predicted = model.predict(history, spec.output_frames).cpu()
@@ -153,18 +160,26 @@ def validation_loss(reader: WindowReader, windows: list[Window], spec: WindowSpe
 
 
 def test_scores(
-    model: nn.Module, reader: WindowReader, windows: list[Window], spec: WindowSpec
+    model: nn.Module,
+    reader: WindowReader,
+    windows: list[Window],
+    spec: WindowSpec,
+    dist: DistContext | None = None,
 ) -> dict[str, dict[str, list[float]]]:
     """Per-lead MSE/MAE/SSIM/PSNR of the model and of persistence on the test windows.
 
-    Pixels without data are zero in both fields, so they add no error.
+    Under DDP each rank scores every world_size-th window and the running sums are added up
+    over ranks, so every rank returns the scores of all of them. Pixels without data are zero
+    in both fields, so they add no error.
     """
+    dist = dist or DistContext()
     chosen = windows[:: max(1, len(windows) // TEST_WINDOWS)][:TEST_WINDOWS]
+    mine = chosen[dist.rank :: dist.world_size]
     scores = {"model": LeadTimeScores(), "persistence": LeadTimeScores()}
     device = next(model.parameters()).device
     model.eval()
-    for start in range(0, len(chosen), 16):
-        batch = reader.batch(chosen[start : start + 16])
+    for start in range(0, len(mine), 16):
+        batch = reader.batch(mine[start : start + 16])
         target = batch[:, spec.input_frames :, 0].numpy()
         missing = np.isnan(target)
         truth = np.where(missing, np.float32(0), target)
@@ -175,7 +190,20 @@ def test_scores(
         last = np.nan_to_num(batch[:, spec.input_frames - 1 : spec.input_frames, 0].numpy())
         repeated = np.repeat(last, spec.output_frames, axis=1)
         scores["persistence"].update(np.where(missing, np.float32(0), repeated), truth)
+    for board in scores.values():
+        reduce_scores(board, dist, spec.output_frames)
     return {name: board.per_frame() for name, board in scores.items() if board.count}
+
+
+def reduce_scores(board: LeadTimeScores, dist: DistContext, leads: int) -> None:
+    """Add every rank's running sums and count into `board` (in place; no-op for one process)."""
+    if not dist.enabled:
+        return
+    sums = np.stack([np.broadcast_to(board.sums.get(name, 0.0), (leads,)) for name in METRICS])
+    packed = torch.from_numpy(np.append(sums.ravel(), board.count).astype(np.float64))
+    total = dist.total(packed).numpy()
+    board.sums = {name: total[i * leads : (i + 1) * leads] for i, name in enumerate(METRICS)}
+    board.count = int(round(total[-1]))
 
 
 def _parent_model(path: Path, preset_name: str | None) -> tuple[Preset, nn.Module, dict[str, Any]]:
@@ -222,7 +250,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         preset = load_preset(request.preset or config.model.preset)
         torch.manual_seed(request.seed)
         model = build_from_config(preset.model)
-    reader = WindowReader(archive, spec)
+    reader = WindowReader(archive, spec, settings.training.cache_mb)
     check_grid(model, reader.read(split.windows["train"][0]).shape[-2:], config.name)
     freeze_layers(model, request.freeze_layers)
     recipe = preset.training.model_copy(
@@ -261,19 +289,23 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         compile=request.compile,
         progress=request.progress,
     )
-    fit = trainer.fit(
-        TrainingBatches(reader, split.windows["train"], recipe.batch_size),
-        recipe.iterations,
-        validate=validation_loss(reader, split.windows["val"], spec),
-        every=min(request.every, recipe.iterations),
-        patience=request.patience,
-        resume=request.resume,
-    )
-    checkpoint = resolve_checkpoint(out_dir)
+    try:
+        fit = trainer.fit(
+            TrainingBatches(reader, split.windows["train"], recipe.batch_size),
+            recipe.iterations,
+            validate=validation_loss(reader, split.windows["val"], spec),
+            every=min(request.every, recipe.iterations),
+            patience=request.patience,
+            resume=request.resume,
+        )
+        trainer.dist.barrier()  # rank 0 has written best/ and last/
+        checkpoint = resolve_checkpoint(out_dir)
+        deployed, _ = load_model(checkpoint, trainer.device)
+        scores = test_scores(deployed, reader, split.windows["test"], spec, trainer.dist)
+    finally:
+        shutdown_distributed()
     card: dict[str, Any] = {}
     if trainer.dist.is_main:
-        deployed, _ = load_model(checkpoint, trainer.device)
-        scores = test_scores(deployed, reader, split.windows["test"], spec)
         card = {
             "name": out_dir.name,
             "preset": preset.name,

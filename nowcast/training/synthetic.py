@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
+import xarray as xr
 from torch import Tensor
+
+from nowcast.data.archive import Archive
+from nowcast.data.transform import Transform
+
+CADENCE = pd.Timedelta(minutes=10)
 
 
 def moving_squares(
@@ -29,3 +38,34 @@ def moving_squares(
         return image.float().unsqueeze(2)
 
     return source
+
+
+def write_squares_archive(
+    path: Path, frames: int, size: int = 64, group: str = "squares", append_every: int = 1024
+) -> Archive:
+    """An archive group of `frames` 10-minute bouncing-square frames in K (cold squares).
+
+    For tests and benchmarks of training I/O: each append of `append_every` frames is a new
+    square's flight, so a large archive never sits in memory at once.
+    """
+    archive = Archive(path)
+    source = moving_squares(1, append_every, size, square=max(2, size // 8))
+    generator = torch.Generator().manual_seed(0)
+    transform = Transform(kind="linear", vmin=170, vmax=300, invert=True)
+    start = pd.Timestamp("2024-01-01")
+    for first in range(0, frames, append_every):
+        block = source(first, generator)[0, : frames - first, 0].numpy()
+        times = pd.date_range(start + first * CADENCE, periods=len(block), freq=CADENCE)
+        series = xr.DataArray(
+            (300.0 - 100.0 * block).astype(np.float32),
+            dims=("time", "y", "x"),
+            coords={
+                "time": times,
+                "y": ("y", np.arange(size, 0, -1) * 1000.0, {"units": "m"}),
+                "x": ("x", np.arange(size) * 1000.0, {"units": "m"}),
+            },
+            attrs={"units": "K", **transform.to_attrs()},
+            name="bt",
+        )
+        archive.append(group, series, {"cadence_s": CADENCE.total_seconds()})
+    return archive

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -13,6 +14,8 @@ from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.data.archive import Archive
 from nowcast.data.transform import from_attrs
+from nowcast.training.cache import BoundedCache
+from nowcast.training.distributed import shard_slice
 
 SPLITS = ("train", "val", "test")
 
@@ -162,28 +165,67 @@ def require_windows(split: Split, pipeline: str, spec: WindowSpec) -> None:
         )
 
 
-class WindowReader:
-    """Reads windows as (T, 1, H, W) model-scale arrays (NaN where no data); each group is
-    loaded from Zarr once, on first use, and put through its transform."""
+@dataclass(frozen=True)
+class _GroupIndex:
+    """What a reader keeps of a group for good: its lazy frames, times and transform."""
 
-    def __init__(self, archive: Archive, spec: WindowSpec) -> None:
+    frames: xr.DataArray
+    times: pd.DatetimeIndex
+    to_model: Callable[[np.ndarray], np.ndarray]
+    block: int
+
+
+class WindowReader:
+    """Reads windows as (T, 1, H, W) model-scale arrays (NaN where no data), streaming from
+    Zarr: whole stored chunks of frames, kept in a cache bounded by `cache_mb`.
+
+    `reads` counts the windows read, so tests can check who read what.
+    """
+
+    def __init__(self, archive: Archive, spec: WindowSpec, cache_mb: float = 512.0) -> None:
         self.archive = archive
         self.spec = spec
-        self._cache: dict[str, tuple[np.ndarray, pd.DatetimeIndex]] = {}
+        self.cache = BoundedCache(int(cache_mb * 2**20))
+        self.reads = 0
+        self._groups: dict[str, _GroupIndex] = {}
 
-    def _group(self, group: str) -> tuple[np.ndarray, pd.DatetimeIndex]:
-        if group not in self._cache:
+    def _group(self, group: str) -> _GroupIndex:
+        """The group's lazy frames and time index (no pixels are read here)."""
+        if group not in self._groups:
             series: xr.DataArray = self.archive.read(group)
-            values = np.ascontiguousarray(from_attrs(series.attrs).to_model(series.values))
-            self._cache[group] = (values, pd.DatetimeIndex(series.time.values))
-        return self._cache[group]
+            transform = from_attrs(series.attrs)
+            self._groups[group] = _GroupIndex(
+                series,
+                pd.DatetimeIndex(series.time.values),
+                transform.to_model,
+                self.archive.time_chunk(group),
+            )
+        return self._groups[group]
+
+    def _block(self, group: str, index: _GroupIndex, number: int) -> np.ndarray:
+        """One block of consecutive frames (a stored chunk's worth), model-scale float32."""
+
+        def load() -> np.ndarray:
+            rows = slice(number * index.block, (number + 1) * index.block)
+            values = index.frames.isel(time=rows).values
+            return np.ascontiguousarray(index.to_model(values), dtype=np.float32)
+
+        return self.cache.get((group, number), load)
 
     def read(self, window: Window) -> np.ndarray:
         """The window's frames, inputs then targets, shaped (T, 1, H, W)."""
-        values, times = self._group(window.group)
+        index = self._group(window.group)
         total = self.spec.input_frames + self.spec.output_frames
         wanted = pd.date_range(window.start, periods=total, freq=self.spec.step)
-        return values[times.get_indexer(wanted)][:, None]
+        positions = index.times.get_indexer(wanted)
+        if (positions < 0).any():
+            raise DataMissingError(f"{window.group}: window at {iso(window.start)} has gaps")
+        frames = [
+            self._block(window.group, index, int(p) // index.block)[int(p) % index.block]
+            for p in positions
+        ]
+        self.reads += 1
+        return np.stack(frames)[:, None]
 
     def batch(self, windows: list[Window]) -> torch.Tensor:
         """A (B, T, 1, H, W) tensor of several windows."""
@@ -198,7 +240,17 @@ class TrainingBatches:
         self.windows = windows
         self.batch_size = batch_size
 
+    def picks(self, generator: torch.Generator) -> list[int]:
+        """The global batch's window indices (the same on every rank: the same generator)."""
+        return torch.randint(len(self.windows), (self.batch_size,), generator=generator).tolist()
+
     def __call__(self, iteration: int, generator: torch.Generator) -> torch.Tensor:
         """The global batch for `iteration` (the generator state makes resumes identical)."""
-        picks = torch.randint(len(self.windows), (self.batch_size,), generator=generator)
-        return self.reader.batch([self.windows[i] for i in picks.tolist()])
+        return self.reader.batch([self.windows[i] for i in self.picks(generator)])
+
+    def shard(
+        self, iteration: int, generator: torch.Generator, rank: int, world_size: int
+    ) -> torch.Tensor:
+        """Rank `rank`'s contiguous part of the global batch, reading only its windows."""
+        mine = self.picks(generator)[shard_slice(self.batch_size, rank, world_size)]
+        return self.reader.batch([self.windows[i] for i in mine])

@@ -87,6 +87,14 @@ def ingest(
         help="Read again the inputs rejected before (they are retried anyway after the "
         "pipeline definition changes).",
     ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Decode on this Dask scheduler (tcp://host:port; setting backfill.scheduler).",
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", min=1, help="Decode on a local Dask cluster of this many workers."
+    ),
 ) -> None:
     """Fetch every frame new since the last run from each pipeline into the archive.
 
@@ -96,8 +104,14 @@ def ingest(
     records every attempt. Exit codes: 0 every pipeline ingested what was available, 2 a
     pipeline definition is bad, 4 a source was unreachable or a pipeline failed, 5 every input
     a pipeline read was rejected; with several failures, the first one's code.
+
+    Backfills decode on Dask: on --scheduler (or the backfill.scheduler setting), on a local
+    cluster with --workers, or on a local cluster of the free cores when more than
+    backfill.threshold frames are to be fetched. One process still writes, in time order.
+    An unreachable scheduler exits 4 before anything is fetched.
     """
     from nowcast.core.timeutil import now_utc, parse_when
+    from nowcast.data.backfill import Backfill
     from nowcast.data.ingest import run_ingest
 
     state = app_state(ctx)
@@ -105,6 +119,12 @@ def ingest(
     now = now_utc()
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
+    options = settings.backfill
+    backfill = Backfill(
+        scheduler or options.scheduler, workers or options.workers, options.threshold
+    )
+    if backfill.scheduler is not None and not dry_run:
+        backfill.client()
     errors = Console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
@@ -122,7 +142,12 @@ def ingest(
                 tasks[name] = bar.add_task(name, total=total)
             bar.update(tasks[name], completed=done, total=total)
 
-        report = run_ingest(settings, pipeline, start, end, dry_run, progress, retry_rejected)
+        try:
+            report = run_ingest(
+                settings, pipeline, start, end, dry_run, progress, retry_rejected, backfill=backfill
+            )
+        finally:
+            backfill.close()
     console = Console(width=None if Console().is_terminal else TABLE_WIDTH)
     console.print(summary_table(report))
     if report.dry_run:

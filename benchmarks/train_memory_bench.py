@@ -1,0 +1,136 @@
+"""Training memory: peak RSS of a run reading a synthetic archive through the bounded cache.
+
+Writes a `--frames` synthetic archive (64x64 float32 squares, 10-minute cadence), then trains
+`--iterations` steps of a small MoDeRNN (batch 8, 8 in + 4 out) in a fresh process twice:
+`model`, on batches already in memory (the model's own memory: torch, weights, activations,
+optimiser), and `archive`, on random windows read through `WindowReader` with `--cache-mb`.
+The target: archive peak <= model peak + cache bound. Before this change the reader held the
+whole group (frames x 64 x 64 x 4 bytes) per rank. Results go to `benchmarks/results/cpu.json`
+under "train_memory".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+RESULTS = REPO / "benchmarks" / "results" / "cpu.json"
+SIZE = 64
+BATCH = 8
+
+
+def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> None:
+    """One training run; prints peak RSS (MB) and what the reader did, as JSON."""
+    import torch
+
+    from nowcast.data.archive import Archive
+    from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
+    from nowcast.training import Trainer
+    from nowcast.training.synthetic import CADENCE
+    from nowcast.training.windows import TrainingBatches, Window, WindowReader, WindowSpec
+
+    torch.set_num_threads(1)
+    spec = WindowSpec(8, 4, CADENCE)
+    model = build_model(ModelConfig(hidden=16, num_layers=2, patch=4, height=SIZE, width=SIZE))
+    recipe = TrainingRecipe(lr=1e-3, batch_size=BATCH, iterations=iterations)
+    sequence = SequenceConfig(input_frames=8, output_frames=4)
+    with tempfile.TemporaryDirectory() as out:
+        trainer = Trainer(model, recipe, out, "cpu", sequence=sequence, progress=False)
+        reader = None
+        if mode == "model":
+            fixed = torch.rand(BATCH, 12, 1, SIZE, SIZE)
+            source = lambda iteration, generator: fixed  # noqa: E731 - the in-memory case
+        else:
+            archive = Archive(archive_path)
+            reader = WindowReader(archive, spec, cache_mb)
+            starts = archive.windows("squares", "80min", "40min")
+            source = TrainingBatches(reader, [Window("squares", s) for s in starts], BATCH)
+        started = time.perf_counter()
+        trainer.fit(source, iterations, every=iterations)
+        wall = time.perf_counter() - started
+    record = {
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "wall_s": round(wall, 1),
+    }
+    if reader is not None:
+        record.update(
+            cache_mb=round(reader.cache.nbytes / 2**20, 1),
+            cache_hits=reader.cache.hits,
+            cache_misses=reader.cache.misses,
+            windows_read=reader.reads,
+        )
+    print(json.dumps(record))
+
+
+def run_child(mode: str, archive: Path, cache_mb: float, iterations: int) -> dict:
+    """`child` in a fresh interpreter, so each peak is its own."""
+    command = [sys.executable, __file__, "--child", mode, "--archive", str(archive)]
+    command += ["--cache-mb", str(cache_mb), "--iterations", str(iterations)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    if done.returncode:
+        raise SystemExit(f"{mode} run failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    """Write the archive, run both cases, print and merge the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=20_000)
+    parser.add_argument("--cache-mb", type=float, default=32.0)
+    parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument("--child", choices=("model", "archive"))
+    parser.add_argument("--archive", type=Path)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.archive, args.cache_mb, args.iterations)
+        return 0
+    from nowcast.training.synthetic import write_squares_archive
+
+    with tempfile.TemporaryDirectory(prefix="nowcast-train-memory-") as folder:
+        path = Path(folder) / "archive.zarr"
+        started = time.perf_counter()
+        write_squares_archive(path, args.frames, SIZE)
+        written = time.perf_counter() - started
+        model = run_child("model", path, args.cache_mb, args.iterations)
+        archive = run_child("archive", path, args.cache_mb, args.iterations)
+    extra = archive["peak_rss_mb"] - model["peak_rss_mb"]
+    results = {
+        "frames": args.frames,
+        "grid": f"{SIZE}x{SIZE} float32",
+        "iterations": args.iterations,
+        "batch": BATCH,
+        "cache_bound_mb": args.cache_mb,
+        "whole_group_mb": round(args.frames * SIZE * SIZE * 4 / 2**20, 1),
+        "archive_write_s": round(written, 1),
+        "model_only": model,
+        "from_archive": archive,
+        "extra_over_model_mb": round(extra, 1),
+        "within_bound": extra <= args.cache_mb,
+        "cpu_count": os.cpu_count(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "machine": platform.platform(),
+        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    print(json.dumps(results, indent=2))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    merged["train_memory"] = results
+    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

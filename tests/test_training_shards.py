@@ -1,0 +1,142 @@
+"""Training reads only what it needs: each rank its shard, through a bounded chunk cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from nowcast.training.synthetic import CADENCE, write_squares_archive
+from nowcast.training.windows import TrainingBatches, Window, WindowReader, WindowSpec
+
+SPEC = WindowSpec(4, 4, CADENCE)
+
+WORKER = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import torch
+    from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
+    from nowcast.training import Trainer, shutdown_distributed
+    from nowcast.training.run import test_scores
+    from nowcast.training.synthetic import CADENCE, moving_squares
+    from nowcast.training.windows import TrainingBatches, WindowSpec
+
+    class CountingReader:
+        '''Serves windows (plain indices) from memory and logs every window it reads.'''
+
+        def __init__(self, data):
+            self.data, self.log = data, []
+
+        def batch(self, windows):
+            self.log.extend(windows)
+            return self.data[list(windows)]
+
+    out, world = sys.argv[1], int(sys.argv[2])
+    data = moving_squares(32, 8)(0, torch.Generator().manual_seed(7))
+    reader = CountingReader(data)
+    torch.manual_seed(0)
+    trainer = Trainer(
+        build_model(ModelConfig(hidden=8, num_layers=1, patch=2, height=16, width=16)),
+        TrainingRecipe(lr=1e-2, batch_size=4, iterations=3, reverse_augment=True),
+        out,
+        "cpu",
+        sequence=SequenceConfig(input_frames=4, output_frames=4),
+        progress=False,
+    )
+    assert trainer.dist.world_size == world
+    result = trainer.fit(TrainingBatches(reader, list(range(32)), 4), every=3)
+    train_reads = list(reader.log)
+    scores = test_scores(trainer.model, reader, list(range(20, 32)), WindowSpec(4, 4, CADENCE),
+                         trainer.dist)
+    with open(f"{out}/rank{trainer.dist.rank}.json", "w") as handle:
+        json.dump({"reads": train_reads, "losses": result.losses, "scores": scores}, handle)
+    shutdown_distributed()
+    """
+)
+
+
+def _free_port() -> int:
+    """An unused TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _run(script: Path, out: Path, world: int) -> list[dict]:
+    """The worker under torchrun with `world` gloo processes on 127.0.0.1; each rank's record."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        f"--nproc_per_node={world}",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        str(script),
+        str(out),
+        str(world),
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(world)]
+
+
+@pytest.mark.slow
+def test_two_ranks_read_each_window_once_per_step_and_match_one(tmp_path: Path) -> None:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    one = _run(script, tmp_path / "one", 1)[0]
+    two = _run(script, tmp_path / "two", 2)
+    assert len(one["reads"]) == 3 * 4  # 3 steps of a global batch of 4
+    for rank, record in enumerate(two):
+        assert len(record["reads"]) == 3 * 2  # each rank reads only its 2 windows a step
+        steps = [record["reads"][2 * i : 2 * i + 2] for i in range(3)]
+        assert steps == [one["reads"][4 * i + 2 * rank : 4 * i + 2 * rank + 2] for i in range(3)]
+    assert two[0]["losses"] == pytest.approx(one["losses"], rel=1e-5, abs=1e-6)
+    for record in two:
+        for method, scores in one["scores"].items():
+            for name, values in scores.items():
+                assert record["scores"][method][name] == pytest.approx(values, rel=1e-5)
+
+
+def test_shards_together_are_the_global_batch(tmp_path: Path) -> None:
+    archive = write_squares_archive(tmp_path / "a.zarr", 120, size=16)
+    reader = WindowReader(archive, SPEC)
+    starts = archive.windows("squares", SPEC.input_frames * CADENCE, SPEC.output_frames * CADENCE)
+    batches = TrainingBatches(reader, [Window("squares", s) for s in starts], batch_size=6)
+    whole = batches(0, torch.Generator().manual_seed(3))
+    parts = [batches.shard(0, torch.Generator().manual_seed(3), rank, 3) for rank in range(3)]
+    torch.testing.assert_close(torch.cat(parts), whole)
+    assert reader.reads == 6 + 6
+
+
+def test_window_reader_cache_stays_within_its_bound(tmp_path: Path) -> None:
+    archive = write_squares_archive(tmp_path / "a.zarr", 3000, size=32, append_every=500)
+    chunk = archive.time_chunk("squares")
+    block_bytes = chunk * 32 * 32 * 4
+    limit_mb = 2.5 * block_bytes / 2**20  # room for two stored chunks, not three
+    reader = WindowReader(archive, SPEC, cache_mb=limit_mb)
+    frames = archive.read("squares")
+    rng = np.random.default_rng(0)
+    starts = archive.windows("squares", "40min", "40min")
+    peak = 0
+    for pick in rng.integers(0, len(starts), 60):
+        window = reader.read(Window("squares", starts[pick]))
+        peak = max(peak, reader.cache.nbytes)
+        first = int(np.searchsorted(frames.time.values, starts[pick].to_datetime64()))
+        expected = (300.0 - frames.isel(time=slice(first, first + 8)).values) / 130.0
+        np.testing.assert_allclose(window[:, 0], expected, atol=1e-6)
+    assert 0 < peak <= limit_mb * 2**20
+    assert len(reader.cache) <= 2 and reader.cache.misses > 2
+    assert pd.Timedelta(frames.time.values[1] - frames.time.values[0]) == CADENCE
