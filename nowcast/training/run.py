@@ -6,6 +6,7 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from nowcast.core.timeutil import parse_duration, short_duration
 from nowcast.core.version import __version__
 from nowcast.data.archive import Archive
 from nowcast.data.pipeline import PipelineConfig, load_pipeline
+from nowcast.data.transform import from_attrs
 from nowcast.models.network import GridMismatchError
 from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
 from nowcast.models.registry import build_from_config, list_presets, load_preset
@@ -34,6 +36,7 @@ from nowcast.training.checkpoint import (
     resolve_checkpoint,
 )
 from nowcast.training.engine import Trainer, Validator
+from nowcast.training.intensity import model_rain_rate, rain_weighting
 from nowcast.training.windows import (
     Split,
     TrainingBatches,
@@ -48,6 +51,8 @@ from nowcast.training.windows import (
 log = logging.getLogger(__name__)
 
 EVAL_WINDOWS = 64
+VAL_SCORES = ("mse", "csi")
+CSI_THRESHOLD = 1.0  # mm/h: the `csi` validation score is 1 - CSI at this rain rate
 TEST_WINDOWS = 256
 FINETUNE_ITERATIONS = 1000
 
@@ -75,6 +80,7 @@ class TrainRequest:
     amp: bool = False
     compile: bool = False
     progress: bool = True
+    val_score: str = "mse"
 
 
 @dataclass
@@ -136,18 +142,30 @@ def freeze_layers(model: nn.Module, count: int) -> None:
             parameter.requires_grad_(False)
 
 
-def validation_loss(reader: WindowReader, windows: list[Window], spec: WindowSpec) -> Validator:
-    """A validator: mean squared error over valid pixels of fixed validation windows."""
+def validation_loss(
+    reader: WindowReader,
+    windows: list[Window],
+    spec: WindowSpec,
+    rate: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> Validator:
+    """A validator on fixed validation windows: MSE over valid pixels, or with `rate` (model
+    scale -> mm/h) 1 - CSI at 1 mm/h, so early stopping can follow rain detection skill."""
     chosen = windows[:: max(1, len(windows) // EVAL_WINDOWS)][:EVAL_WINDOWS]
     batch = reader.batch(chosen)
 
     def score(model: nn.Module) -> float:
         device = next(model.parameters()).device
         history = torch.nan_to_num(batch[:, : spec.input_frames]).to(device)
-        predicted = model.predict(history, spec.output_frames).cpu()
+        predicted = model.predict(history, spec.output_frames).float().cpu()
         truth = batch[:, spec.input_frames :]
         valid = torch.isfinite(truth)
-        return float(((predicted - truth)[valid] ** 2).mean())
+        if rate is None:
+            return float(((predicted - truth)[valid] ** 2).mean())
+        forecast = rate(predicted)[valid] >= CSI_THRESHOLD
+        observed = rate(truth)[valid] >= CSI_THRESHOLD
+        hits = float((forecast & observed).sum())
+        events = float((forecast | observed).sum())
+        return 1.0 - hits / events if events else 0.0
 
     return score
 
@@ -223,6 +241,9 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         torch.manual_seed(request.seed)
         model = build_from_config(preset.model)
     reader = WindowReader(archive, spec)
+    series = archive.read(groups[0])
+    units, transform = str(series.attrs.get("units", "")), from_attrs(series.attrs)
+    cadence = archive.cadence(groups[0])
     check_grid(model, reader.read(split.windows["train"][0]).shape[-2:], config.name)
     freeze_layers(model, request.freeze_layers)
     recipe = preset.training.model_copy(
@@ -260,11 +281,17 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         amp=request.amp,
         compile=request.compile,
         progress=request.progress,
+        weighting=rain_weighting(transform, units, cadence) if "balanced" in recipe.loss else None,
     )
+    if request.val_score not in VAL_SCORES:
+        raise ConfigError(f"--val-score must be one of {', '.join(VAL_SCORES)}")
+    rate = model_rain_rate(transform, units, cadence) if request.val_score == "csi" else None
     fit = trainer.fit(
-        TrainingBatches(reader, split.windows["train"], recipe.batch_size),
+        TrainingBatches(
+            reader, split.windows["train"], recipe.batch_size, recipe.crop, recipe.flips
+        ),
         recipe.iterations,
-        validate=validation_loss(reader, split.windows["val"], spec),
+        validate=validation_loss(reader, split.windows["val"], spec, rate),
         every=min(request.every, recipe.iterations),
         patience=request.patience,
         resume=request.resume,
@@ -287,6 +314,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
             "iterations_done": fit.iteration,
             "stopped_early": fit.stopped_early,
             "best_validation_mse": fit.best_metric,
+            "validation_score": request.val_score,
             "best_iteration": fit.best_iteration,
             "final_training_loss": fit.losses[-1] if fit.losses else None,
             "test_scores_per_lead": scores,

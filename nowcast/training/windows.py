@@ -13,6 +13,7 @@ from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.data.archive import Archive
 from nowcast.data.transform import from_attrs
+from nowcast.training.augment import augment_batch
 
 SPLITS = ("train", "val", "test")
 
@@ -191,14 +192,27 @@ class WindowReader:
 
 
 class TrainingBatches:
-    """Batch source for the trainer: random training windows drawn with the trainer's generator."""
+    """Batch source for the trainer: random training windows drawn with the trainer's generator,
+    optionally cropped to `crop` pixels and turned/flipped (`flips`)."""
 
-    def __init__(self, reader: WindowReader, windows: list[Window], batch_size: int) -> None:
+    def __init__(
+        self,
+        reader: WindowReader,
+        windows: list[Window],
+        batch_size: int,
+        crop: int | None = None,
+        flips: bool = False,
+    ) -> None:
         self.reader = reader
         self.windows = windows
         self.batch_size = batch_size
+        self.crop = crop
+        self.flips = flips
 
     def __call__(self, iteration: int, generator: torch.Generator) -> torch.Tensor:
         """The global batch for `iteration` (the generator state makes resumes identical)."""
         picks = torch.randint(len(self.windows), (self.batch_size,), generator=generator)
-        return self.reader.batch([self.windows[i] for i in picks.tolist()])
+        batch = self.reader.batch([self.windows[i] for i in picks.tolist()])
+        if self.crop is None and not self.flips:
+            return batch
+        return augment_batch(batch, generator, self.crop, self.flips)

@@ -50,6 +50,9 @@ def train(
     patience: int = typer.Option(5, "--patience", help="Validations without gain before stop."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last."),
     seed: int = typer.Option(0, "--seed", help="Seed for weights and batch order."),
+    val_score: str = typer.Option(
+        "mse", "--val-score", help="Early-stopping score: mse, or csi (1 - CSI at 1 mm/h)."
+    ),
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast (GPUs)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model."),
 ) -> None:
@@ -73,6 +76,7 @@ def train(
         patience=patience,
         resume=resume,
         seed=seed,
+        val_score=val_score,
         amp=amp,
         compile=compile_model,
         progress=not app_state(ctx).quiet,
