@@ -36,7 +36,7 @@ from nowcast.training.checkpoint import (
     resolve_checkpoint,
 )
 from nowcast.training.engine import Trainer, Validator
-from nowcast.training.intensity import model_rain_rate, rain_weighting
+from nowcast.training.intensity import model_rain_rate, rain_weighting, same_rain_scale
 from nowcast.training.windows import (
     Split,
     TrainingBatches,
@@ -44,6 +44,7 @@ from nowcast.training.windows import (
     WindowReader,
     WindowSpec,
     find_windows,
+    merge_splits,
     require_windows,
     split_windows,
 )
@@ -62,6 +63,7 @@ class TrainRequest:
     """What the user asked for: data, model, recipe overrides and where to write."""
 
     pipeline: str
+    also: tuple[str, ...] = ()  # more pipelines trained on together, in one rain-rate space
     preset: str | None = None
     parent: Path | None = None
     iterations: int | None = None
@@ -220,19 +222,62 @@ def _parent_model(path: Path, preset_name: str | None) -> tuple[Preset, nn.Modul
     return preset, model, parent
 
 
+def pipeline_split(
+    archive: Archive, groups: list[str], spec: WindowSpec, request: TrainRequest
+) -> Split:
+    """One pipeline's windows split into train, validation and test."""
+    windows = find_windows(archive, groups, spec)
+    if not windows:
+        return Split({"train": [], "val": [], "test": []}, "time")
+    return split_windows(windows, spec, request.val_fraction, request.test_fraction)
+
+
+def rain_scale(archive: Archive, group: str) -> tuple[Any, str, Any]:
+    """(transform, units, cadence) of a group: what its model values mean as rain."""
+    attrs = archive.read(group).attrs
+    return from_attrs(attrs), str(attrs.get("units", "")), archive.cadence(group)
+
+
+def require_common_scale(archive: Archive, groups: list[str]) -> None:
+    """Refuse to mix pipelines whose model values mean different rain rates (mm/h)."""
+    scales = [rain_scale(archive, group) for group in groups]
+    if not same_rain_scale(scales):
+        described = ", ".join(
+            f"{group} ({scale[1]}, {scale[0].kind} {scale[0].vmin}-{scale[0].vmax})"
+            for group, scale in zip(groups, scales, strict=True)
+        )
+        raise ConfigError(
+            f"pipelines to train together must share one rain-rate scale: {described}; "
+            "set their [transform] so the same model value is the same rain rate in mm/h"
+        )
+
+
 def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     """Train (or fine-tune, with `parent`) on the pipeline's archive windows; write the card."""
     started = time.perf_counter()
     config = load_pipeline(settings, request.pipeline)
+    configs = [config, *(load_pipeline(settings, name) for name in request.also)]
     archive = Archive.require(settings.archive)
-    groups = archive_groups(archive, config.name)
-    spec = window_spec(config, archive.cadence(groups[0]), request.stride)
-    windows = find_windows(archive, groups, spec)
-    if not windows:
-        split = Split({"train": [], "val": [], "test": []}, "time")
-    else:
-        split = split_windows(windows, spec, request.val_fraction, request.test_fraction)
-    require_windows(split, config.name, spec)
+    groups: list[str] = []
+    splits: list[Split] = []
+    spec: WindowSpec | None = None
+    for each in configs:
+        own = archive_groups(archive, each.name)
+        own_spec = window_spec(each, archive.cadence(own[0]), request.stride)
+        if spec is not None and own_spec != spec:
+            raise ConfigError(
+                f"pipeline {each.name} gives {own_spec.input_frames} + "
+                f"{own_spec.output_frames} frames every {short_duration(own_spec.step)}, "
+                f"{config.name} {spec.input_frames} + {spec.output_frames} every "
+                f"{short_duration(spec.step)}: train them together only with equal windows"
+            )
+        spec = own_spec
+        groups += own
+        splits.append(pipeline_split(archive, own, spec, request))
+    split = merge_splits(splits)
+    require_windows(split, "+".join(c.name for c in configs), spec)
+    if len(configs) > 1:
+        require_common_scale(archive, groups)
     parent: dict[str, Any] | None = None
     if request.parent is not None:
         preset, model, parent = _parent_model(request.parent, request.preset)
@@ -241,9 +286,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         torch.manual_seed(request.seed)
         model = build_from_config(preset.model)
     reader = WindowReader(archive, spec)
-    series = archive.read(groups[0])
-    units, transform = str(series.attrs.get("units", "")), from_attrs(series.attrs)
-    cadence = archive.cadence(groups[0])
+    transform, units, cadence = rain_scale(archive, groups[0])
     check_grid(model, reader.read(split.windows["train"][0]).shape[-2:], config.name)
     freeze_layers(model, request.freeze_layers)
     recipe = preset.training.model_copy(
@@ -261,6 +304,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     out_dir = request.out or checkpoint_folder(settings, config.name)
     data = {
         "pipeline": config.name,
+        "pipelines": [c.name for c in configs],
         "groups": groups,
         "cadence": short_duration(archive.cadence(groups[0])),
         "stride": request.stride,

@@ -149,6 +149,19 @@ def _split_by_group(
     return Split(chosen, "storm", boundaries)
 
 
+def merge_splits(splits: list[Split]) -> Split:
+    """Several pipelines' splits as one: each keeps its own held-out periods."""
+    if len(splits) == 1:
+        return splits[0]
+    windows = {name: [w for split in splits for w in split.windows[name]] for name in SPLITS}
+    boundaries = {
+        f"{i}.{key}": value
+        for i, split in enumerate(splits)
+        for key, value in split.boundaries.items()
+    }
+    return Split(windows, "+".join(sorted({split.method for split in splits})), boundaries)
+
+
 def require_windows(split: Split, pipeline: str, spec: WindowSpec) -> None:
     """Refuse to train without at least one training and one validation window."""
     counts = {name: len(split.windows[name]) for name in SPLITS}

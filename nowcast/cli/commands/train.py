@@ -34,9 +34,14 @@ def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
 
 def train(
     ctx: typer.Context,
-    pipeline: str = typer.Option(..., "--pipeline", "-p", help="Pipeline whose archive to use."),
+    pipelines: list[str] = typer.Option(
+        ...,
+        "--pipeline",
+        "-p",
+        help="Pipeline whose archive to use; repeat to train on several in one rain-rate space.",
+    ),
     preset: str | None = typer.Option(
-        None, "--preset", help="Model preset (default: the pipeline's), see models/."
+        None, "--preset", help="Model preset (default: the first pipeline's), see models/."
     ),
     iterations: int | None = typer.Option(None, "--iterations", help="Training iterations."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
@@ -64,7 +69,8 @@ def train(
     from nowcast.training.run import TrainRequest, run_train
 
     request = TrainRequest(
-        pipeline=pipeline,
+        pipeline=pipelines[0],
+        also=tuple(pipelines[1:]),
         preset=preset,
         iterations=iterations,
         batch_size=batch_size,
