@@ -19,7 +19,8 @@ def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
     console.print(f"checkpoint: {result.checkpoint}")
     console.print(f"model card: {result.out_dir / 'card.md'}")
     console.print(
-        f"iterations {card['iterations_done']}, best validation MSE {card['best_validation_mse']}"
+        f"iterations {card['iterations_done']}, best validation "
+        f"{card.get('validation_score', 'mse')} score {card['best_validation_mse']}"
         f" at {card['best_iteration']}, wall time {card['wall_time_s']} s"
     )
     scores = card["test_scores_per_lead"]
