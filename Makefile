@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := python-cartopy-data chromium chromium-driver
 TORCH_CPU := torch>=2.4,<2.14
 
-.PHONY: demo test test-lowest test-newest ci lint bench faults clean apt
+.PHONY: demo test test-lowest test-newest ci lint bench faults clean apt pretrained
 
 $(BIN)/nowcast: pyproject.toml
 	$(MAKE) apt
@@ -71,6 +71,11 @@ ci: test test-lowest test-newest
 
 demo: $(VENV)
 	$(BIN)/nowcast demo
+
+# Rebuild the shipped radar checkpoint (models/pretrained/modernn-radar-small) from the shared BOM
+# day: about 3-8 min on 2 CPU cores; see its card.md.
+pretrained: $(VENV)
+	PYTHON=$(BIN)/python scripts/pretrained.sh
 
 bench: $(VENV)
 	$(BIN)/python benchmarks/run.py

@@ -71,7 +71,7 @@ def run(site: Path, *args: str):  # noqa: ANN201 - CliRunner Result
 
 
 def test_without_a_checkpoint_says_how_to_get_one(bom_site: Path) -> None:
-    result = run(bom_site)
+    result = run(bom_site, "--model", "modernn-radar")
     assert result.exit_code == 3
     assert "nowcast train --pipeline bom-radar" in result.output
     assert "--baseline" in result.output

@@ -137,15 +137,16 @@ DAYS = {
 def ingest(
     tmp_path: Path, repo_root: Path, name: str, text: str | None = None, like: str | None = None
 ) -> tuple[Path, Path]:
-    """Ingest two frames of pipeline `name` (its TOML `text`, else shipped or above; the files
-    of pipeline `like`, else its own); return the archive path and the first source file."""
+    """Ingest two frames of pipeline `name` (its TOML `text`, else above, else shipped: the
+    shipped fmi-radar stores rain rate, these tests read dBZ; the files of pipeline `like`, else
+    its own); return the archive path and the first source file."""
     folder, env_var, first, start, end = CASES[like or name]
     data = shared_data_path(*folder)
     pipelines = tmp_path / "pipelines"
     pipelines.mkdir(parents=True)
     shipped = repo_root / "pipelines" / f"{name}.toml"
     if text is None:
-        text = shipped.read_text() if shipped.exists() else PIPELINES[name]
+        text = PIPELINES[name] if name in PIPELINES else shipped.read_text()
     (pipelines / f"{name}.toml").write_text(text)
     config = write_settings(tmp_path, pipelines)
     day = DAYS[like or name]

@@ -24,7 +24,11 @@ ENV = {
     "NOWCAST_MCH_DIR": "/data/mch",
     "NOWCAST_SAF_DIR": "/data/saf",
     "NOWCAST_DIGITAL_TYPHOON_DIR": "/data/dt",
+    "NOWCAST_KNMI_DIR": "/data/knmi",
+    "NOWCAST_FMI_DIR": "/data/fmi",
 }
+# Pipelines whose shared test days are short: 30 min in, 1 h out instead of 8 h in, 4 h out.
+SHORT_WINDOWS = {"knmi-radar", "fmi-radar"}
 MINIMAL = """
 [source]
 kind = "directory"
@@ -64,8 +68,9 @@ def test_shipped_pipelines_load(repo_root: Path, env: None) -> None:
     for name in names:
         config = load_pipeline(settings, name)
         assert config.name == name
-        assert pd.Timedelta(config.forecast.history) == pd.Timedelta("8h")
-        assert pd.Timedelta(config.forecast.horizon) == pd.Timedelta("4h")
+        window = ("30min", "1h") if name in SHORT_WINDOWS else ("8h", "4h")
+        assert pd.Timedelta(config.forecast.history) == pd.Timedelta(window[0])
+        assert pd.Timedelta(config.forecast.horizon) == pd.Timedelta(window[1])
         assert config.schedule.every_minutes > 0
         make_source(config)
         assert (make_reader(config) is None) == (config.source.kind == "synthetic")

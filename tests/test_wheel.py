@@ -59,6 +59,8 @@ def fresh_venv(tmp: Path, wheel: Path) -> Path:
         [*install, "--no-deps", "--no-index", str(wheel)], check=True, timeout=300, env=clean_env()
     )
     assert (Path(site) / "nowcast" / "presets" / "modernn-radar.toml").is_file()
+    shipped = Path(site) / "nowcast" / "presets" / "pretrained" / "modernn-radar-small"
+    assert {"model.safetensors", "model.json", "card.md"} <= {p.name for p in shipped.iterdir()}
     # Only now: with this environment visible, pip would take its editable nowcast as installed.
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     Path(site, "_nowcast_test_deps.pth").write_text("\n".join(sorted(deps)) + "\n")

@@ -104,6 +104,8 @@ class ModelSection(Strict):
 
     preset: str = "modernn-typhoon"
     products: list[str] = Field(default_factory=lambda: ["maps"])
+    # A shipped checkpoint (models/pretrained/<name>) to forecast with until one is trained here.
+    pretrained: str | None = None
 
 
 class ForecastSection(Strict):

@@ -23,7 +23,7 @@ from nowcast.forecasting.predict import (
     model_forecaster,
     run_forecaster,
 )
-from nowcast.models.registry import list_presets
+from nowcast.models.registry import list_presets, pretrained_checkpoint
 from nowcast.settings.config import Settings
 from nowcast.training.checkpoint import CorruptCheckpointError, checkpoint_folder
 
@@ -90,7 +90,8 @@ def choose_forecaster(
 
     A model is a checkpoint folder or a preset name; a preset name means the pipeline's
     trained checkpoint, which must be of that preset. Anything else stops with one line.
-    Named by nobody, the pipeline's trained checkpoint is used whatever its preset.
+    Named by nobody, the pipeline's trained checkpoint is used whatever its preset; without
+    one, the shipped checkpoint the pipeline names in `[model] pretrained` (a fresh install).
     """
     if request.baseline:
         return baseline_forecaster(request.baseline)
@@ -112,6 +113,9 @@ def choose_forecaster(
     except CorruptCheckpointError:
         raise
     except DataMissingError:
+        if config.model.pretrained and not named:
+            log.info("no checkpoint at %s: using shipped %s", folder, config.model.pretrained)
+            return model_forecaster(pretrained_checkpoint(config.model.pretrained), device)
         raise DataMissingError(
             f"no trained {wanted} model for pipeline {config.name} at {folder}: train one with "
             f"`nowcast train --pipeline {config.name}`, copy a checkpoint folder there, or "

@@ -60,7 +60,15 @@ class SequenceConfig(Strict):
         return self.input_frames + self.output_frames
 
 
-LossKind = Literal["l1+l2", "l1", "l2", "l1+l2+ssim"]
+LossKind = Literal[
+    "l1+l2",
+    "l1",
+    "l2",
+    "l1+l2+ssim",
+    "balanced-mse",
+    "balanced-mae",
+    "balanced-mse+balanced-mae",
+]
 
 
 class TrainingRecipe(Strict):
@@ -75,6 +83,11 @@ class TrainingRecipe(Strict):
     # A second objective for the last `final_fraction` of iterations (e.g. adding 1 - SSIM).
     final_loss: LossKind | None = None
     final_fraction: float = Field(0.0, ge=0, le=1)
+    # Rescale gradients to at most this global L2 norm before each step (None: no clipping).
+    clip_grad: float | None = Field(None, gt=0)
+    # Random crops of the stored grid to this size (None: the whole grid), and the 8 flips.
+    crop: int | None = Field(None, ge=1)
+    flips: bool = False
 
     def final_loss_start(self, total: int) -> int | None:
         """0-based iteration of `total` from which `final_loss` applies; None when it never does."""

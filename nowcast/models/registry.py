@@ -36,6 +36,11 @@ def presets_dir() -> Path:
     return shipped("presets")
 
 
+def pretrained_checkpoint(name: str) -> Path:
+    """Folder of a checkpoint shipped with the package (models/pretrained/<name>)."""
+    return shipped("presets") / "pretrained" / name
+
+
 def list_presets() -> list[str]:
     """Names of the available presets, sorted."""
     return sorted(path.stem for path in presets_dir().glob("*.toml"))

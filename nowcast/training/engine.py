@@ -62,6 +62,9 @@ class ShardedBatchSource(Protocol):
         ...
 
 
+Weighting = Callable[[Tensor], Tensor]
+"""Model-scale target frames -> per-pixel loss weights (balanced losses)."""
+
 Validator = Callable[[nn.Module], float]
 """Scores the model (lower is better); called on rank 0 in eval mode without gradients."""
 
@@ -118,7 +121,9 @@ class Trainer:
         amp: bool = False,
         compile: bool = False,
         progress: bool = True,
+        weighting: Weighting | None = None,
     ) -> None:
+        self.weighting = weighting
         self.dist, self.device = init_distributed(resolve_device(device))
         self.model = model.to(self.device)
         self.recipe = recipe
@@ -286,8 +291,13 @@ class Trainer:
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.amp):
             prediction = self.forward_model(inputs, self.sequence.input_frames, mask)
         target_valid = None if everywhere else valid[:, 1:]
-        loss = sequence_loss(prediction, frames[:, 1:], objective, target_valid)
+        weights = None
+        if self.weighting is not None and "balanced" in objective:
+            weights = self.weighting(frames[:, 1:])
+        loss = sequence_loss(prediction, frames[:, 1:], objective, target_valid, weights)
         loss.backward()
+        if self.recipe.clip_grad is not None:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.recipe.clip_grad)
         self.optimizer.step()
         return loss.detach()
 

@@ -6,6 +6,7 @@ import logging
 import os
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from nowcast.core.timeutil import parse_duration, short_duration
 from nowcast.core.version import __version__
 from nowcast.data.archive import Archive
 from nowcast.data.pipeline import PipelineConfig, load_pipeline
+from nowcast.data.transform import from_attrs
 from nowcast.models.network import GridMismatchError
 from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
 from nowcast.models.registry import build_from_config, list_presets, load_preset
@@ -35,6 +37,7 @@ from nowcast.training.checkpoint import (
 )
 from nowcast.training.distributed import DistContext, shutdown_distributed
 from nowcast.training.engine import Trainer, Validator
+from nowcast.training.intensity import model_rain_rate, rain_weighting, same_rain_scale
 from nowcast.training.windows import (
     Split,
     TrainingBatches,
@@ -42,6 +45,7 @@ from nowcast.training.windows import (
     WindowReader,
     WindowSpec,
     find_windows,
+    merge_splits,
     require_windows,
     split_windows,
 )
@@ -49,6 +53,8 @@ from nowcast.training.windows import (
 log = logging.getLogger(__name__)
 
 EVAL_WINDOWS = 64
+VAL_SCORES = ("mse", "csi")
+CSI_THRESHOLD = 1.0  # mm/h: the `csi` validation score is 1 - CSI at this rain rate
 TEST_WINDOWS = 256
 FINETUNE_ITERATIONS = 1000
 
@@ -58,6 +64,7 @@ class TrainRequest:
     """What the user asked for: data, model, recipe overrides and where to write."""
 
     pipeline: str
+    also: tuple[str, ...] = ()  # more pipelines trained on together, in one rain-rate space
     preset: str | None = None
     parent: Path | None = None
     iterations: int | None = None
@@ -76,6 +83,7 @@ class TrainRequest:
     amp: bool = False
     compile: bool = False
     progress: bool = True
+    val_score: str = "mse"
 
 
 @dataclass
@@ -137,8 +145,14 @@ def freeze_layers(model: nn.Module, count: int) -> None:
             parameter.requires_grad_(False)
 
 
-def validation_loss(reader: WindowReader, windows: list[Window], spec: WindowSpec) -> Validator:
-    """A validator: mean squared error over valid pixels of fixed validation windows.
+def validation_loss(
+    reader: WindowReader,
+    windows: list[Window],
+    spec: WindowSpec,
+    rate: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> Validator:
+    """A validator on fixed validation windows: MSE over valid pixels, or with `rate` (model
+    scale -> mm/h) 1 - CSI at 1 mm/h, so early stopping can follow rain detection skill.
 
     The windows are read on the first call, so ranks that never validate never read them.
     """
@@ -151,10 +165,16 @@ def validation_loss(reader: WindowReader, windows: list[Window], spec: WindowSpe
         batch = batches[0]
         device = next(model.parameters()).device
         history = torch.nan_to_num(batch[:, : spec.input_frames]).to(device)
-        predicted = model.predict(history, spec.output_frames).cpu()
+        predicted = model.predict(history, spec.output_frames).float().cpu()
         truth = batch[:, spec.input_frames :]
         valid = torch.isfinite(truth)
-        return float(((predicted - truth)[valid] ** 2).mean())
+        if rate is None:
+            return float(((predicted - truth)[valid] ** 2).mean())
+        forecast = rate(predicted)[valid] >= CSI_THRESHOLD
+        observed = rate(truth)[valid] >= CSI_THRESHOLD
+        hits = float((forecast & observed).sum())
+        events = float((forecast | observed).sum())
+        return 1.0 - hits / events if events else 0.0
 
     return score
 
@@ -230,19 +250,62 @@ def _parent_model(path: Path, preset_name: str | None) -> tuple[Preset, nn.Modul
     return preset, model, parent
 
 
+def pipeline_split(
+    archive: Archive, groups: list[str], spec: WindowSpec, request: TrainRequest
+) -> Split:
+    """One pipeline's windows split into train, validation and test."""
+    windows = find_windows(archive, groups, spec)
+    if not windows:
+        return Split({"train": [], "val": [], "test": []}, "time")
+    return split_windows(windows, spec, request.val_fraction, request.test_fraction)
+
+
+def rain_scale(archive: Archive, group: str) -> tuple[Any, str, Any]:
+    """(transform, units, cadence) of a group: what its model values mean as rain."""
+    attrs = archive.read(group).attrs
+    return from_attrs(attrs), str(attrs.get("units", "")), archive.cadence(group)
+
+
+def require_common_scale(archive: Archive, groups: list[str]) -> None:
+    """Refuse to mix pipelines whose model values mean different rain rates (mm/h)."""
+    scales = [rain_scale(archive, group) for group in groups]
+    if not same_rain_scale(scales):
+        described = ", ".join(
+            f"{group} ({scale[1]}, {scale[0].kind} {scale[0].vmin}-{scale[0].vmax})"
+            for group, scale in zip(groups, scales, strict=True)
+        )
+        raise ConfigError(
+            f"pipelines to train together must share one rain-rate scale: {described}; "
+            "set their [transform] so the same model value is the same rain rate in mm/h"
+        )
+
+
 def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     """Train (or fine-tune, with `parent`) on the pipeline's archive windows; write the card."""
     started = time.perf_counter()
     config = load_pipeline(settings, request.pipeline, source=False)
+    configs = [config, *(load_pipeline(settings, name, source=False) for name in request.also)]
     archive = Archive.require(settings.archive)
-    groups = archive_groups(archive, config.name)
-    spec = window_spec(config, archive.cadence(groups[0]), request.stride)
-    windows = find_windows(archive, groups, spec)
-    if not windows:
-        split = Split({"train": [], "val": [], "test": []}, "time")
-    else:
-        split = split_windows(windows, spec, request.val_fraction, request.test_fraction)
-    require_windows(split, config.name, spec)
+    groups: list[str] = []
+    splits: list[Split] = []
+    spec: WindowSpec | None = None
+    for each in configs:
+        own = archive_groups(archive, each.name)
+        own_spec = window_spec(each, archive.cadence(own[0]), request.stride)
+        if spec is not None and own_spec != spec:
+            raise ConfigError(
+                f"pipeline {each.name} gives {own_spec.input_frames} + "
+                f"{own_spec.output_frames} frames every {short_duration(own_spec.step)}, "
+                f"{config.name} {spec.input_frames} + {spec.output_frames} every "
+                f"{short_duration(spec.step)}: train them together only with equal windows"
+            )
+        spec = own_spec
+        groups += own
+        splits.append(pipeline_split(archive, own, spec, request))
+    split = merge_splits(splits)
+    require_windows(split, "+".join(c.name for c in configs), spec)
+    if len(configs) > 1:
+        require_common_scale(archive, groups)
     parent: dict[str, Any] | None = None
     if request.parent is not None:
         preset, model, parent = _parent_model(request.parent, request.preset)
@@ -251,6 +314,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         torch.manual_seed(request.seed)
         model = build_from_config(preset.model)
     reader = WindowReader(archive, spec, settings.training.cache_mb)
+    transform, units, cadence = rain_scale(archive, groups[0])
     check_grid(model, reader.read(split.windows["train"][0]).shape[-2:], config.name)
     freeze_layers(model, request.freeze_layers)
     recipe = preset.training.model_copy(
@@ -268,6 +332,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     out_dir = request.out or checkpoint_folder(settings, config.name)
     data = {
         "pipeline": config.name,
+        "pipelines": [c.name for c in configs],
         "groups": groups,
         "cadence": short_duration(archive.cadence(groups[0])),
         "stride": request.stride,
@@ -288,12 +353,18 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         amp=request.amp,
         compile=request.compile,
         progress=request.progress,
+        weighting=rain_weighting(transform, units, cadence) if "balanced" in recipe.loss else None,
     )
+    if request.val_score not in VAL_SCORES:
+        raise ConfigError(f"--val-score must be one of {', '.join(VAL_SCORES)}")
+    rate = model_rain_rate(transform, units, cadence) if request.val_score == "csi" else None
     try:
         fit = trainer.fit(
-            TrainingBatches(reader, split.windows["train"], recipe.batch_size),
+            TrainingBatches(
+                reader, split.windows["train"], recipe.batch_size, recipe.crop, recipe.flips
+            ),
             recipe.iterations,
-            validate=validation_loss(reader, split.windows["val"], spec),
+            validate=validation_loss(reader, split.windows["val"], spec, rate),
             every=min(request.every, recipe.iterations),
             patience=request.patience,
             resume=request.resume,
@@ -319,6 +390,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
             "iterations_done": fit.iteration,
             "stopped_early": fit.stopped_early,
             "best_validation_mse": fit.best_metric,
+            "validation_score": request.val_score,
             "best_iteration": fit.best_iteration,
             "final_training_loss": fit.losses[-1] if fit.losses else None,
             "test_scores_per_lead": scores,

@@ -14,6 +14,7 @@ from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.data.archive import Archive
 from nowcast.data.transform import from_attrs
+from nowcast.training.augment import augment_batch
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
 
@@ -151,6 +152,19 @@ def _split_by_group(
     return Split(chosen, "storm", boundaries)
 
 
+def merge_splits(splits: list[Split]) -> Split:
+    """Several pipelines' splits as one: each keeps its own held-out periods."""
+    if len(splits) == 1:
+        return splits[0]
+    windows = {name: [w for split in splits for w in split.windows[name]] for name in SPLITS}
+    boundaries = {
+        f"{i}.{key}": value
+        for i, split in enumerate(splits)
+        for key, value in split.boundaries.items()
+    }
+    return Split(windows, "+".join(sorted({split.method for split in splits})), boundaries)
+
+
 def require_windows(split: Split, pipeline: str, spec: WindowSpec) -> None:
     """Refuse to train without at least one training and one validation window."""
     counts = {name: len(split.windows[name]) for name in SPLITS}
@@ -233,12 +247,22 @@ class WindowReader:
 
 
 class TrainingBatches:
-    """Batch source for the trainer: random training windows drawn with the trainer's generator."""
+    """Batch source for the trainer: random training windows drawn with the trainer's generator,
+    optionally cropped to `crop` pixels and turned/flipped (`flips`)."""
 
-    def __init__(self, reader: WindowReader, windows: list[Window], batch_size: int) -> None:
+    def __init__(
+        self,
+        reader: WindowReader,
+        windows: list[Window],
+        batch_size: int,
+        crop: int | None = None,
+        flips: bool = False,
+    ) -> None:
         self.reader = reader
         self.windows = windows
         self.batch_size = batch_size
+        self.crop = crop
+        self.flips = flips
 
     def picks(self, generator: torch.Generator) -> list[int]:
         """The global batch's window indices (the same on every rank: the same generator)."""
@@ -246,11 +270,19 @@ class TrainingBatches:
 
     def __call__(self, iteration: int, generator: torch.Generator) -> torch.Tensor:
         """The global batch for `iteration` (the generator state makes resumes identical)."""
-        return self.reader.batch([self.windows[i] for i in self.picks(generator)])
+        return self._augment(
+            self.reader.batch([self.windows[i] for i in self.picks(generator)]), generator
+        )
 
     def shard(
         self, iteration: int, generator: torch.Generator, rank: int, world_size: int
     ) -> torch.Tensor:
         """Rank `rank`'s contiguous part of the global batch, reading only its windows."""
         mine = self.picks(generator)[shard_slice(self.batch_size, rank, world_size)]
-        return self.reader.batch([self.windows[i] for i in mine])
+        return self._augment(self.reader.batch([self.windows[i] for i in mine]), generator)
+
+    def _augment(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """Crops and turns/flips as the recipe asks; the batch as read when it asks none."""
+        if self.crop is None and not self.flips:
+            return batch
+        return augment_batch(batch, generator, self.crop, self.flips)

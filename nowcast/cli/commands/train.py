@@ -20,7 +20,8 @@ def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
     console.print(f"checkpoint: {result.checkpoint}")
     console.print(f"model card: {result.out_dir / 'card.md'}")
     console.print(
-        f"iterations {card['iterations_done']}, best validation MSE {card['best_validation_mse']}"
+        f"iterations {card['iterations_done']}, best validation "
+        f"{card.get('validation_score', 'mse')} score {card['best_validation_mse']}"
         f" at {card['best_iteration']}, wall time {card['wall_time_s']} s"
     )
     scores = card["test_scores_per_lead"]
@@ -35,9 +36,14 @@ def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
 
 def train(
     ctx: typer.Context,
-    pipeline: str = typer.Option(..., "--pipeline", "-p", help="Pipeline whose archive to use."),
+    pipelines: list[str] = typer.Option(
+        ...,
+        "--pipeline",
+        "-p",
+        help="Pipeline whose archive to use; repeat to train on several in one rain-rate space.",
+    ),
     preset: str | None = typer.Option(
-        None, "--preset", help="Model preset (default: the pipeline's), see models/."
+        None, "--preset", help="Model preset (default: the first pipeline's), see models/."
     ),
     iterations: int | None = typer.Option(None, "--iterations", help="Training iterations."),
     batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
@@ -51,6 +57,9 @@ def train(
     patience: int = typer.Option(5, "--patience", help="Validations without gain before stop."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last."),
     seed: int = typer.Option(0, "--seed", help="Seed for weights and batch order."),
+    val_score: str = typer.Option(
+        "mse", "--val-score", help="Early-stopping score: mse, or csi (1 - CSI at 1 mm/h)."
+    ),
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast (GPUs)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model."),
 ) -> None:
@@ -62,7 +71,8 @@ def train(
     from nowcast.training.run import TrainRequest, run_train
 
     request = TrainRequest(
-        pipeline=pipeline,
+        pipeline=pipelines[0],
+        also=tuple(pipelines[1:]),
         preset=preset,
         iterations=iterations,
         batch_size=batch_size,
@@ -74,6 +84,7 @@ def train(
         patience=patience,
         resume=resume,
         seed=seed,
+        val_score=val_score,
         amp=amp,
         compile=compile_model,
         progress=not app_state(ctx).quiet,

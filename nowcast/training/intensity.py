@@ -1,0 +1,73 @@
+"""Rain rate (mm/h) of model-scale frames, for intensity-weighted (balanced) losses.
+
+Archives hold accumulations (mm per cadence), rain rates (mm/h) or reflectivity (dBZ); all are
+brought to mm/h: accumulations divided by their period, dBZ through Marshall-Palmer
+(Z = 200 R^1.6, as pysteps' `to_rainrate`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from nowcast.core.errors import ConfigError
+from nowcast.data.transform import Transform
+from nowcast.training.loss import balanced_weights
+
+MARSHALL_PALMER = (200.0, 1.6)
+RATE_UNITS = ("mm/h", "mm h-1", "mm hr-1", "kg m-2 h-1")
+ACCUMULATION_UNITS = ("mm", "kg m-2")
+
+
+def physical(transform: Transform, model: Tensor) -> Tensor:
+    """Model-scale values -> physical values, the torch twin of `Transform.to_physical`."""
+    if transform.kind == "identity":
+        return model
+    values = model.clamp(0.0, 1.0)
+    if transform.kind == "linear":
+        span = transform.vmax - transform.vmin
+        if transform.invert:
+            return transform.vmax - values * span
+        return transform.vmin + values * span
+    out = transform.vmin * torch.pow(torch.tensor(transform.vmax / transform.vmin), values)
+    return torch.where(values <= 0, torch.full_like(out, transform.zero), out)
+
+
+def to_rain_rate(units: str, cadence: pd.Timedelta) -> Callable[[Tensor], Tensor]:
+    """Physical values in `units` (accumulated over `cadence` when mm) -> mm/h."""
+    unit = units.strip()
+    if unit in RATE_UNITS:
+        return lambda values: values
+    if unit in ACCUMULATION_UNITS:
+        per_hour = pd.Timedelta("1h") / cadence
+        return lambda values: values * per_hour
+    if unit.lower() == "dbz":
+        a, b = MARSHALL_PALMER
+        return lambda values: torch.pow(torch.pow(10.0, values / 10.0) / a, 1.0 / b)
+    raise ConfigError(f"balanced losses need rain in mm, mm/h or dBZ, not {units!r}")
+
+
+def model_rain_rate(
+    transform: Transform, units: str, cadence: pd.Timedelta
+) -> Callable[[Tensor], Tensor]:
+    """Model-scale frames -> rain rate in mm/h."""
+    rate = to_rain_rate(units, cadence)
+    return lambda frames: rate(physical(transform, frames))
+
+
+def rain_weighting(
+    transform: Transform, units: str, cadence: pd.Timedelta
+) -> Callable[[Tensor], Tensor]:
+    """Model-scale frames -> HKO-7 balanced weights of their rain rate."""
+    rate = model_rain_rate(transform, units, cadence)
+    return lambda frames: balanced_weights(rate(frames))
+
+
+def same_rain_scale(scales: list[tuple[Transform, str, pd.Timedelta]]) -> bool:
+    """Whether every (transform, units, cadence) maps model values to the same rain rate."""
+    probe = torch.linspace(0.01, 1.0, 25)
+    rates = [model_rain_rate(*scale)(probe) for scale in scales]
+    return all(torch.allclose(rate, rates[0], rtol=1e-3) for rate in rates[1:])
