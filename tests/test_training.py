@@ -97,11 +97,15 @@ def test_final_loss_takes_over_for_the_last_fraction(tmp_path: Path, monkeypatch
     kinds: list[str] = []
 
     def recording(
-        prediction: torch.Tensor, target: torch.Tensor, kind: str, valid: torch.Tensor | None
+        prediction: torch.Tensor,
+        target: torch.Tensor,
+        kind: str,
+        valid: torch.Tensor | None,
+        weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
         kinds.append(kind)
         assert valid is None  # moving squares have data everywhere
-        return sequence_loss(prediction, target, kind, valid)
+        return sequence_loss(prediction, target, kind, valid, weights)
 
     monkeypatch.setattr(engine, "sequence_loss", recording)
     trainer = _trainer(tmp_path, iterations=8, final_loss="l1+l2+ssim", final_fraction=0.25)
