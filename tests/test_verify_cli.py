@@ -75,7 +75,10 @@ def independent_scores(folder: Path) -> dict[str, np.ndarray]:
             missing = np.isnan(truth[lead])
             valid[lead] += (~missing).sum()
             for name, field in (("persistence", persisted), ("extrapolation", advected)):
-                clipped = np.where(missing, np.nan, np.clip(field[lead], low, high))
+                # float64 of the stored float32 values, as the tool compares with thresholds
+                clipped = np.where(missing, np.nan, np.clip(field[lead], low, high)).astype(
+                    np.float64
+                )
                 squared[name][lead] += np.nansum((clipped - truth[lead]) ** 2)
                 if name == "persistence":
                     det_cat_fct_accum(tables[lead], clipped[~missing], truth[lead][~missing])

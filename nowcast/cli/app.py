@@ -25,6 +25,9 @@ from nowcast.core.errors import EXIT_FAILURE, NowcastError, describe_os_error, o
 from nowcast.core.version import __version__
 
 log = logging.getLogger("nowcast")
+# Usage errors that click reports itself (exit 2): click's base class, wherever this typer
+# takes click from (recent typer releases bundle their own copy).
+CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
 
 
 class NowcastGroup(TyperGroup):
@@ -39,7 +42,7 @@ class NowcastGroup(TyperGroup):
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             ctx.exit(130)
-        except (typer.Exit, typer.Abort, typer.TyperException):
+        except (typer.Exit, typer.Abort, CLICK_ERROR):
             raise
         except Exception as exc:
             if isinstance(ctx.obj, AppState) and ctx.obj.verbose:
