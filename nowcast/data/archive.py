@@ -64,7 +64,9 @@ TIME_ATTRS = {
     "standard_name": "time",
     "axis": "T",
 }
+# Storm-centred groups: coordinates that move with each frame, and the storm's attributes.
 ALONG_TIME = ("center_lat", "center_lon")
+STORM_ATTRS = ("storm_id", "storm_name")
 FIXED = ("y", "x", "lat", "lon", "valid_mask")
 DIMS = "_ARRAY_DIMENSIONS"
 COMPRESSOR = Blosc(cname="zstd", clevel=3, shuffle=Blosc.SHUFFLE)

@@ -37,7 +37,7 @@ from nowcast.core.errors import (
 )
 from nowcast.core.stop import stop_requested
 from nowcast.core.timeutil import floor_time, iso, now_utc, utc
-from nowcast.data.archive import Archive
+from nowcast.data.archive import ALONG_TIME, STORM_ATTRS, Archive
 from nowcast.data.backfill import Backfill
 from nowcast.data.decode import Decoded, Decoder
 from nowcast.data.follow import StormFollower
@@ -63,10 +63,8 @@ MASK_ATTRS = {
     "flag_values": [0, 1],
     "flag_meanings": "no_data data",
 }
-STORM_ATTRS = ("storm_id", "storm_name")
 MAX_NAMES_CHARS = 300
 RECOVERED = "in the archive; its ledger record was lost in a crash and is restored"
-ALONG_TIME = ("center_lat", "center_lon")
 
 
 @dataclass(frozen=True)

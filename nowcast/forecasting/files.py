@@ -18,12 +18,11 @@ from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.files import atomic_path
 from nowcast.core.timeutil import iso
 from nowcast.core.version import __version__
-from nowcast.data.archive import LOCK_SUFFIX, ZARR3, ZARR_FORMAT, consolidate
+from nowcast.data.archive import LOCK_SUFFIX, STORM_ATTRS, ZARR3, ZARR_FORMAT, consolidate
 from nowcast.data.grid import GRID_MAPPING, cf_attrs, crs_of
 from nowcast.data.history import History
 from nowcast.data.transform import from_attrs
 
-STORM_ATTRS = ("storm_id", "storm_name")
 STAMP = "%Y%m%dT%H%MZ"
 
 
