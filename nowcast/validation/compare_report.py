@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from nowcast.core.metrics import METRICS
 from nowcast.validation.paper import SOURCE, paper_row
-from nowcast.validation.report import ARROWS, mosaic, number, trained_for
+from nowcast.validation.report import ARROWS, mosaic, number, plot_lead_curves, trained_for
 
 
 def _results_table(record: dict[str, Any]) -> list[str]:
@@ -122,28 +122,8 @@ def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:
     """per_frame.png: MSE and SSIM at each lead frame, every model against both baselines."""
     curves = {name: run["per_frame"] for name, run in record["models"].items()}
     curves |= {label: scores["per_frame"] for label, scores in record["baselines"].items()}
-    figure = Figure(figsize=(10, 4))
-    axes = figure.subplots(1, 2)
-    for axis, metric in zip(axes, ("mse", "ssim"), strict=True):
-        for label, curve in curves.items():
-            dashed = label in record["baselines"]
-            values = curve[metric]
-            axis.plot(
-                range(1, len(values) + 1),
-                values,
-                marker="o",
-                linestyle="--" if dashed else "-",
-                label=label,
-            )
-        axis.set_xlabel("lead frame")
-        axis.set_title(ARROWS[metric] + (" (sum over pixels)" if metric == "mse" else ""))
-        axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
-    figure.suptitle(f"equal budget: {record['budget']['description']}", fontsize=9)
-    figure.tight_layout()
-    path = out / "per_frame.png"
-    figure.savefig(path, dpi=80)
-    return path
+    title = f"equal budget: {record['budget']['description']}"
+    return plot_lead_curves(out, curves, title, dashed=record["baselines"], dpi=80)
 
 
 def plot_samples(

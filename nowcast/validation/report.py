@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -163,23 +164,38 @@ def write_report(out: Path, record: dict[str, Any]) -> Path:
     return path
 
 
-def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:
-    """per_frame.png: MSE and SSIM at each lead frame, the model against both baselines."""
+def plot_lead_curves(
+    out: Path,
+    curves: dict[str, dict[str, list[float]]],
+    title: str,
+    dashed: Collection[str] = (),
+    dpi: int = 100,
+) -> Path:
+    """per_frame.png: MSE and SSIM at each lead frame, one line per named curve (`dashed` ones:
+    the baselines)."""
     figure = Figure(figsize=(10, 4))
     axes = figure.subplots(1, 2)
     for axis, metric in zip(axes, ("mse", "ssim"), strict=True):
-        for key, label in LABELS.items():
-            values = record["results"][key]["per_frame"][metric]
-            axis.plot(range(1, len(values) + 1), values, marker="o", label=label)
+        for label, curve in curves.items():
+            values = curve[metric]
+            style = "--" if label in dashed else "-"
+            axis.plot(range(1, len(values) + 1), values, marker="o", linestyle=style, label=label)
         axis.set_xlabel("lead frame")
         axis.set_title(ARROWS[metric] + (" (sum over pixels)" if metric == "mse" else ""))
         axis.grid(alpha=0.3)
-    axes[0].legend()
-    figure.suptitle(f"{record['model']['preset']}, {record['budget']['name']} budget")
+    axes[0].legend(fontsize=8)
+    figure.suptitle(title, fontsize=9)
     figure.tight_layout()
     path = out / "per_frame.png"
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=dpi)
     return path
+
+
+def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:
+    """per_frame.png: MSE and SSIM at each lead frame, the model against both baselines."""
+    curves = {label: record["results"][key]["per_frame"] for key, label in LABELS.items()}
+    title = f"{record['model']['preset']}, {record['budget']['name']} budget"
+    return plot_lead_curves(out, curves, title)
 
 
 def mosaic(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
