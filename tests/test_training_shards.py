@@ -110,11 +110,16 @@ def test_two_ranks_read_each_window_once_per_step_and_match_one(tmp_path: Path) 
                 assert record["scores"][method][name] == pytest.approx(values, rel=1e-5)
 
 
-def test_shards_together_are_the_global_batch(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("crop", "flips"), [(None, False), (8, True)])
+def test_shards_together_are_the_global_batch(
+    tmp_path: Path, crop: int | None, flips: bool
+) -> None:
+    """Each rank's windows, cropped and flipped exactly as in the one-process global batch."""
     archive = write_squares_archive(tmp_path / "a.zarr", 120, size=16)
     reader = WindowReader(archive, SPEC)
     starts = archive.windows("squares", SPEC.input_frames * CADENCE, SPEC.output_frames * CADENCE)
-    batches = TrainingBatches(reader, [Window("squares", s) for s in starts], batch_size=6)
+    windows = [Window("squares", s) for s in starts]
+    batches = TrainingBatches(reader, windows, batch_size=6, crop=crop, flips=flips)
     whole = batches(0, torch.Generator().manual_seed(3))
     parts = [batches.shard(0, torch.Generator().manual_seed(3), rank, 3) for rank in range(3)]
     torch.testing.assert_close(torch.cat(parts), whole)

@@ -24,20 +24,48 @@ def crop(frames: Tensor, top: int, left: int, size: int) -> Tensor:
     return frames[..., top : top + size, left : left + size]
 
 
+Draw = tuple[int, int, int]  # top, left, symmetry
+
+
+def augment_draws(
+    count: int,
+    generator: torch.Generator,
+    grid: tuple[int, int],
+    size: int | None = None,
+    flips: bool = False,
+) -> list[Draw]:
+    """The crop corner and symmetry of each of `count` windows, in the generator's order."""
+    height, width = grid
+    if size is not None and (size > height or size > width):
+        raise ValueError(f"crop {size} is larger than the {height}x{width} grid")
+    draws = []
+    for _ in range(count):
+        top = left = symmetry = 0
+        if size is not None:
+            top = int(torch.randint(height - size + 1, (1,), generator=generator))
+            left = int(torch.randint(width - size + 1, (1,), generator=generator))
+        if flips:
+            symmetry = int(torch.randint(SYMMETRIES, (1,), generator=generator))
+        draws.append((top, left, symmetry))
+    return draws
+
+
+def apply_draws(batch: Tensor, draws: list[Draw], size: int | None, flips: bool) -> Tensor:
+    """Each (T, C, H, W) window of a batch cropped and turned/flipped as its draw says."""
+    windows = []
+    for window, (top, left, symmetry) in zip(batch, draws, strict=True):
+        if size is not None:
+            window = crop(window, top, left, size)
+        if flips:
+            window = dihedral(window, symmetry)
+        windows.append(window)
+    return torch.stack(windows).contiguous()
+
+
 def augment_batch(
     batch: Tensor, generator: torch.Generator, size: int | None = None, flips: bool = False
 ) -> Tensor:
     """Each (T, C, H, W) window of a batch randomly cropped to `size` and/or turned/flipped."""
-    height, width = batch.shape[-2:]
-    if size is not None and (size > height or size > width):
-        raise ValueError(f"crop {size} is larger than the {height}x{width} grid")
-    windows = []
-    for window in batch:
-        if size is not None:
-            top = int(torch.randint(height - size + 1, (1,), generator=generator))
-            left = int(torch.randint(width - size + 1, (1,), generator=generator))
-            window = crop(window, top, left, size)
-        if flips:
-            window = dihedral(window, int(torch.randint(SYMMETRIES, (1,), generator=generator)))
-        windows.append(window)
-    return torch.stack(windows).contiguous()
+    grid = (batch.shape[-2], batch.shape[-1])
+    draws = augment_draws(len(batch), generator, grid, size, flips)
+    return apply_draws(batch, draws, size, flips)

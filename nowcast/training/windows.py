@@ -14,7 +14,7 @@ from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.data.archive import Archive
 from nowcast.data.transform import from_attrs
-from nowcast.training.augment import augment_batch
+from nowcast.training.augment import apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
 
@@ -270,19 +270,18 @@ class TrainingBatches:
 
     def __call__(self, iteration: int, generator: torch.Generator) -> torch.Tensor:
         """The global batch for `iteration` (the generator state makes resumes identical)."""
-        return self._augment(
-            self.reader.batch([self.windows[i] for i in self.picks(generator)]), generator
-        )
+        return self.shard(iteration, generator, 0, 1)
 
     def shard(
         self, iteration: int, generator: torch.Generator, rank: int, world_size: int
     ) -> torch.Tensor:
-        """Rank `rank`'s contiguous part of the global batch, reading only its windows."""
-        mine = self.picks(generator)[shard_slice(self.batch_size, rank, world_size)]
-        return self._augment(self.reader.batch([self.windows[i] for i in mine]), generator)
-
-    def _augment(self, batch: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Crops and turns/flips as the recipe asks; the batch as read when it asks none."""
+        """Rank `rank`'s contiguous part of the global batch, reading only its windows, each
+        cropped and turned/flipped exactly as it is in the global batch."""
+        part = shard_slice(self.batch_size, rank, world_size)
+        picks = self.picks(generator)
+        batch = self.reader.batch([self.windows[i] for i in picks[part]])
         if self.crop is None and not self.flips:
             return batch
-        return augment_batch(batch, generator, self.crop, self.flips)
+        grid = (batch.shape[-2], batch.shape[-1])
+        draws = augment_draws(self.batch_size, generator, grid, self.crop, self.flips)
+        return apply_draws(batch, draws[part], self.crop, self.flips)

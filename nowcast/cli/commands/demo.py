@@ -24,7 +24,7 @@ def _label(rows: pd.DataFrame, score: str) -> tuple[str, pd.DataFrame]:
     if score == "FSS":
         rows = rows[rows["scale"] == rows["scale"].min()]
     first = rows.iloc[0]
-    if score in ("RMSE",):
+    if score == "RMSE":
         return f"RMSE ({str(first['note']).split(';')[0]})", rows
     if score == "RMSE_SKILL":
         return "RMSE skill vs persistence", rows
