@@ -171,6 +171,9 @@ class FaultyHandler(BaseHTTPRequestHandler):
             return
         if fault == "slow":
             time.sleep(self.slow_s)
+        if fault == "drip-headers":
+            self._drip_headers()
+            return
         body = path.read_bytes()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
@@ -185,6 +188,17 @@ class FaultyHandler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         self.wfile.write(body)
+
+    def _drip_headers(self) -> None:
+        """Send a status line and endless headers, one byte every 0.2 s (at most 60 s)."""
+        lines = b"HTTP/1.1 200 OK\r\n" + b"X-Slow: a\r\n" * 30
+        try:
+            for byte in lines[:300]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            return
 
     def _drip(self, body: bytes) -> None:
         """Send 2 bytes per second (at most 60 s), until the client hangs up."""

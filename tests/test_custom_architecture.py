@@ -130,6 +130,25 @@ def test_train_forecast_and_verify_a_registered_architecture(
     assert verified.exit_code == 0, verified.output
     assert "model" in verified.output
 
+    whole = (
+        "verify",
+        "--backtest",
+        "-p",
+        "demo",
+        "--from",
+        "2024-09-01T14Z",
+        "--to",
+        "2024-09-05T02Z",
+    )
+    left_out = cli(config, *whole)
+    assert left_out.exit_code == 0, left_out.output
+    assert "overlap the model's training period: left out" in left_out.output
+    assert "model (in training period)" not in left_out.output
+    marked = cli(config, *whole, "--include-training")
+    assert marked.exit_code == 0, marked.output
+    assert "model (in training period): " in marked.output
+    assert "scored as 'model (in training period)'" in marked.output
+
 
 def test_an_unregistered_architecture_is_refused_with_the_valid_names(tmp_path: Path) -> None:
     (tmp_path / "twolayer.toml").write_text(PRESET)

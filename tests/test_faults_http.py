@@ -74,6 +74,14 @@ def test_two_bytes_per_second_body_ends_at_the_total_deadline(tmp_path: Path) ->
     assert took < 8.0
 
 
+def test_headers_dripping_a_byte_at_a_time_end_at_the_total_deadline(tmp_path: Path) -> None:
+    result, took, landed = run(tmp_path, {NAME("0020"): ["drip-headers"]})
+    assert result.exit_code == 4, result.output
+    assert "no complete answer within total_timeout_s = 2 s" in result.output
+    assert landed == ["0000", "0010", "0030"]
+    assert took < 8.0  # each byte comes well within timeout_s = 1.5 s: only the total ends it
+
+
 def test_redirect_to_another_host_is_refused_and_secrets_never_shown(tmp_path: Path) -> None:
     result, _, landed = run(tmp_path, {NAME("0000"): ["redirect-away"]})
     assert result.exit_code == 4, result.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from conftest import shared_data_path
 from ingest_fixtures import BOM, MCH, SAF, cli, write_settings
 
 from nowcast.data.archive import Archive
+from nowcast.data.sources.synthetic import Storm, SyntheticOptions
 from nowcast.data.transform import Transform
 from nowcast.products.colormaps import field_style
 
@@ -171,6 +173,35 @@ def test_open_zarr_shows_physical_values(tmp_path: Path, repo_root: Path, name: 
     assert np.nanmax(stored) > 0
 
 
+def test_demo_group_equals_the_synthetic_storm_block_averaged(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    shipped = repo_root / "pipelines" / "demo.toml"
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    (pipelines / "demo.toml").write_text(shipped.read_text())
+    config = write_settings(tmp_path, pipelines)
+    result = cli(
+        config, "ingest", "-p", "demo", "--since", "2024-09-01T00Z", "--until", "2024-09-01T02Z"
+    )
+    assert result.exit_code == 0, result.output
+    group = xr.open_zarr(tmp_path / "archive" / "nowcast.zarr", group="demo")
+    variable = group[group.attrs["nowcast_variable"]]
+    assert variable.attrs["units"] == "K"
+    source = tomllib.loads(shipped.read_text())["source"]
+    storm = Storm(
+        SyntheticOptions(**{k: v for k, v in source.items() if k not in ("kind", "cadence")})
+    )
+    times = pd.DatetimeIndex(group.time.values)
+    assert list(times.strftime("%H:%M")) == ["00:00", "01:00", "02:00"]
+    for index, time in enumerate(times):
+        native = storm.brightness_temperature(time).astype(np.float64)
+        expected = block_average(native, (64, 64), decibel=False)
+        stored = variable.isel(time=index).values.astype(np.float64)
+        np.testing.assert_allclose(stored, expected, rtol=1e-4)
+    assert 180.0 <= float(variable.min()) < float(variable.max()) <= 300.0
+
+
 def test_mch_and_saf_keep_no_data_as_nan(tmp_path: Path, repo_root: Path) -> None:
     for name in ("mch-radar", "saf-full"):
         store, first = ingest(tmp_path / name, repo_root, name)
@@ -237,7 +268,9 @@ def test_knmi_ingests_and_renders_without_celestial_body_override(
     assert maps and maps[0].stat().st_size > 10_000
 
 
-def test_old_model_scale_group_reads_physical_and_migrates(tmp_path: Path) -> None:
+def old_model_scale_group(path: Path) -> tuple[Archive, xr.DataArray, np.ndarray]:
+    """An archive whose group `old` holds model-scale values, as stores did before physical
+    values were stored; returns the archive, the frames and the values it must read as."""
     transform = Transform(kind="log10", vmin=0.01, vmax=20.0)
     physical = np.array([[[0.0, 0.05], [1.0, np.nan]]], dtype=np.float32)
     frames = xr.DataArray(
@@ -247,12 +280,16 @@ def test_old_model_scale_group_reads_physical_and_migrates(tmp_path: Path) -> No
         attrs={"units": "mm", **transform.to_attrs()},
         name="precipitation",
     )
-    archive = Archive(tmp_path / "a.zarr")
+    archive = Archive(path)
     archive.append("old", frames)
     array = zarr.open_group(str(archive.path), mode="a")["old/precipitation"]
     array[0] = transform.to_model(physical[0])
     del array.attrs["nowcast_scale"]
-    expected = transform.to_physical(transform.to_model(physical[0]))
+    return archive, frames, transform.to_physical(transform.to_model(physical[0]))
+
+
+def test_old_model_scale_group_reads_physical_and_migrates(tmp_path: Path) -> None:
+    archive, frames, expected = old_model_scale_group(tmp_path / "a.zarr")
     np.testing.assert_allclose(archive.read("old").values[0], expected, rtol=1e-6)
     later = frames.assign_coords(time=pd.DatetimeIndex(["2020-10-31T00:10"]))
     archive.append("old", later)
@@ -261,3 +298,38 @@ def test_old_model_scale_group_reads_physical_and_migrates(tmp_path: Path) -> No
     plain = xr.open_zarr(archive.path, group="old", consolidated=False)["precipitation"].values
     np.testing.assert_allclose(plain, np.stack([expected, expected]), rtol=1e-6)
     assert float(np.nanmax(plain)) == pytest.approx(1.0, rel=1e-5)
+
+
+def test_archive_migrate_command_rewrites_old_groups_in_physical_units(tmp_path: Path) -> None:
+    archive, _, expected = old_model_scale_group(tmp_path / "archive" / "nowcast.zarr")
+    config = write_settings(tmp_path)
+    raw = zarr.open_group(str(archive.path), mode="r")["old/precipitation"][0]
+
+    preview = cli(config, "archive", "migrate", "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    assert "old: model scale, would be migrated" in preview.output
+    np.testing.assert_array_equal(
+        zarr.open_group(str(archive.path), mode="r")["old/precipitation"][0], raw
+    )
+
+    done = cli(config, "archive", "migrate", "old")
+    assert done.exit_code == 0, done.output
+    assert "old: migrated to physical units" in done.output
+    plain = xr.open_zarr(archive.path, group="old")["precipitation"].values[0]  # consolidated
+    np.testing.assert_allclose(plain, expected, rtol=1e-6)
+    again = cli(config, "archive", "migrate")
+    assert again.exit_code == 0 and "old: physical already" in again.output
+
+
+def test_archive_migrate_refuses_a_missing_group_or_archive(tmp_path: Path) -> None:
+    old_model_scale_group(tmp_path / "archive" / "nowcast.zarr")
+    config = write_settings(tmp_path)
+    missing = str(tmp_path / "missing.zarr")
+    for args, message in (
+        (("archive", "migrate", "../etc"), "has no group '../etc' (has: old)"),
+        (("--archive", missing, "archive", "migrate"), "no archive yet at"),
+    ):
+        result = cli(config, *args)
+        assert result.exit_code == 3, result.output
+        assert message in result.output
+        assert "Traceback" not in result.output

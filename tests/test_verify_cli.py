@@ -146,8 +146,12 @@ def test_verify_stored_forecast_and_report(site: Path) -> None:
     assert "extrapolation: 1" in result.output and "persistence: 1" in result.output
     report = site / "runs" / "verification" / "report" / "report.md"
     text = report.read_text()
-    assert "## bom-radar" in text and "### MSE" in text and "| 60 |" in text
-    assert list(report.parent.glob("bom_radar_MSE.png"))
+    assert "## bom-radar" in text and "| 60 |" in text
+    assert "## bom-radar: image metrics, mean over cases" in text and "### MSE" in text
+    assert "### RMSE (kg m-2)" in text and "### CSI @ 0.1 kg m-2" in text
+    assert "Accumulated over every case initialised in 2020-10-31T01:30:00Z/" in text
+    assert list(report.parent.glob("bom_radar_MSE_per_case.png"))
+    assert list(report.parent.glob("bom_radar_CSI___0_1_kg_m_2.png"))
     csv = (site / "runs" / "verification" / "scores.csv").read_text().splitlines()
     assert csv[0].startswith("pipeline,init_time,lead_time,method,score,value")
     totals = pd.read_csv(site / "runs" / "verification" / "summary.csv")
@@ -164,6 +168,10 @@ def test_backtest_needs_a_period(site: Path) -> None:
     result = run(site, "verify", "--backtest", "-p", "bom-radar")
     assert result.exit_code == 2
     assert "--from and --to" in result.output
+    for flag in ("--include-training", "--baselines-only"):
+        misplaced = run(site, "verify", flag)
+        assert misplaced.exit_code == 2
+        assert f"{flag}: for --backtest only" in misplaced.output
 
 
 def test_verify_without_archive(tmp_path: Path) -> None:

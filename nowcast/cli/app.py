@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from typer.core import TyperGroup
 
+from nowcast.cli.commands.archive import archive_app
 from nowcast.cli.commands.config import config_app
 from nowcast.cli.commands.demo import demo
 from nowcast.cli.commands.forecast import forecast
@@ -103,6 +104,7 @@ def main_options(
 
 
 app.add_typer(config_app, name="config")
+app.add_typer(archive_app, name="archive")
 app.command()(status)
 app.command()(validate)
 app.command()(ingest)

@@ -19,7 +19,6 @@ from nowcast.training.checkpoint import checkpoint_folder
 from nowcast.training.run import TrainRequest, TrainResult, run_train
 from nowcast.verify.backtest import run_backtest
 from nowcast.verify.report import write_report
-from nowcast.verify.table import ScoreTable
 
 BOM_DAY = (pd.Timestamp("2020-10-31T00:00"), pd.Timestamp("2020-10-31T23:50"))
 BOM_DIR_VARIABLE = "NOWCAST_BOM_DIR"
@@ -148,7 +147,7 @@ def run_demo(
     # one real day leaves no init outside the training windows: score them, marked as such
     in_training = real is not None
     scores = run_backtest(settings, plan.pipeline, start, horizon_end, include_training=in_training)
-    report = write_report(ScoreTable(scores.table), scores.table.parent / "report", plan.pipeline)
+    report = write_report(scores.table.parent, plan.pipeline, scores.period)
     return DemoResult(
         settings, ingest, trained, forecast, products, report, scores.table, scores.summary
     )

@@ -517,12 +517,18 @@ class Archive:
         self._commit(node, length + count)
         return pd.DatetimeIndex(incoming[order].view("datetime64[ns]"))
 
+    def needs_migration(self, group: str) -> bool:
+        """Whether a group is of the old form (values stored on the model scale)."""
+        node = self._group(group)
+        return legacy_transform(node[str(node.attrs[VARIABLE])].attrs) is not None
+
     def migrate(self, group: str) -> bool:
         """Rewrite an old model-scale group in physical units; False when already physical.
 
         The physical copy is written beside the old array and swapped in by two renames, so
         an interrupted migration leaves the old array (read as before) or fails loudly.
         """
+        self._group(group)
         with self.lock:
             node = self._root("a")[group]
             name = str(node.attrs[VARIABLE])
@@ -549,6 +555,7 @@ class Archive:
             os.replace(folder / name, folder / f"{name}_legacy")
             os.replace(folder / f"{name}_migrating", folder / name)
             shutil.rmtree(folder / f"{name}_legacy")
+            consolidate(self.path)
             return True
 
     def _commit(self, node: zarr.Group, length: int) -> None:

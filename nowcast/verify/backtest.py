@@ -92,7 +92,7 @@ def run_backtest(
     if seen and not include_training:
         log.warning(
             "%d init time(s) in %s overlap the model's training period; left out "
-            "(include_training=True scores them, marked)",
+            "(--include-training scores them, marked)",
             len(seen),
             group,
         )
@@ -108,9 +108,9 @@ def run_backtest(
     transform = from_attrs(series.attrs)
     folder = verification_folder(settings, out)
     table = ScoreTable(folder / TABLE_FILE)
-    report = VerifyReport(table=table.path, in_training=len(seen))
-    events = events_for(series, thresholds, scales)
     period = f"{iso(inits[0])}/{iso(inits[-1])}"
+    report = VerifyReport(table=table.path, in_training=len(seen), period=period)
+    events = events_for(series, thresholds, scales)
     accumulator = Accumulator(group, events, period)
     for index, init in enumerate(inits):
         cases = [baseline_case(m, group, init, leads, series, native) for m in BASELINE_METHODS]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -12,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nowcast.core.metrics import CONVENTION  # noqa: E402
+from nowcast.verify.runner import SUMMARY_TABLE, TABLE_FILE  # noqa: E402
 from nowcast.verify.table import ScoreTable  # noqa: E402
 
 METHOD_STYLE = {"model": "-o", "persistence": "--s", "extrapolation": ":^"}
@@ -27,6 +29,10 @@ ORIENTATION = {
     "FSS": "higher is better",
     "BIAS": "0 is best",
 }
+
+
+ACCUMULATED = ("RMSE", "MAE", "BIAS", "RMSE_SKILL", "CSI", "POD", "FAR", "FSS")
+IMAGE_SCORES = ("MSE", "MAE", "SSIM", "PSNR")
 
 
 def score_frame(table: ScoreTable, pipeline: str | None = None) -> pd.DataFrame:
@@ -46,6 +52,42 @@ def skill_by_lead(frame: pd.DataFrame) -> pd.DataFrame:
     defined = frame.dropna(subset=["value"])
     grouped = defined.groupby(["pipeline", "key", "method", "lead_time", "lead_h"])["value"]
     return grouped.agg(["mean", "count"]).reset_index()
+
+
+def accumulated_skill(summary: pd.DataFrame, period: str | None) -> pd.DataFrame:
+    """The accumulated scores of one period (default: each pipeline's latest) in the shape of
+    `skill_by_lead`: the value as `mean`, the cases behind it as `count`."""
+    if summary.empty:
+        return summary
+    frame = summary[summary["score"].isin(ACCUMULATED)]
+    if period is not None:
+        frame = frame[frame["init_time"] == period]
+    else:
+        latest = summary.groupby("pipeline")["init_time"].transform("max")
+        frame = frame[frame["init_time"] == latest[frame.index]]
+    valid = summary[summary["score"] == "VALID_FRACTION"]
+    cases = {
+        (r.pipeline, r.init_time, r.method, r.lead_time): int(str(r.note).split()[0])
+        for r in valid.itertuples()
+    }
+    frame = frame.copy()
+    frame["key"] = [_accumulated_key(row) for row in frame.itertuples()]
+    frame["mean"] = frame["value"]
+    frame["count"] = [
+        cases.get((r.pipeline, r.init_time, r.method, r.lead_time), 0) for r in frame.itertuples()
+    ]
+    return frame
+
+
+def _accumulated_key(row: Any) -> str:
+    """A summary row's label with its units: `RMSE (mm h-1)`, `CSI @ 1 mm h-1`, `FSS @ .., 4 px`."""
+    note = str(row.note)
+    if pd.notna(row.threshold):
+        scale = f", {int(row.scale)} px" if pd.notna(row.scale) else ""
+        return f"{row.score} @ {note}{scale}"
+    if row.score in ("RMSE", "MAE", "BIAS"):
+        return f"{row.score} ({note.split(';')[0]})"
+    return str(row.score)
 
 
 def plot_skill(skill: pd.DataFrame, pipeline: str, key: str, path: Path) -> Path:
@@ -70,8 +112,30 @@ def plot_skill(skill: pd.DataFrame, pipeline: str, key: str, path: Path) -> Path
     return path
 
 
-def write_report(table: ScoreTable, folder: Path, pipeline: str | None = None) -> Path:
-    """Write a PNG per score and `report.md` with the per-lead means; return the markdown."""
+def _sections(skill: pd.DataFrame, name: str, folder: Path, suffix: str = "") -> list[str]:
+    """A chart and a lead x method table for every score key of one pipeline."""
+    lines: list[str] = []
+    rows_of = skill[skill["pipeline"] == name]
+    for key in sorted(rows_of["key"].unique()):
+        slug = "".join(c if c.isalnum() else "_" for c in f"{name}_{key}{suffix}")
+        image = plot_skill(skill, name, key, folder / f"{slug}.png")
+        rows = rows_of[rows_of["key"] == key]
+        pivot = rows.pivot_table(index="lead_time", columns="method", values="mean")
+        lines += [f"### {key}", "", f"![{key}]({image.name})", "", _markdown(pivot), ""]
+    return lines
+
+
+def write_report(scores: Path, pipeline: str | None = None, period: str | None = None) -> Path:
+    """Write `report.md` and a PNG per score into `<scores>/report`; return the markdown.
+
+    The headline scores (RMSE, MAE, bias, CSI, POD, FAR, FSS, skill against persistence) are
+    the accumulated ones of the summary table for `period` (default: each pipeline's latest),
+    as pysteps computes them; the image metrics, which have no accumulated form, are means
+    over the cases of the per-case table.
+    """
+    table = ScoreTable(scores / TABLE_FILE)
+    summary = ScoreTable(scores / SUMMARY_TABLE) if (scores / SUMMARY_TABLE).exists() else None
+    folder = scores / "report"
     folder.mkdir(parents=True, exist_ok=True)
     frame = score_frame(table, pipeline)
     lines = ["# Verification report", ""]
@@ -80,28 +144,46 @@ def write_report(table: ScoreTable, folder: Path, pipeline: str | None = None) -
         path = folder / "report.md"
         path.write_text("\n".join(lines) + "\n")
         return path
-    skill = skill_by_lead(frame)
-    undefined = frame[frame["value"].isna()].groupby(["key", "method"]).size()
+    totals = accumulated_skill(score_frame(summary, pipeline), period) if summary else frame[:0]
+    images = frame[frame["score"].isin(IMAGE_SCORES)]
+    sources = f"`{table.path.name}` (one row per case)"
+    if summary is not None:
+        sources += f" and `{summary.path.name}` (accumulated)"
     lines += [
-        f"Scores from `{table.path}`. Image metrics on the model's [0, 1] scale ({CONVENTION}).",
-        "RMSE, BIAS, CSI, POD, FAR and FSS in physical units at the thresholds shown.",
+        f"Scores from {sources}.",
         "Every score is computed on the archive's block-averaged grid (the pipeline's `[grid]`),",
         "not at the source's resolution; pixels without data are left out.",
         "",
     ]
-    for name in sorted(skill["pipeline"].unique()):
+    for name in sorted(frame["pipeline"].unique()):
         lines += [f"## {name}", ""]
-        for key in sorted(skill[skill["pipeline"] == name]["key"].unique()):
-            slug = "".join(c if c.isalnum() else "_" for c in f"{name}_{key}")
-            image = plot_skill(skill, name, key, folder / f"{slug}.png")
-            rows = skill[(skill["pipeline"] == name) & (skill["key"] == key)]
-            pivot = rows.pivot_table(index="lead_time", columns="method", values="mean")
-            lines += [f"### {key}", "", f"![{key}]({image.name})", "", _markdown(pivot), ""]
-    if len(undefined):
-        lines += ["## Undefined scores (no events), not counted in the means", ""]
-        lines += [
-            f"- {key} / {method}: {count} case-leads" for (key, method), count in undefined.items()
-        ]
+        mine = totals[totals["pipeline"] == name] if len(totals) else totals
+        if len(mine):
+            defined = mine.dropna(subset=["value"])
+            lines += [
+                f"Accumulated over every case initialised in {mine['init_time'].iloc[0]}, per"
+                " lead time, as pysteps does: contingency tables and FSS summed over the cases",
+                "before the score is taken (cases without events count); RMSE, MAE and BIAS over",
+                "every valid pixel, in physical units. Case counts are in each chart's legend.",
+                "",
+                *_sections(defined, name, folder),
+            ]
+            undefined = mine[mine["value"].isna()].groupby(["key", "method"]).size()
+            if len(undefined):
+                lines += ["Undefined over the whole period (no event forecast or observed):", ""]
+                lines += [f"- {key} / {method}" for (key, method) in undefined.index]
+                lines.append("")
+        else:
+            lines += ["No accumulated scores for this pipeline yet.", ""]
+        own = images[images["pipeline"] == name]
+        if len(own):
+            lines += [
+                f"## {name}: image metrics, mean over cases",
+                "",
+                f"MSE, MAE, SSIM and PSNR per frame on the model's [0, 1] scale ({CONVENTION}).",
+                "",
+                *_sections(skill_by_lead(own), name, folder, "_per_case"),
+            ]
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

@@ -40,6 +40,7 @@ class VerifyReport:
     already: int = 0
     summary: Path | None = None
     in_training: int = 0
+    period: str | None = None
 
     def count(self, case: Case) -> None:
         """Count one scored case under its method."""
@@ -149,7 +150,7 @@ def run_verify(
             progress(index + 1, len(files))
     table.export_csv(folder / CSV_FILE)
     if inits:
-        period = f"{iso(min(inits))}/{iso(max(inits))}"
+        period = report.period = f"{iso(min(inits))}/{iso(max(inits))}"
         summary = ScoreTable(folder / SUMMARY_TABLE)
         for group, board in boards.items():
             board.period = period

@@ -55,6 +55,12 @@ def verify(
     baselines_only: bool = typer.Option(
         False, "--baselines-only", help="Backtest persistence and extrapolation only."
     ),
+    include_training: bool = typer.Option(
+        False,
+        "--include-training",
+        help="Backtest: also score init times whose frames overlap the model's training period "
+        "(left out by default), under the method 'model (in training period)'.",
+    ),
 ) -> None:
     """Score forecasts per lead time: MSE, MAE, SSIM, PSNR, RMSE, bias, CSI/POD/FAR, FSS.
 
@@ -67,7 +73,6 @@ def verify(
     from nowcast.core.errors import ConfigError, NotDoneError
     from nowcast.core.timeutil import parse_when
     from nowcast.verify.report import write_report
-    from nowcast.verify.table import ScoreTable
 
     settings = app_state(ctx).settings
     console = Console(stderr=True)
@@ -92,12 +97,17 @@ def verify(
                 parse_when(end).tz_localize(None),
                 model=model,
                 with_model=not baselines_only,
+                include_training=include_training,
                 progress=advance,
                 **options,
             )
         else:
             from nowcast.verify.runner import run_verify
 
+            given = (("--include-training", include_training), ("--baselines-only", baselines_only))
+            misplaced = [flag for flag, value in (*given, ("--model", model)) if value]
+            if misplaced:
+                raise ConfigError(f"{', '.join(misplaced)}: for --backtest only")
             if since and start:
                 raise ConfigError("give --since or --from, not both")
             first = parse_when(since or start) if since or start else None
@@ -105,6 +115,9 @@ def verify(
             result = run_verify(settings, pipeline, first, last, progress=advance, **options)
     counts = ", ".join(f"{m}: {n}" for m, n in sorted(result.cases.items())) or "none"
     typer.echo(f"scored cases ({counts}); {result.rows} rows -> {result.table}")
+    if result.in_training:
+        done = "scored as 'model (in training period)'" if include_training else "left out"
+        typer.echo(f"{result.in_training} init time(s) overlap the model's training period: {done}")
     if not result.cases:
         if backtest:
             why = "no init time in --from..--to has history and observations in the archive"
@@ -114,5 +127,5 @@ def verify(
             why = f"no stored forecast in the period under {settings.output.forecasts}"
         raise NotDoneError(f"no case scored: {why}")
     if report:
-        path = write_report(ScoreTable(result.table), result.table.parent / "report", None)
+        path = write_report(result.table.parent, None, result.period)
         typer.echo(f"report: {path}")

@@ -27,7 +27,6 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import pandas as pd
 import requests
 from pydantic import Field
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from nowcast.core.errors import ConfigError
@@ -41,6 +40,7 @@ from nowcast.data.sources.base import (
     SourceUnavailable,
 )
 from nowcast.data.sources.deadline import DeadlineRetry
+from nowcast.data.sources.watchdog import WatchedAdapter, watch
 
 RETRY_STATUS = (500, 502, 503, 504)
 MAX_REDIRECTS = 5
@@ -116,7 +116,7 @@ def make_retry(options: HttpOptions, deadline: float = float("inf")) -> Deadline
 def make_session(options: HttpOptions) -> requests.Session:
     """A session that retries connection errors, read timeouts and 5xx with backoff."""
     session = requests.Session()
-    adapter = HTTPAdapter(max_retries=make_retry(options))
+    adapter = WatchedAdapter(max_retries=make_retry(options))
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     if options.username_env:
@@ -199,36 +199,44 @@ class HttpSource:
     def _get(self, url: str) -> tuple[bytes, requests.structures.CaseInsensitiveDict, str]:
         """GET a body with the size cap and the deadlines; also returns the final URL.
 
-        The session's Retry is the only retry layer. A body cut short, or still arriving at
-        the total deadline, fails this fetch (the next ingest run tries the frame again).
+        The session's Retry is the only retry layer. A body cut short, or an answer (headers or
+        body) still arriving at the total deadline, fails this fetch (the watchdog shuts its
+        socket; the next ingest run tries the frame again).
         """
         deadline = time.monotonic() + self.options.total_timeout_s
-        try:
-            response, final = self._open(url, deadline)
-            with response:
-                shown = self.redact(final)
-                if response.status_code == 404:
-                    raise NotPublished(f"{shown}: 404 not published yet")
-                if response.status_code >= 400:
-                    raise SourceUnavailable(f"{shown}: HTTP {response.status_code}")
-                declared = int(response.headers.get("Content-Length") or 0)
-                if declared > self.options.max_bytes:
-                    raise BadInput(f"download of {declared} bytes exceeds max_bytes")
-                body = bytearray()
-                while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):
-                    body += chunk
-                    if len(body) > self.options.max_bytes:
-                        raise BadInput(f"download exceeds max_bytes ({self.options.max_bytes})")
-                    if time.monotonic() > deadline:
-                        raise SourceUnavailable(self._late(url))
-                encoded = response.headers.get("Content-Encoding")
-                if declared and not encoded and len(body) != declared:
-                    raise SourceUnavailable(
-                        f"{shown}: truncated body: {len(body)} of {declared} bytes"
-                    )
-                return bytes(body), response.headers, final
-        except (requests.RequestException, Urllib3Error) as exc:
-            raise SourceUnavailable(f"{self.redact(url)}: {_describe(exc)}") from None
+        with watch(deadline) as fetch:
+            try:
+                return self._read(url, deadline)
+            except (requests.RequestException, Urllib3Error) as exc:
+                if fetch.expired:
+                    raise SourceUnavailable(self._late(url)) from None
+                raise SourceUnavailable(f"{self.redact(url)}: {_describe(exc)}") from None
+
+    def _read(
+        self, url: str, deadline: float
+    ) -> tuple[bytes, requests.structures.CaseInsensitiveDict, str]:
+        """The body, headers and final URL of one GET, failing once `deadline` has passed."""
+        response, final = self._open(url, deadline)
+        with response:
+            shown = self.redact(final)
+            if response.status_code == 404:
+                raise NotPublished(f"{shown}: 404 not published yet")
+            if response.status_code >= 400:
+                raise SourceUnavailable(f"{shown}: HTTP {response.status_code}")
+            declared = int(response.headers.get("Content-Length") or 0)
+            if declared > self.options.max_bytes:
+                raise BadInput(f"download of {declared} bytes exceeds max_bytes")
+            body = bytearray()
+            while chunk := response.raw.read1(CHUNK_BYTES, decode_content=True):
+                body += chunk
+                if len(body) > self.options.max_bytes:
+                    raise BadInput(f"download exceeds max_bytes ({self.options.max_bytes})")
+            if time.monotonic() >= deadline:
+                raise SourceUnavailable(self._late(url))
+            encoded = response.headers.get("Content-Encoding")
+            if declared and not encoded and len(body) != declared:
+                raise SourceUnavailable(f"{shown}: truncated body: {len(body)} of {declared} bytes")
+            return bytes(body), response.headers, final
 
     def _check_sum(self, url: str, body: bytes) -> None:
         """Compare the body's digest with the published checksum file, when there is one."""
@@ -248,7 +256,8 @@ class HttpSource:
             adapter.max_retries = make_retry(self.options, deadline)  # type: ignore[attr-defined]
         timeout = (self.options.connect_timeout_s, self.options.timeout_s)
         try:
-            response = self.session.head(url, timeout=timeout, allow_redirects=False)
+            with watch(deadline):
+                response = self.session.head(url, timeout=timeout, allow_redirects=False)
         except requests.RequestException:
             return None
         if response.status_code != 200:
