@@ -16,9 +16,11 @@ from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 
 import nowcast
+from nowcast.cli.commands.status import model_line
 from nowcast.forecasting.files import list_forecasts, write_netcdf
 from nowcast.models.preset import ModelConfig, SequenceConfig
 from nowcast.models.registry import build_from_config
+from nowcast.settings.config import load_settings
 from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint
 
 HISTORY = "1h"  # 6 frames at the BOM cadence of 10 minutes
@@ -191,7 +193,10 @@ def test_status_shows_model_and_last_forecast(bom_site: Path) -> None:
     assert made.exit_code == 0, made.output
     result = cli(bom_site / "nowcast.toml", "status", env=bom_env(bom_site))
     assert result.exit_code == 0, result.output
-    assert "model for bom-radar: none trained" in result.output
+    assert "model for bom-radar: shipped modernn-radar-small (none trained at" in result.output
+    assert "nowcast finetune -p bom-radar --from" in result.output
+    settings = load_settings(bom_site / "nowcast.toml", environ=bom_env(bom_site))
+    assert "model for demo: none trained at" in model_line(settings, "demo")  # names no shipped one
     assert (
         "last forecast:" in result.output
         and "bom-radar_20201031T0150Z_persistence.nc" in result.output

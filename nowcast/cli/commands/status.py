@@ -56,6 +56,17 @@ def archive_table(rows: list[GroupSummary]) -> Table:
     return table
 
 
+def shipped_model(settings: Settings, pipeline: str) -> str | None:
+    """The shipped checkpoint a pipeline falls back to (`[model] pretrained`), if it names one."""
+    from nowcast.core.errors import NowcastError
+    from nowcast.data.pipeline import load_pipeline
+
+    try:
+        return load_pipeline(settings, pipeline, source=False).model.pretrained
+    except NowcastError:
+        return None
+
+
 def model_line(settings: Settings, pipeline: str) -> str:
     """Which trained model `nowcast forecast` would use for a pipeline, or how to get one."""
     from nowcast.training.checkpoint import CorruptCheckpointError, checkpoint_folder, read_meta
@@ -66,6 +77,15 @@ def model_line(settings: Settings, pipeline: str) -> str:
     except CorruptCheckpointError as exc:
         return f"model for {pipeline}: {exc}"
     except DataMissingError:
+        shipped = shipped_model(settings, pipeline)
+        if shipped:
+            from nowcast.models.registry import pretrained_checkpoint
+
+            local = f"nowcast finetune -p {pipeline} --from {pretrained_checkpoint(shipped)}"
+            return (
+                f"model for {pipeline}: shipped {shipped} (none trained at {folder};"
+                f" `{local}` makes a local one)"
+            )
         return f"model for {pipeline}: none trained at {folder} (`nowcast train -p {pipeline}`)"
     return (
         f"model for {pipeline}: {meta.preset or meta.model.arch} at {folder}, iteration "
