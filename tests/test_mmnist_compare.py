@@ -70,6 +70,28 @@ def test_compare_trains_both_presets_alike_and_reports_them(tmp_path: Path) -> N
     assert "convlstm-mmnist-small" in result.output and "all zero" in result.output
 
 
+def test_a_resumed_compare_reuses_a_model_trained_alone_and_matches_a_fresh_one(
+    tmp_path: Path,
+) -> None:
+    mnist = shared_data_path("mnist")
+    common = ["--mmnist", "--mnist-dir", str(mnist), "--no-download", "--threads", "1"]
+    common += ["--iterations", "2", "--batch-size", "2", "--test-size", "4", "--seed", "5"]
+    fresh, resumed = tmp_path / "fresh", tmp_path / "resumed"
+    assert invoke(tmp_path, *common, "--compare", *MODELS, "--out", str(fresh)).exit_code == 5
+    # The first model trained on its own (e.g. in a parallel process), into the compare's folder.
+    alone = invoke(tmp_path, *common, "--model", MODELS[0], "--out", str(resumed / MODELS[0]))
+    assert alone.exit_code == 5, alone.output
+    trained_alone = (resumed / MODELS[0] / "training" / "metrics.csv").read_text()
+    result = invoke(tmp_path, *common, "--compare", *MODELS, "--resume", "--out", str(resumed))
+    assert result.exit_code == 5, result.output
+    assert (resumed / MODELS[0] / "training" / "metrics.csv").read_text() == trained_alone
+    rows = [json.loads((out / "compare.json").read_text())["rows"] for out in (fresh, resumed)]
+    assert rows[0].keys() == rows[1].keys()
+    for name in rows[0]:
+        for metric, value in rows[0][name].items():
+            assert rows[1][name][metric] == pytest.approx(value, rel=1e-6), (name, metric)
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -51,17 +51,15 @@ def comparison_table(record: dict[str, Any]) -> Table:
     return table
 
 
-def check_compare_options(
-    models: list[str], model: str | None, checkpoint: Path | None, resume: bool
-) -> None:
-    """--compare needs two or more distinct known presets and trains them all from scratch."""
+def check_compare_options(models: list[str], model: str | None, checkpoint: Path | None) -> None:
+    """--compare needs two or more distinct known presets, and trains them all."""
     from nowcast.models.registry import load_preset
 
     if len(models) < 2:
         raise ConfigError(f"--compare needs at least two model presets, got {len(models)}")
     if len(set(models)) < len(models):
         raise ConfigError(f"--compare got a model twice: {' '.join(models)}")
-    for flag, value in (("--model", model), ("--checkpoint", checkpoint), ("--resume", resume)):
+    for flag, value in (("--model", model), ("--checkpoint", checkpoint)):
         if value:
             raise ConfigError(f"{flag} cannot be used with --compare (it trains every MODEL)")
     for name in models:
@@ -110,7 +108,10 @@ def validate(
         None, "--checkpoint", help="Evaluate this checkpoint without training."
     ),
     resume: bool = typer.Option(
-        False, "--resume", help="Continue training from the checkpoint in --out."
+        False,
+        "--resume",
+        help="Continue training from the checkpoint in --out; with --compare, each model from "
+        "its folder under --out (a model that finished is scored again, not retrained).",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="Output folder (default runs/mmnist-<UTC timestamp>)."
@@ -164,7 +165,7 @@ def validate(
     if models and not compare:
         raise ConfigError("model names as arguments need --compare (or use --model for one)")
     if compare:
-        check_compare_options(models or [], model, checkpoint, resume)
+        check_compare_options(models or [], model, checkpoint)
     # torch, scikit-image and matplotlib load here, not when the CLI starts.
     from nowcast.validation.harness import HarnessOptions, default_out_dir, run_harness
     from nowcast.validation.report import check_lines
