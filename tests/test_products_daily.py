@@ -22,9 +22,8 @@ from PIL import Image
 
 from nowcast.core.errors import DataMissingError
 from nowcast.forecasting.files import ForecastFile, list_forecasts
-from nowcast.products.daily import daily_cases, render_daily, synoptic_inits
-from nowcast.products.projection import map_grid
-from nowcast.products.scores import day_scores
+from nowcast.products.daily import daily_cases, day_scores, render_daily, synoptic_inits
+from nowcast.products.maps import map_grid
 from nowcast.settings.config import OutputSettings, Settings
 from nowcast.verify.table import ScoreRow, ScoreTable
 

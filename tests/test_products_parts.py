@@ -14,12 +14,15 @@ from forecast_fixtures import forecast_dataset
 
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.forecasting.files import latest_forecast, list_forecasts, open_forecast
-from nowcast.products.colormaps import TRANSPARENT, field_style
-from nowcast.products.frames import figure_title, lead_label, panel_leads
-from nowcast.products.graticule import graticule, lat_label, lon_label
-from nowcast.products.layout import choose_columns
-from nowcast.products.projection import GridProjection, map_grid
-from nowcast.products.storm import storm_from_attrs
+from nowcast.products.figures import (
+    choose_columns,
+    figure_title,
+    lead_label,
+    panel_leads,
+    storm_from_attrs,
+)
+from nowcast.products.maps import GridProjection, graticule, lat_label, lon_label, map_grid
+from nowcast.products.styles import TRANSPARENT, field_style
 
 INIT = datetime(2020, 10, 31, 10, tzinfo=UTC)
 ALBERS = pyproj.CRS("+proj=aea +lon_0=153.24 +lat_0=-27.718 +lat_1=-26.2 +lat_2=-29.3")

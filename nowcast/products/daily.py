@@ -1,5 +1,6 @@
 """The daily products: which forecasts each pipeline's sheet shows (00/06/12/18 UTC or nearest),
-the sheet itself (forecasts above, observations below, then scores) and the day's index.html."""
+the day's verification scores, the sheet itself (forecasts above, observations below, then
+scores) and the day's index.html."""
 
 from __future__ import annotations
 
@@ -32,18 +33,95 @@ from nowcast.forecasting.files import (
     read_observation,
     valid_times,
 )
-from nowcast.products.colormaps import FieldStyle, field_style
-from nowcast.products.forecast_figure import add_colorbar, save_png
-from nowcast.products.frames import forecast_frames, observation_frame, panel_leads
-from nowcast.products.layout import Rect, grid_layout
-from nowcast.products.mapdata import MapFeatures, map_features
-from nowcast.products.panels import add_map, decorate, draw_field, draw_storm
-from nowcast.products.projection import MapGrid, map_grid
-from nowcast.products.scores import DayScores, day_scores
-from nowcast.products.storm import storm_from_attrs
+from nowcast.products.figures import (
+    Rect,
+    add_colorbar,
+    add_map,
+    decorate,
+    draw_field,
+    draw_storm,
+    forecast_frames,
+    grid_layout,
+    observation_frame,
+    panel_leads,
+    save_png,
+    storm_from_attrs,
+)
+from nowcast.products.maps import MapFeatures, MapGrid, map_features, map_grid
+from nowcast.products.styles import FieldStyle, field_style
 from nowcast.settings.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+REQUIRED_COLUMNS = {"pipeline", "init_time", "lead_time", "method", "score", "value"}
+TABLE_NAMES = ("scores.parquet", "scores.csv")
+
+
+@dataclass(frozen=True)
+class DayScores:
+    """Mean scores (columns key, method, lead_h, value) or None, and where they came from."""
+
+    table: pd.DataFrame | None
+    note: str
+
+
+def read_score_table(folder: Path) -> tuple[pd.DataFrame | None, str]:
+    """The first readable `scores.parquet`/`scores.csv` in `folder`, or None and why not."""
+    for name in TABLE_NAMES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        except (ImportError, OSError, ValueError) as exc:
+            log.warning("could not read %s: %s", path, exc)
+            continue
+        missing = REQUIRED_COLUMNS - set(table.columns)
+        if missing:
+            log.warning("%s lacks columns %s", path, ", ".join(sorted(missing)))
+            continue
+        return table, f"scores from {path}"
+    return None, f"no verification scores table in {folder} (run `nowcast verify`)"
+
+
+def _lead_hours(column: pd.Series) -> pd.Series:
+    """Lead times in hours from integer minutes or timedelta text."""
+    numeric = pd.to_numeric(column, errors="coerce")
+    if numeric.notna().all():
+        return numeric / 60.0
+    return pd.to_timedelta(column).dt.total_seconds() / 3600.0
+
+
+def _score_key(row: pd.Series) -> str:
+    """`CSI (thr 1)`, `FSS (thr 1, 4 px)` or just the score's name."""
+    details = []
+    threshold = row.get("threshold")
+    if threshold is not None and pd.notna(threshold):
+        details.append(f"thr {float(threshold):g}")
+    scale = row.get("scale")
+    if scale is not None and pd.notna(scale) and float(scale) > 0:
+        details.append(f"{int(scale)} px")
+    return f"{row['score']} ({', '.join(details)})" if details else str(row["score"])
+
+
+def day_scores(folder: Path, pipeline: str, day: date) -> DayScores:
+    """Mean of each score over the day's inits of one pipeline, per method and lead time."""
+    table, note = read_score_table(folder)
+    if table is None:
+        return DayScores(None, note)
+    init = pd.to_datetime(table["init_time"], utc=True, errors="coerce")
+    rows = table[(table["pipeline"] == pipeline) & (init.dt.date == day)].copy()
+    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
+    rows = rows.dropna(subset=["value"])
+    if rows.empty:
+        return DayScores(None, f"no scores for {pipeline} on {day.isoformat()} ({note})")
+    rows["lead_h"] = _lead_hours(rows["lead_time"])
+    rows["key"] = rows.apply(_score_key, axis=1)
+    means = rows.groupby(["key", "method", "lead_h"], as_index=False)["value"].mean()
+    inits = rows["init_time"].nunique()
+    return DayScores(means, f"mean over {inits} init(s); {note}")
+
 
 SYNOPTIC_HOURS = (0, 6, 12, 18)
 MAX_OFFSET = timedelta(hours=3)
@@ -295,8 +373,6 @@ def index_html(day: date, entries: list[SheetEntry]) -> str:
         f"<footer><p>Made by nowcast {escape(__version__)}.</p></footer>\n</body></html>\n"
     )
 
-
-log = logging.getLogger(__name__)
 
 SHEET_DPI = 80
 
