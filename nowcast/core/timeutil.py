@@ -64,6 +64,11 @@ def iso(time: pd.Timestamp | datetime) -> str:
     return utc(time).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def iso_minutes(time: pd.Timestamp | datetime) -> str:
+    """ISO 8601 UTC to the minute, e.g. `2020-10-31T10:00Z`, as figures and pages show it."""
+    return utc(time).strftime("%Y-%m-%dT%H:%MZ")
+
+
 def short_duration(value: timedelta | pd.Timedelta) -> str:
     """A duration as people write it and `parse_duration` reads it: `1h`, `10min`, `1h30min`."""
     minutes = int(pd.Timedelta(value) / pd.Timedelta("1min"))

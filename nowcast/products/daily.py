@@ -9,7 +9,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from html import escape
 from pathlib import Path
 
@@ -22,11 +22,11 @@ from matplotlib.image import AxesImage
 
 from nowcast.core.errors import DataMissingError
 from nowcast.core.files import atomic_path
+from nowcast.core.timeutil import iso_minutes
 from nowcast.core.version import __version__
 from nowcast.forecasting.files import (
     ForecastFile,
     init_time,
-    iso_minutes,
     lead_times,
     list_forecasts,
     open_forecast,
@@ -145,7 +145,7 @@ def synoptic_inits(files: list[ForecastFile], day: date) -> list[ForecastFile]:
     same_day = [f for f in files if f.init_time.date() == day]
     chosen: list[ForecastFile] = []
     for hour in SYNOPTIC_HOURS:
-        target = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+        target = pd.Timestamp(day) + pd.Timedelta(hours=hour)
         near = [f for f in same_day if abs(f.init_time - target) <= MAX_OFFSET]
         if near:
             best = min(near, key=lambda f: (abs(f.init_time - target), f.init_time))
@@ -154,7 +154,9 @@ def synoptic_inits(files: list[ForecastFile], day: date) -> list[ForecastFile]:
     return chosen
 
 
-def observed_at(by_init: dict[datetime, ForecastFile], valid: datetime) -> xr.Dataset | None:
+def observed_at(
+    by_init: dict[pd.Timestamp, ForecastFile], valid: pd.Timestamp
+) -> xr.Dataset | None:
     """The observation at `valid`: the `observation` of the forecast initialised then, if any."""
     later = by_init.get(valid)
     if later is None:

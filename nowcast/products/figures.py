@@ -13,6 +13,7 @@ from pathlib import Path
 
 import cartopy.crs as ccrs
 import numpy as np
+import pandas as pd
 import xarray as xr
 from cartopy.mpl.geoaxes import GeoAxes
 from matplotlib import patheffects
@@ -23,14 +24,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.ticker import FormatStrFormatter
 
-from nowcast.forecasting.files import (
-    init_time,
-    iso_minutes,
-    lead_times,
-    pipeline_name,
-    utc,
-    valid_times,
-)
+from nowcast.core.timeutil import iso_minutes, utc
+from nowcast.forecasting.files import init_time, lead_times, pipeline_name, valid_times
 from nowcast.products.maps import GEODETIC, MapFeatures, MapGrid, graticule, map_features, map_grid
 from nowcast.products.styles import FieldStyle, field_style
 
@@ -108,7 +103,7 @@ class Storm:
     name: str
     lat: float
     lon: float
-    track: tuple[tuple[datetime, float, float], ...]
+    track: tuple[tuple[pd.Timestamp, float, float], ...]
 
     @property
     def label(self) -> str:
@@ -125,7 +120,7 @@ class Storm:
         return f"{lat} {lon}"
 
 
-def _track(raw: object) -> tuple[tuple[datetime, float, float], ...]:
+def _track(raw: object) -> tuple[tuple[pd.Timestamp, float, float], ...]:
     """Parse the `track` attribute: JSON list of [iso time, lat, lon]; empty when unreadable."""
     if not raw:
         return ()

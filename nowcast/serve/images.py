@@ -11,7 +11,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
-from nowcast.forecasting.files import iso_minutes, lead_times, valid_times
+from nowcast.core.timeutil import iso_minutes
+from nowcast.forecasting.files import lead_times, valid_times
 from nowcast.products.figures import add_colorbar, add_map, decorate, draw_field, lead_label
 from nowcast.products.maps import map_features, map_grid
 from nowcast.products.styles import field_style
