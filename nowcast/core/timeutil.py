@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
@@ -24,6 +24,11 @@ def utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
 def now_utc() -> pd.Timestamp:
     """The current wall-clock time as a tz-naive UTC Timestamp."""
     return utc(pd.Timestamp.now(tz="UTC"))
+
+
+def last_complete_day() -> date:
+    """Yesterday in UTC: the last day whose forecasts and observations are all in."""
+    return (now_utc() - pd.Timedelta(days=1)).date()
 
 
 def parse_duration(value: str | int | float | timedelta | pd.Timedelta) -> pd.Timedelta:
