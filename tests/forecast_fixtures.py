@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 
@@ -20,6 +20,8 @@ import pandas as pd
 import pyproj
 import pytest
 import xarray as xr
+
+from nowcast.core.timeutil import utc
 
 DATA = Path(
     os.environ.get("NOWCAST_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -68,7 +70,7 @@ def forecast_dataset(
     x: np.ndarray,
     y: np.ndarray,
     crs: pyproj.CRS,
-    init: datetime,
+    init: pd.Timestamp,
     field_attrs: dict[str, str],
     attrs: dict[str, object],
     shift_px: int = 2,
@@ -78,7 +80,7 @@ def forecast_dataset(
 
     The field moves `shift_px` pixels east per hour of lead time.
     """
-    naive = init.astimezone(UTC).replace(tzinfo=None)
+    init64 = utc(init).to_datetime64()
     leads = [np.timedelta64(m, "m").astype("timedelta64[ns]") for m in lead_minutes]
     shifts = [max(1, round(shift_px * m / 60)) for m in lead_minutes]
     frames = np.stack([shift_east(observation, pixels) for pixels in shifts])
@@ -97,8 +99,8 @@ def forecast_dataset(
         },
         coords={
             "lead_time": ("lead_time", leads),
-            "time": ("lead_time", [np.datetime64(naive, "ns") + lead for lead in leads]),
-            "forecast_reference_time": np.datetime64(naive, "ns"),
+            "time": ("lead_time", [init64 + lead for lead in leads]),
+            "forecast_reference_time": init64,
             "x": ("x", x, {"standard_name": x_name, "units": units}),
             "y": ("y", y, {"standard_name": y_name, "units": units.replace("east", "north")}),
         },
@@ -128,7 +130,7 @@ def bom_forecast(index: int = 60, factor: int = 1, pipeline: str = "bom-radar") 
     ny, nx = values.shape
     x = centres(float(meta["x1"]), step, nx)
     y = centres(float(meta["y2"]), -step, ny)
-    init = datetime.strptime(path.name[3:18], "%Y%m%d_%H%M%S").replace(tzinfo=UTC)
+    init = utc(datetime.strptime(path.name[3:18], "%Y%m%d_%H%M%S"))
     attrs = {
         "units": "mm",
         "standard_name": "precipitation_amount",
@@ -151,7 +153,7 @@ def saf_forecast(index: int = 20, factor: int = 4) -> xr.Dataset:
     ny, nx = values.shape
     x = centres(float(meta["x1"]), step, nx)
     y = centres(float(meta["y2"]), -step, ny)
-    init = datetime.strptime(path.stem.split("_")[-1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    init = utc(datetime.strptime(path.stem.split("_")[-1], "%Y%m%dT%H%M%SZ"))
     attrs = {
         "units": "mm/h",
         "standard_name": "rainfall_rate",
@@ -199,7 +201,7 @@ def typhoon_forecast(factor: int = 1) -> xr.Dataset:
         "storm_lon": float(centre.lng),
         "track": json.dumps(points),
     }
-    init = centre.time.to_pydatetime()
+    init = utc(centre.time)
     return forecast_dataset(kelvin, x, y, crs, init, attrs, info, shift_px=max(1, 3 // factor))
 
 
@@ -221,10 +223,10 @@ def write_forecast(ds: xr.Dataset, forecasts_dir: Path) -> Path:
     return path
 
 
-def shifted_init(ds: xr.Dataset, init: datetime) -> xr.Dataset:
+def shifted_init(ds: xr.Dataset, init: pd.Timestamp) -> xr.Dataset:
     """The same fields re-labelled with another init time (and valid times to match)."""
-    naive = np.datetime64(init.astimezone(UTC).replace(tzinfo=None), "ns")
+    init64 = utc(init).to_datetime64()
     return ds.assign_coords(
-        forecast_reference_time=naive,
-        time=("lead_time", naive + ds["lead_time"].values),
+        forecast_reference_time=init64,
+        time=("lead_time", init64 + ds["lead_time"].values),
     )

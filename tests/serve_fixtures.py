@@ -9,10 +9,11 @@ All times are fixed: CLOCK is "now" for the app.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyproj
 from forecast_fixtures import forecast_dataset, write_forecast
 
@@ -20,8 +21,8 @@ from nowcast.settings.config import OutputSettings, ScheduleSettings, Settings
 from nowcast.verify.runner import TABLE_FILE
 from nowcast.verify.table import ScoreRow, ScoreTable
 
-CLOCK = datetime(2024, 9, 1, 7, 10, tzinfo=UTC)
-NEWEST = datetime(2024, 9, 1, 7, 0, tzinfo=UTC)
+CLOCK = pd.Timestamp("2024-09-01T07:10")
+NEWEST = pd.Timestamp("2024-09-01T07:00")
 RADAR = "demo-radar"
 SATELLITE = "demo-ir"
 LEADS = (30, 60, 90, 120)
@@ -50,7 +51,7 @@ def blob(ny: int, nx: int, centre_x: float, peak: float) -> np.ndarray:
     return field
 
 
-def synthetic(pipeline: str, init: datetime, ny: int = 40, nx: int = 60) -> object:
+def synthetic(pipeline: str, init: pd.Timestamp, ny: int = 40, nx: int = 60) -> object:
     """One forecast dataset: rain (mm/h) or brightness temperature (K) over southern Japan."""
     x = np.linspace(128.0, 134.0, nx)
     y = np.linspace(35.0, 31.0, ny)

@@ -20,7 +20,7 @@ from ingest_fixtures import BOM, MCH, SAF, cli, write_settings
 from nowcast.data.archive import Archive
 from nowcast.data.sources.synthetic import Storm, SyntheticOptions
 from nowcast.data.transform import Transform
-from nowcast.products.colormaps import field_style
+from nowcast.products.styles import field_style
 
 KNMI = ("radar", "knmi-20100826")
 FMI = ("radar", "fmi-pgm-20160928")

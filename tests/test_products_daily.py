@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import cartopy.crs as ccrs
+import pandas as pd
 import pyproj
 import pytest
 import xarray as xr
@@ -22,9 +23,8 @@ from PIL import Image
 
 from nowcast.core.errors import DataMissingError
 from nowcast.forecasting.files import ForecastFile, list_forecasts
-from nowcast.products.daily import daily_cases, render_daily, synoptic_inits
-from nowcast.products.projection import map_grid
-from nowcast.products.scores import day_scores
+from nowcast.products.daily import daily_cases, day_scores, render_daily, synoptic_inits
+from nowcast.products.maps import map_grid
 from nowcast.settings.config import OutputSettings, Settings
 from nowcast.verify.table import ScoreRow, ScoreTable
 
@@ -32,11 +32,11 @@ DAY = date(2020, 10, 31)
 needs_bom = requires(BOM_DIR)
 
 
-def at(hour: int, minute: int = 0, day: int = 31) -> datetime:
-    return datetime(2020, 10, day, hour, minute, tzinfo=UTC)
+def at(hour: int, minute: int = 0, day: int = 31) -> pd.Timestamp:
+    return pd.Timestamp(2020, 10, day, hour, minute)
 
 
-def fake(init: datetime) -> ForecastFile:
+def fake(init: pd.Timestamp) -> ForecastFile:
     return ForecastFile(Path(f"bom-radar_{init:%Y%m%dT%H%MZ}.nc"), "bom-radar", init)
 
 
@@ -130,7 +130,7 @@ def test_render_daily_without_scores_or_forecasts(tmp_path: Path) -> None:
         render_daily(settings_in(tmp_path), DAY, pipelines=["saf-crr"])
 
 
-def recentred(ds: xr.Dataset, init: datetime, lat: float, lon: float) -> xr.Dataset:
+def recentred(ds: xr.Dataset, init: pd.Timestamp, lat: float, lon: float) -> xr.Dataset:
     """A storm-centred forecast moved to another init time and storm position."""
     moved = shifted_init(ds, init).assign_attrs(storm_lat=lat, storm_lon=lon)
     crs = pyproj.CRS(proj="aeqd", lat_0=lat, lon_0=lon, datum="WGS84")

@@ -10,8 +10,7 @@ import pytest
 from forecast_fixtures import BOM_DIR, bom_forecast, requires, shifted_init
 
 from nowcast.forecasting.files import init_time
-from nowcast.products.animation import write_gif
-from nowcast.products.forecast_figure import forecast_figure, save_png
+from nowcast.products.figures import forecast_figure, save_png, write_gif
 
 RENDERS = 100
 WARM_UP = 5

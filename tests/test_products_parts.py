@@ -2,26 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import cartopy.crs as ccrs
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
 import xarray as xr
 from forecast_fixtures import forecast_dataset
 
 from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.forecasting.files import latest_forecast, list_forecasts, open_forecast
-from nowcast.products.colormaps import TRANSPARENT, field_style
-from nowcast.products.frames import figure_title, lead_label, panel_leads
-from nowcast.products.graticule import graticule, lat_label, lon_label
-from nowcast.products.layout import choose_columns
-from nowcast.products.projection import GridProjection, map_grid
-from nowcast.products.storm import storm_from_attrs
+from nowcast.forecasting.files import (
+    init_time,
+    latest_forecast,
+    list_forecasts,
+    open_forecast,
+    valid_times,
+    write_netcdf,
+    write_zarr,
+)
+from nowcast.products.figures import (
+    choose_columns,
+    figure_title,
+    lead_label,
+    panel_leads,
+    storm_from_attrs,
+)
+from nowcast.products.maps import GridProjection, graticule, lat_label, lon_label, map_grid
+from nowcast.products.styles import TRANSPARENT, field_style
 
-INIT = datetime(2020, 10, 31, 10, tzinfo=UTC)
+INIT = pd.Timestamp("2020-10-31T10:00")
 ALBERS = pyproj.CRS("+proj=aea +lon_0=153.24 +lat_0=-27.718 +lat_1=-26.2 +lat_2=-29.3")
 GEOS = pyproj.CRS("+proj=geos +a=6378137 +b=6356752.3 +lon_0=0 +h=35785863")
 
@@ -142,7 +154,7 @@ def test_titles_and_storm() -> None:
     )
     storm = storm_from_attrs(ds)
     assert storm.label == "BANYAN (202224)" and storm.position == "8.6°N 128.0°W"
-    assert storm.track[0][0] == datetime(2022, 11, 11, 11, tzinfo=UTC)
+    assert storm.track[0][0] == pd.Timestamp("2022-11-11T11:00")
     assert "storm BANYAN (202224) at 8.6°N 128.0°W" in figure_title(ds, storm)
     ds.attrs["track"] = "not json"
     assert storm_from_attrs(ds).track == ()
@@ -166,10 +178,27 @@ def test_forecast_discovery(tmp_path: Path) -> None:
         "bom-radar_20201031T1000Z.nc",
     ]
     assert latest_forecast(tmp_path).path.name == "bom-radar_20201031T1000Z.nc"
-    assert latest_forecast(tmp_path, "saf-crr").init_time == datetime(
-        2020, 10, 31, 9, 30, tzinfo=UTC
-    )
+    assert latest_forecast(tmp_path, "saf-crr").init_time == pd.Timestamp("2020-10-31T09:30")
     with pytest.raises(DataMissingError, match="no forecast files in .*typhoon"):
         latest_forecast(tmp_path, "typhoon")
     with pytest.raises(ConfigError, match="not a readable NetCDF"):
         open_forecast(tmp_path / "saf-crr" / "saf-crr_latest.nc")
+
+
+def test_init_time_is_naive_utc_and_round_trips(tmp_path: Path) -> None:
+    """Times follow the package convention (tz-naive UTC Timestamps) from name to file and back."""
+    ds = dataset(ALBERS, centres(0, 1e4, 4), centres(1e4, 0, 4))
+    path = write_netcdf(ds, tmp_path / "p")
+    assert path.name == "p_20201031T1000Z_persistence.nc"
+    (found,) = list_forecasts(tmp_path)
+    assert isinstance(found.init_time, pd.Timestamp) and found.init_time.tzinfo is None
+    assert found.init_time == INIT
+    stored = open_forecast(found.path)
+    assert init_time(stored) == INIT and init_time(stored).tzinfo is None
+    assert valid_times(stored)[0] == INIT + pd.Timedelta(hours=1)
+    assert all(t.tzinfo is None for t in valid_times(stored))
+    with xr.open_dataset(path, decode_times=False) as raw:
+        assert raw["forecast_reference_time"].attrs["units"] == "minutes since 1970-01-01"
+        assert int(raw["forecast_reference_time"]) == INIT.value // 60_000_000_000
+    group = write_zarr(ds, tmp_path / "forecasts.zarr")
+    assert group == tmp_path / "forecasts.zarr" / "p" / "20201031T1000Z_persistence"

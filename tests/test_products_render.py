@@ -24,9 +24,9 @@ from PIL import Image
 
 import nowcast.products.render as render_module
 from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.products.colormaps import RAIN_COLOURS
-from nowcast.products.forecast_figure import forecast_figure
+from nowcast.products.figures import forecast_figure
 from nowcast.products.render import render_forecast
+from nowcast.products.styles import RAIN_COLOURS
 
 PixelBox = tuple[int, int, int, int]
 

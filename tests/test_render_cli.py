@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 from forecast_fixtures import BOM_DIR, bom_forecast, requires, shifted_init, write_forecast
 from typer.testing import CliRunner
 
@@ -50,7 +50,7 @@ def test_bad_date_is_a_usage_error(tmp_path: Path) -> None:
 def test_latest_forecast_goes_to_products_folder(tmp_path: Path) -> None:
     base = bom_forecast(60, factor=8)
     for hour in (9, 10):
-        init = datetime(2020, 10, 31, hour, tzinfo=UTC)
+        init = pd.Timestamp(2020, 10, 31, hour)
         write_forecast(shifted_init(base, init), tmp_path / "forecasts")
     result = invoke(tmp_path, "render", "--forecast", "latest")
     assert result.exit_code == 0, result.output
@@ -77,9 +77,7 @@ def test_explicit_file_one_format_custom_folder(tmp_path: Path) -> None:
 def test_daily_sheet_through_cli(tmp_path: Path) -> None:
     base = bom_forecast(60, factor=8)
     for hour in (0, 1, 6):
-        write_forecast(
-            shifted_init(base, datetime(2020, 10, 31, hour, tzinfo=UTC)), tmp_path / "forecasts"
-        )
+        write_forecast(shifted_init(base, pd.Timestamp(2020, 10, 31, hour)), tmp_path / "forecasts")
     result = invoke(tmp_path, "render", "--daily", "--date", "2020-10-31")
     assert result.exit_code == 0, result.output
     index = tmp_path / "products" / "daily" / "2020-10-31" / "index.html"

@@ -108,10 +108,11 @@ def test_jobs_fire_and_a_failing_job_does_not_stop_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The clock stands at 12:30 UTC yesterday, so the forecast is a 12 UTC one for the daily
-    # sheet whatever the time of day the test runs; the daily job runs "the next day".
+    # sheet whatever the time of day the test runs; the daily job runs "the next day", so the
+    # last complete day is the frozen clock's.
     frozen = now_utc().floor("D") - pd.Timedelta(hours=11, minutes=30)
     monkeypatch.setattr(ingest, "now_utc", lambda: frozen)
-    monkeypatch.setattr(jobs, "now_utc", lambda: frozen + pd.Timedelta(days=1))
+    monkeypatch.setattr(jobs, "last_complete_day", lambda: frozen.date())
     config = make_site(tmp_path, ["demo", "flaky"], frozen)
     settings = load_settings(config, environ={})
     tiny_checkpoint(settings.output.checkpoints / "demo")

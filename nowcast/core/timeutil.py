@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
@@ -24,6 +24,11 @@ def utc(value: datetime | str | pd.Timestamp) -> pd.Timestamp:
 def now_utc() -> pd.Timestamp:
     """The current wall-clock time as a tz-naive UTC Timestamp."""
     return utc(pd.Timestamp.now(tz="UTC"))
+
+
+def last_complete_day() -> date:
+    """Yesterday in UTC: the last day whose forecasts and observations are all in."""
+    return (now_utc() - pd.Timedelta(days=1)).date()
 
 
 def parse_duration(value: str | int | float | timedelta | pd.Timedelta) -> pd.Timedelta:
@@ -62,6 +67,11 @@ def floor_time(time: pd.Timestamp, cadence: pd.Timedelta) -> pd.Timestamp:
 def iso(time: pd.Timestamp | datetime) -> str:
     """ISO 8601 UTC with a trailing Z, as used in logs, ledgers and file names."""
     return utc(time).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def iso_minutes(time: pd.Timestamp | datetime) -> str:
+    """ISO 8601 UTC to the minute, e.g. `2020-10-31T10:00Z`, as figures and pages show it."""
+    return utc(time).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def short_duration(value: timedelta | pd.Timedelta) -> str:

@@ -37,6 +37,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from nowcast.core.errors import DataMissingError, NowcastError
+from nowcast.core.jsonsafe import json_safe
 from nowcast.core.timeutil import iso, now_utc, parse_duration
 from nowcast.data.grid import GRID_MAPPING
 from nowcast.data.history import select_history
@@ -165,17 +166,6 @@ def _time_chunk(ny: int, nx: int) -> int:
 def _nanoseconds(times: Any) -> np.ndarray:
     """Valid times as int64 nanoseconds since 1970 (tz-naive UTC)."""
     return np.asarray(pd.DatetimeIndex(times).as_unit("ns").asi8, dtype=np.int64)
-
-
-def _json_safe(value: Any) -> Any:
-    """Attribute values Zarr can write as JSON (numpy scalars and arrays become Python)."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray | list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def legacy_transform(attrs: Mapping[str, Any]) -> Transform | None:
@@ -463,7 +453,7 @@ class Archive:
             data_attrs["coordinates"] = " ".join(coordinates)
         if GRID_MAPPING in frames.coords:
             data_attrs["grid_mapping"] = GRID_MAPPING
-        data.attrs.put(_json_safe(data_attrs))
+        data.attrs.put(json_safe(data_attrs))
         time = create_array(node, "time", shape=(0,), chunks=(TIME_CHUNK,), dtype="int64")
         time.attrs.put({**TIME_ATTRS, DIMS: ["time"]})
         for key in FIXED:
@@ -472,16 +462,16 @@ class Archive:
                 stored = create_array(
                     node, key, data=coord.values, compressor=COMPRESSOR, fill_value=None
                 )
-                stored.attrs.put(_json_safe({**coord.attrs, DIMS: list(coord.dims)}))
+                stored.attrs.put(json_safe({**coord.attrs, DIMS: list(coord.dims)}))
         for key in ALONG_TIME:
             if key in frames.coords:
                 stored = create_array(node, key, shape=(0,), chunks=(TIME_CHUNK,), dtype="float32")
-                stored.attrs.put(_json_safe({**frames[key].attrs, DIMS: ["time"]}))
+                stored.attrs.put(json_safe({**frames[key].attrs, DIMS: ["time"]}))
         if GRID_MAPPING in frames.coords:
             crs = create_array(node, GRID_MAPPING, shape=(), dtype="int32")
-            crs.attrs.put(_json_safe({**frames[GRID_MAPPING].attrs, DIMS: []}))
+            crs.attrs.put(json_safe({**frames[GRID_MAPPING].attrs, DIMS: []}))
         group_attrs = {"Conventions": "CF-1.8", **attrs, VARIABLE: name, "created": iso(now_utc())}
-        node.attrs.put(_json_safe({**group_attrs, COMMITTED: 0}))
+        node.attrs.put(json_safe({**group_attrs, COMMITTED: 0}))
         return node
 
     def _append_locked(

@@ -9,7 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.core.errors import DataMissingError
-from nowcast.core.timeutil import iso
+from nowcast.core.timeutil import iso, utc
 
 FILL_METHODS = ("persistence", "linear")
 MAX_FILL_SHARE = 0.25  # --fill refuses a window with more than this share of invented frames
@@ -44,7 +44,7 @@ def select_history(
     if series.sizes.get("time", 0) == 0:
         raise DataMissingError("the archive holds no frames for this pipeline yet")
     available = pd.DatetimeIndex(series.time.values)
-    end = available[-1] if at is None else pd.Timestamp(at).tz_localize(None)
+    end = available[-1] if at is None else utc(at)
     wanted = expected_times(end, frames, cadence)
     missing = wanted.difference(available)
     if len(missing) == len(wanted):

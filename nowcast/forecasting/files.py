@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from filelock import FileLock
 
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.files import atomic_path
-from nowcast.core.timeutil import iso
+from nowcast.core.timeutil import iso, utc
 from nowcast.core.version import __version__
 from nowcast.data.archive import LOCK_SUFFIX, STORM_ATTRS, ZARR3, ZARR_FORMAT, consolidate
 from nowcast.data.grid import GRID_MAPPING, cf_attrs, crs_of
@@ -207,7 +207,7 @@ class ForecastFile:
 
     path: Path
     pipeline: str
-    init_time: datetime
+    init_time: pd.Timestamp
     method: str = ""
 
 
@@ -220,7 +220,7 @@ def parse_forecast_name(path: Path) -> ForecastFile | None:
     if path.suffix != ".nc" or match is None:
         return None
     try:
-        init = datetime.strptime(match["stamp"], STAMP).replace(tzinfo=UTC)
+        init = utc(datetime.strptime(match["stamp"], STAMP))
     except ValueError:
         return None
     return ForecastFile(path, match["pipeline"], init, match["method"] or "")
@@ -266,21 +266,14 @@ def open_forecast(path: Path) -> xr.Dataset:
     return ds
 
 
-def utc(value: np.datetime64 | datetime | pd.Timestamp) -> datetime:
-    """A timezone-aware UTC datetime from a numpy, pandas or naive (UTC) datetime."""
-    stamp = pd.Timestamp(value)
-    stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
-    return stamp.to_pydatetime()
-
-
-def init_time(ds: xr.Dataset) -> datetime:
+def init_time(ds: xr.Dataset) -> pd.Timestamp:
     """The forecast's init (reference) time, UTC."""
-    return utc(ds["forecast_reference_time"].values)
+    return utc(pd.Timestamp(ds["forecast_reference_time"].values))
 
 
-def valid_times(ds: xr.Dataset) -> list[datetime]:
+def valid_times(ds: xr.Dataset) -> list[pd.Timestamp]:
     """The valid time of each lead time, UTC."""
-    return [utc(value) for value in ds["time"].values]
+    return [utc(pd.Timestamp(value)) for value in ds["time"].values]
 
 
 def lead_times(ds: xr.Dataset) -> list[timedelta]:
@@ -296,11 +289,6 @@ def pipeline_name(ds: xr.Dataset) -> str:
 def product_stem(ds: xr.Dataset) -> str:
     """Deterministic product file stem: the forecast file's, `<pipeline>_<init>_<method>`."""
     return forecast_stem(ds)
-
-
-def iso_minutes(moment: datetime) -> str:
-    """ISO 8601 UTC to the minute, e.g. `2020-10-31T10:00Z`."""
-    return utc(moment).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def read_observation(path: Path) -> xr.Dataset:

@@ -1,5 +1,6 @@
 """The daily products: which forecasts each pipeline's sheet shows (00/06/12/18 UTC or nearest),
-the sheet itself (forecasts above, observations below, then scores) and the day's index.html."""
+the day's verification scores, the sheet itself (forecasts above, observations below, then
+scores) and the day's index.html."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from html import escape
 from pathlib import Path
 
@@ -21,29 +22,106 @@ from matplotlib.image import AxesImage
 
 from nowcast.core.errors import DataMissingError
 from nowcast.core.files import atomic_path
+from nowcast.core.timeutil import iso_minutes
 from nowcast.core.version import __version__
 from nowcast.forecasting.files import (
     ForecastFile,
     init_time,
-    iso_minutes,
     lead_times,
     list_forecasts,
     open_forecast,
     read_observation,
     valid_times,
 )
-from nowcast.products.colormaps import FieldStyle, field_style
-from nowcast.products.forecast_figure import add_colorbar, save_png
-from nowcast.products.frames import forecast_frames, observation_frame, panel_leads
-from nowcast.products.layout import Rect, grid_layout
-from nowcast.products.mapdata import MapFeatures, map_features
-from nowcast.products.panels import add_map, decorate, draw_field, draw_storm
-from nowcast.products.projection import MapGrid, map_grid
-from nowcast.products.scores import DayScores, day_scores
-from nowcast.products.storm import storm_from_attrs
+from nowcast.products.figures import (
+    Rect,
+    add_colorbar,
+    add_map,
+    decorate,
+    draw_field,
+    draw_storm,
+    forecast_frames,
+    grid_layout,
+    observation_frame,
+    panel_leads,
+    save_png,
+    storm_from_attrs,
+)
+from nowcast.products.maps import MapFeatures, MapGrid, map_features, map_grid
+from nowcast.products.styles import FieldStyle, field_style
 from nowcast.settings.config import Settings
 
 log = logging.getLogger(__name__)
+
+
+REQUIRED_COLUMNS = {"pipeline", "init_time", "lead_time", "method", "score", "value"}
+TABLE_NAMES = ("scores.parquet", "scores.csv")
+
+
+@dataclass(frozen=True)
+class DayScores:
+    """Mean scores (columns key, method, lead_h, value) or None, and where they came from."""
+
+    table: pd.DataFrame | None
+    note: str
+
+
+def read_score_table(folder: Path) -> tuple[pd.DataFrame | None, str]:
+    """The first readable `scores.parquet`/`scores.csv` in `folder`, or None and why not."""
+    for name in TABLE_NAMES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        except (ImportError, OSError, ValueError) as exc:
+            log.warning("could not read %s: %s", path, exc)
+            continue
+        missing = REQUIRED_COLUMNS - set(table.columns)
+        if missing:
+            log.warning("%s lacks columns %s", path, ", ".join(sorted(missing)))
+            continue
+        return table, f"scores from {path}"
+    return None, f"no verification scores table in {folder} (run `nowcast verify`)"
+
+
+def _lead_hours(column: pd.Series) -> pd.Series:
+    """Lead times in hours from integer minutes or timedelta text."""
+    numeric = pd.to_numeric(column, errors="coerce")
+    if numeric.notna().all():
+        return numeric / 60.0
+    return pd.to_timedelta(column).dt.total_seconds() / 3600.0
+
+
+def _score_key(row: pd.Series) -> str:
+    """`CSI (thr 1)`, `FSS (thr 1, 4 px)` or just the score's name."""
+    details = []
+    threshold = row.get("threshold")
+    if threshold is not None and pd.notna(threshold):
+        details.append(f"thr {float(threshold):g}")
+    scale = row.get("scale")
+    if scale is not None and pd.notna(scale) and float(scale) > 0:
+        details.append(f"{int(scale)} px")
+    return f"{row['score']} ({', '.join(details)})" if details else str(row["score"])
+
+
+def day_scores(folder: Path, pipeline: str, day: date) -> DayScores:
+    """Mean of each score over the day's inits of one pipeline, per method and lead time."""
+    table, note = read_score_table(folder)
+    if table is None:
+        return DayScores(None, note)
+    init = pd.to_datetime(table["init_time"], utc=True, errors="coerce")
+    rows = table[(table["pipeline"] == pipeline) & (init.dt.date == day)].copy()
+    rows["value"] = pd.to_numeric(rows["value"], errors="coerce")
+    rows = rows.dropna(subset=["value"])
+    if rows.empty:
+        return DayScores(None, f"no scores for {pipeline} on {day.isoformat()} ({note})")
+    rows["lead_h"] = _lead_hours(rows["lead_time"])
+    rows["key"] = rows.apply(_score_key, axis=1)
+    means = rows.groupby(["key", "method", "lead_h"], as_index=False)["value"].mean()
+    inits = rows["init_time"].nunique()
+    return DayScores(means, f"mean over {inits} init(s); {note}")
+
 
 SYNOPTIC_HOURS = (0, 6, 12, 18)
 MAX_OFFSET = timedelta(hours=3)
@@ -67,7 +145,7 @@ def synoptic_inits(files: list[ForecastFile], day: date) -> list[ForecastFile]:
     same_day = [f for f in files if f.init_time.date() == day]
     chosen: list[ForecastFile] = []
     for hour in SYNOPTIC_HOURS:
-        target = datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+        target = pd.Timestamp(day) + pd.Timedelta(hours=hour)
         near = [f for f in same_day if abs(f.init_time - target) <= MAX_OFFSET]
         if near:
             best = min(near, key=lambda f: (abs(f.init_time - target), f.init_time))
@@ -76,7 +154,9 @@ def synoptic_inits(files: list[ForecastFile], day: date) -> list[ForecastFile]:
     return chosen
 
 
-def observed_at(by_init: dict[datetime, ForecastFile], valid: datetime) -> xr.Dataset | None:
+def observed_at(
+    by_init: dict[pd.Timestamp, ForecastFile], valid: pd.Timestamp
+) -> xr.Dataset | None:
     """The observation at `valid`: the `observation` of the forecast initialised then, if any."""
     later = by_init.get(valid)
     if later is None:
@@ -295,8 +375,6 @@ def index_html(day: date, entries: list[SheetEntry]) -> str:
         f"<footer><p>Made by nowcast {escape(__version__)}.</p></footer>\n</body></html>\n"
     )
 
-
-log = logging.getLogger(__name__)
 
 SHEET_DPI = 80
 

@@ -11,8 +11,7 @@ import xarray as xr
 from nowcast.core.errors import ConfigError
 from nowcast.core.files import atomic_path
 from nowcast.forecasting.files import check_forecast, open_forecast, product_stem
-from nowcast.products.animation import write_gif
-from nowcast.products.forecast_figure import forecast_figure, save_png
+from nowcast.products.figures import forecast_figure, save_png, write_gif
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from nowcast.core.errors import ConfigError, DataMissingError, error_with_code
-from nowcast.core.timeutil import iso, now_utc, parse_when
+from nowcast.core.timeutil import iso, last_complete_day, parse_when
 from nowcast.data.ingest import run_ingest
 from nowcast.data.pipeline import load_pipeline
 from nowcast.forecasting.run import ForecastRequest, run_forecast
@@ -118,6 +118,6 @@ def verify_job(config: str | None, archive: str | None) -> list[Outcome]:
 def daily_job(config: str | None, archive: str | None) -> list[Outcome]:
     """Render yesterday's (UTC) daily product for the configured pipelines."""
     settings = job_settings(config, archive)
-    day = (now_utc() - pd.Timedelta(days=1)).date()
+    day = last_complete_day()
     index = render_daily(settings, day, pipelines=settings.pipelines)
     return [Outcome("daily", "ok", f"{day.isoformat()}: {index}")]

@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from nowcast.core.timeutil import iso_minutes
 from nowcast.core.version import __version__
 from nowcast.forecasting.files import lead_times, valid_times
 from nowcast.serve.catalog import Entry
-from nowcast.serve.context import ServeContext, iso
+from nowcast.serve.context import ServeContext
 from nowcast.serve.images import style_label
 
 
@@ -30,7 +31,7 @@ def status_data(serve: ServeContext) -> dict[str, Any]:
     names = serve.catalog.pipelines()
     return {
         "version": __version__,
-        "now": iso(serve.clock()),
+        "now": iso_minutes(serve.clock()),
         "revision": serve.catalog.revision(),
         "pipelines": names,
         "forecasts": sum(len(serve.catalog.forecasts(n) or []) for n in names),
@@ -43,7 +44,7 @@ def pipelines_data(serve: ServeContext) -> dict[str, Any]:
     scheduler = serve.scheduler()
     cards = [serve.card(name, scheduler) for name in serve.catalog.pipelines()]
     return {
-        "now": iso(serve.clock()),
+        "now": iso_minutes(serve.clock()),
         "revision": serve.catalog.revision(),
         "scheduler": {k: scheduler.get(k) for k in ("state", "alive_at", "last_error")},
         "pipelines": [card for card in cards if card is not None],
@@ -56,8 +57,8 @@ def forecast_data(serve: ServeContext, entry: Entry) -> dict[str, Any]:
     frames = [
         {
             "kind": "observed",
-            "time": iso(past.init_time),
-            "label": f"observed {iso(past.init_time)}",
+            "time": iso_minutes(past.init_time),
+            "label": f"observed {iso_minutes(past.init_time)}",
             "url": f"/frames/{past.id}/observation.png",
         }
         for past in serve.history(entry)
@@ -65,8 +66,8 @@ def forecast_data(serve: ServeContext, entry: Entry) -> dict[str, Any]:
     frames.append(
         {
             "kind": "observed",
-            "time": iso(entry.init_time),
-            "label": f"observed {iso(entry.init_time)} (init)",
+            "time": iso_minutes(entry.init_time),
+            "label": f"observed {iso_minutes(entry.init_time)} (init)",
             "url": f"/frames/{entry.id}/observation.png",
         }
     )
@@ -76,8 +77,8 @@ def forecast_data(serve: ServeContext, entry: Entry) -> dict[str, Any]:
             {
                 "kind": "forecast",
                 "lead_minutes": minutes,
-                "time": iso(valid),
-                "label": f"+{minutes} min, valid {iso(valid)}",
+                "time": iso_minutes(valid),
+                "label": f"+{minutes} min, valid {iso_minutes(valid)}",
                 "url": f"/frames/{entry.id}/lead-{index}.png",
             }
         )
@@ -144,7 +145,7 @@ def api_pipeline(request: Request) -> JSONResponse:
         return not_found(f"pipeline {name!r}")
     entries = serve.catalog.forecasts(name) or []
     card["forecast_list"] = [
-        {"id": e.id, "init_time": iso(e.init_time), "page": f"/forecasts/{e.id}"}
+        {"id": e.id, "init_time": iso_minutes(e.init_time), "page": f"/forecasts/{e.id}"}
         for e in reversed(entries)
     ]
     return JSONResponse(card)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -13,8 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from nowcast.core.timeutil import now_utc
 from nowcast.serve import api, files, pages
-from nowcast.serve.context import ServeContext, utc_now
+from nowcast.serve.context import ServeContext
 from nowcast.serve.files import ImageCache
 from nowcast.serve.security import EncodedPathGuard, TokenMiddleware
 from nowcast.settings.config import Settings
@@ -34,7 +35,7 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
 def create_app(
     settings: Settings,
     token: str | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Callable[[], pd.Timestamp] = now_utc,
 ) -> Starlette:
     """The app over these settings' forecast, product and verification folders.
 

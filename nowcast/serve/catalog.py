@@ -12,9 +12,9 @@ import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 import xarray as xr
 
 from nowcast.forecasting.files import ForecastFile, open_forecast, parse_forecast_name
@@ -32,7 +32,7 @@ class Entry:
 
     id: str
     pipeline: str
-    init_time: datetime
+    init_time: pd.Timestamp
     mtime_ns: int
     path: Path
 

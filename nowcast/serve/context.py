@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
+import pandas as pd
+
+from nowcast.core.timeutil import iso_minutes, now_utc
 from nowcast.serve.catalog import Catalog, Entry
 from nowcast.serve.health import pipeline_jobs, scheduler_state
 from nowcast.serve.scores import Scores
@@ -16,22 +19,12 @@ HISTORY = timedelta(hours=8)
 HISTORY_FRAMES = 8
 
 
-def utc_now() -> datetime:
-    """The current time, UTC (the default clock; tests pass a fixed one)."""
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 UTC to the minute, e.g. `2024-09-01T06:00Z`."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
-
-
 @dataclass
 class ServeContext:
     """The state of one running app."""
 
     settings: Settings
-    clock: Callable[[], datetime] = utc_now
+    clock: Callable[[], pd.Timestamp] = now_utc
     catalog: Catalog = field(init=False)
     scores: Scores = field(init=False)
 
@@ -46,13 +39,13 @@ class ServeContext:
             return f"/files/products/{entry.pipeline}/{name}"
         return None
 
-    def summary(self, entry: Entry, now: datetime) -> dict[str, Any]:
+    def summary(self, entry: Entry, now: pd.Timestamp) -> dict[str, Any]:
         """A forecast as cards and lists show it."""
         details = self.catalog.details(entry)
         return {
             "id": entry.id,
             "pipeline": entry.pipeline,
-            "init_time": iso(entry.init_time),
+            "init_time": iso_minutes(entry.init_time),
             "age_minutes": round((now - entry.init_time).total_seconds() / 60),
             "method": details.method,
             "model": details.model,

@@ -7,8 +7,10 @@ cut down to their last part, and pid, host and archive path are left out.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+import pandas as pd
 
 from nowcast.scheduler.heartbeat import heartbeat_path, read_heartbeat
 from nowcast.scheduler.view import SILENT_AFTER_S
@@ -25,7 +27,7 @@ def scrub(text: str) -> str:
 def _parse(at: str | None) -> datetime | None:
     """A heartbeat time (`%Y-%m-%dT%H:%M:%SZ`) as UTC, or None."""
     try:
-        return datetime.strptime(at or "", "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(at or "", "%Y-%m-%dT%H:%M:%SZ")
     except ValueError:
         return None
 
@@ -37,7 +39,7 @@ def _event(entry: dict[str, Any] | None) -> dict[str, str] | None:
     return {"at": str(entry.get("at", "")), "summary": scrub(str(entry.get("summary", "")))}
 
 
-def scheduler_state(settings: Settings, now: datetime) -> dict[str, Any]:
+def scheduler_state(settings: Settings, now: pd.Timestamp) -> dict[str, Any]:
     """`{state, alive_at, started_at, stopped_at, last_error, jobs}`; state `absent` if none."""
     data = read_heartbeat(heartbeat_path(settings))
     if data is None:

@@ -11,13 +11,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
-from nowcast.forecasting.files import iso_minutes, lead_times, valid_times
-from nowcast.products.colormaps import field_style
-from nowcast.products.forecast_figure import add_colorbar
-from nowcast.products.frames import lead_label
-from nowcast.products.mapdata import map_features
-from nowcast.products.panels import add_map, decorate, draw_field
-from nowcast.products.projection import map_grid
+from nowcast.core.timeutil import iso_minutes
+from nowcast.forecasting.files import lead_times, valid_times
+from nowcast.products.figures import add_colorbar, add_map, decorate, draw_field, lead_label
+from nowcast.products.maps import map_features, map_grid
+from nowcast.products.styles import field_style
 
 FRAME_WIDTH_IN = 5.0
 FRAME_DPI = 90

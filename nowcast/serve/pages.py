@@ -12,9 +12,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
+from nowcast.core.timeutil import iso_minutes
 from nowcast.core.version import __version__
 from nowcast.serve.api import ctx, daily_data, forecast_data, pipelines_data, scores_data
-from nowcast.serve.context import ServeContext, iso
+from nowcast.serve.context import ServeContext
 
 BASE = Template((Path(__file__).parent / "templates" / "base.html").read_text(encoding="utf-8"))
 STATE_CLASS = {"running": "ok", "stopped": "warn", "silent": "bad", "absent": "muted"}
@@ -26,7 +27,7 @@ def page(serve: ServeContext, title: str, body: str, status: int = 200) -> HTMLR
         title=escape(title),
         body=body,
         revision=escape(serve.catalog.revision()),
-        now=escape(iso(serve.clock())),
+        now=escape(iso_minutes(serve.clock())),
         version=escape(__version__),
     )
     return HTMLResponse(html, status_code=status)

@@ -6,12 +6,12 @@ import logging
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime
 
+import pandas as pd
 import uvicorn
 
+from nowcast.core.timeutil import now_utc
 from nowcast.serve.app import create_app
-from nowcast.serve.context import utc_now
 from nowcast.settings.config import Settings
 
 
@@ -33,7 +33,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 def make_server(
     settings: Settings,
     token: str | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    clock: Callable[[], pd.Timestamp] = now_utc,
 ) -> uvicorn.Server:
     """A uvicorn server for the app, with uvicorn's own logs kept to warnings."""
     config = uvicorn.Config(
@@ -57,7 +57,7 @@ class BackgroundServer:
         self,
         settings: Settings,
         token: str | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        clock: Callable[[], pd.Timestamp] = now_utc,
     ) -> None:
         self.sock = bind_socket("127.0.0.1", 0)
         self.port = self.sock.getsockname()[1]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from nowcast.core.files import write_text_atomic
+from nowcast.core.jsonsafe import json_safe
 from nowcast.core.metrics import CONVENTION
 
 
@@ -69,7 +70,7 @@ def write_card(folder: Path, card: dict[str, Any]) -> tuple[Path, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in (
-        ("card.json", json.dumps(card, indent=2, default=str) + "\n"),
+        ("card.json", json.dumps(json_safe(card), indent=2) + "\n"),
         ("card.md", card_markdown(card)),
     ):
         written.append(write_text_atomic(folder / name, text))

@@ -111,8 +111,7 @@ def run_verify(
     files = [
         f
         for f in list_forecasts(settings.output.forecasts)
-        if (since is None or pd.Timestamp(f.init_time).tz_localize(None) >= since)
-        and (until is None or pd.Timestamp(f.init_time).tz_localize(None) <= until)
+        if (since is None or f.init_time >= since) and (until is None or f.init_time <= until)
     ]
     report.found = len(files)
     groups = set(archive.groups())

@@ -9,20 +9,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from nowcast.cli.console import table_console, when
 from nowcast.cli.state import app_state
 from nowcast.core.errors import error_with_code
 
 if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help stays fast
-    import pandas as pd
-
     from nowcast.data.ingest import IngestReport
-
-TABLE_WIDTH = 120
-
-
-def _when(time: pd.Timestamp | None) -> str:
-    """A compact UTC time for tables."""
-    return time.strftime("%Y-%m-%d %H:%MZ") if time is not None else "-"
 
 
 def summary_table(report: IngestReport) -> Table:
@@ -37,7 +29,7 @@ def summary_table(report: IngestReport) -> Table:
     for p in report.pipelines:
         count = len(p.planned) if report.dry_run else p.fetched
         groups = f" ({len(p.groups)} groups)" if len(p.groups) > 1 else ""
-        coverage = f"{_when(p.start)} .. {_when(p.end)}{groups}" if p.start is not None else "-"
+        coverage = f"{when(p.start)} .. {when(p.end)}{groups}" if p.start is not None else "-"
         table.add_row(
             p.name,
             str(count),
@@ -148,7 +140,7 @@ def ingest(
             )
         finally:
             backfill.close()
-    console = Console(width=None if Console().is_terminal else TABLE_WIDTH)
+    console = table_console()
     console.print(summary_table(report))
     if report.dry_run:
         for p in report.pipelines:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 
@@ -23,7 +23,9 @@ class ProductFormat(StrEnum):
 def _parse_day(text: str | None) -> date:
     """`YYYY-MM-DD`, or yesterday (UTC, the last complete day) when not given."""
     if text is None:
-        return datetime.now(UTC).date() - timedelta(days=1)
+        from nowcast.core.timeutil import last_complete_day
+
+        return last_complete_day()
     try:
         return date.fromisoformat(text)
     except ValueError:

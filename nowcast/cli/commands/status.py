@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from nowcast.cli.console import table_console, when
 from nowcast.cli.state import app_state
 from nowcast.core.errors import DataMissingError
 
@@ -18,12 +18,6 @@ if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help 
     from nowcast.settings.config import Settings
 
 MAX_ROWS = 30
-TABLE_WIDTH = 120
-
-
-def _when(time: pd.Timestamp | None) -> str:
-    """A compact UTC time for tables."""
-    return time.strftime("%Y-%m-%d %H:%MZ") if time is not None else "-"
 
 
 def _cadence(step: pd.Timedelta | None) -> str:
@@ -45,8 +39,8 @@ def archive_table(rows: list[GroupSummary]) -> Table:
             row.group,
             f"{row.variable} [{row.units}]" if row.units else row.variable,
             str(row.frames),
-            _when(row.start),
-            _when(row.end),
+            when(row.start),
+            when(row.end),
             _cadence(row.cadence),
             gaps,
             (row.last_ingest or "-").replace("T", " ")[:16] + ("Z" if row.last_ingest else ""),
@@ -103,7 +97,7 @@ def status(ctx: typer.Context) -> None:
 
     settings = app_state(ctx).settings
     archive = Archive.require(settings.archive)
-    console = Console(width=None if Console().is_terminal else TABLE_WIDTH)
+    console = table_console()
     rows = archive.summary()
     console.print(f"archive: {settings.archive}")
     console.print(archive_table(rows))

@@ -93,8 +93,8 @@ def verify(
             result = run_backtest(
                 settings,
                 pipeline[0],
-                parse_when(start).tz_localize(None),
-                parse_when(end).tz_localize(None),
+                parse_when(start),
+                parse_when(end),
                 model=model,
                 with_model=not baselines_only,
                 include_training=include_training,

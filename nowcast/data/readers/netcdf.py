@@ -16,6 +16,7 @@ import pandas as pd
 import pyproj
 import xarray as xr
 
+from nowcast.core.jsonsafe import json_safe
 from nowcast.core.timeutil import utc
 from nowcast.data.grid import crs_from_string, frame_array
 from nowcast.data.readers.base import Payload, ReaderOptions, check_frame_size
@@ -119,7 +120,7 @@ def _crs_from_cf(attrs_json: str) -> pyproj.CRS:
 
 def _json_attrs(var: netCDF4.Variable) -> str:
     """A variable's attributes as canonical JSON (cache key for the CRS parse)."""
-    return json.dumps({k: np.asarray(var.getncattr(k)).tolist() for k in var.ncattrs()})
+    return json.dumps(json_safe({k: var.getncattr(k) for k in var.ncattrs()}))
 
 
 def _crs(ds: netCDF4.Dataset, var: netCDF4.Variable, override: str | None) -> pyproj.CRS | None:

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from forecast_fixtures import BOM_DIR, bom_forecast, requires
 
-from nowcast.products import mapdata
+from nowcast.products import maps
 from nowcast.products.render import render_forecast
 
-GSHHS_CRUDE = mapdata.SYSTEM_DATA_DIR / "shapefiles" / "gshhs" / "c" / "GSHHS_c_L1.shp"
+GSHHS_CRUDE = maps.SYSTEM_DATA_DIR / "shapefiles" / "gshhs" / "c" / "GSHHS_c_L1.shp"
 
 
 class Records(logging.Handler):
@@ -44,7 +44,7 @@ def records() -> Iterator[Records]:
 @pytest.fixture
 def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """No network, whatever the machine running the tests has."""
-    monkeypatch.setattr(mapdata, "network_available", lambda: False)
+    monkeypatch.setattr(maps, "network_available", lambda: False)
 
 
 @requires(BOM_DIR)
@@ -66,9 +66,9 @@ def test_explicit_data_dir_is_the_only_place_searched(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CARTOPY_DATA_DIR", str(tmp_path))
-    assert mapdata.data_dirs() == (tmp_path,)
+    assert maps.data_dirs() == (tmp_path,)
     monkeypatch.delenv("CARTOPY_DATA_DIR")
-    assert mapdata.SYSTEM_DATA_DIR in mapdata.data_dirs()
+    assert maps.SYSTEM_DATA_DIR in maps.data_dirs()
 
 
 def test_resolution_follows_map_size(tmp_path: Path) -> None:
@@ -79,31 +79,31 @@ def test_resolution_follows_map_size(tmp_path: Path) -> None:
     ):
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).touch()
-    candidates = list(mapdata._coastline_files(tmp_path))
-    assert mapdata._closest(candidates, 256 / 400).name == "ne_10m_coastline.shp"
-    assert mapdata._closest(candidates, 6600 / 400).name == "ne_110m_coastline.shp"
-    assert mapdata._closest(candidates, 40000 / 400).name == "GSHHS_c_L1.shp"
+    candidates = list(maps._coastline_files(tmp_path))
+    assert maps._closest(candidates, 256 / 400).name == "ne_10m_coastline.shp"
+    assert maps._closest(candidates, 6600 / 400).name == "ne_110m_coastline.shp"
+    assert maps._closest(candidates, 40000 / 400).name == "GSHHS_c_L1.shp"
 
 
 @pytest.mark.skipif(not GSHHS_CRUDE.exists(), reason="python-cartopy-data (GSHHS) not installed")
 def test_debian_gshhs_coastlines_are_found(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: Records, offline: None
 ) -> None:
-    monkeypatch.setenv("CARTOPY_DATA_DIR", str(mapdata.SYSTEM_DATA_DIR))
-    features = mapdata.map_features(256.0)
+    monkeypatch.setenv("CARTOPY_DATA_DIR", str(maps.SYSTEM_DATA_DIR))
+    features = maps.map_features(256.0)
     assert features.coastline is not None
     assert len(list(features.coastline.geometries())) > 100
     assert records.warnings() == []
 
 
-@pytest.mark.skipif(mapdata.bundled_data_dir() is None, reason="the maps extra is not installed")
+@pytest.mark.skipif(maps.bundled_data_dir() is None, reason="the maps extra is not installed")
 def test_maps_extra_gives_borders_and_fine_coastlines_offline(
     monkeypatch: pytest.MonkeyPatch, records: Records, offline: None
 ) -> None:
     """Belgium and inland Finland get a reference line: Natural Earth borders, 10 m coasts."""
     monkeypatch.delenv("CARTOPY_DATA_DIR", raising=False)
-    assert mapdata.bundled_data_dir() in mapdata.data_dirs()
-    features = mapdata.map_features(700.0)
+    assert maps.bundled_data_dir() in maps.data_dirs()
+    features = maps.map_features(700.0)
     assert features.borders is not None and features.coastline is not None
     assert len(list(features.borders.geometries())) > 100
     assert records.warnings() == []
@@ -131,18 +131,18 @@ def test_network_probe_is_bounded_and_remembered(monkeypatch: pytest.MonkeyPatch
         timeouts.append(timeout)
         raise TimeoutError("timed out")
 
-    monkeypatch.setattr(mapdata, "_probe", {})
-    monkeypatch.setattr(mapdata.urllib.request, "urlopen", unreachable)
-    assert mapdata.network_available() is False
-    assert mapdata.network_available() is False
-    assert timeouts == [mapdata.PROBE_TIMEOUT_S] and mapdata.PROBE_TIMEOUT_S <= 3
+    monkeypatch.setattr(maps, "_probe", {})
+    monkeypatch.setattr(maps.urllib.request, "urlopen", unreachable)
+    assert maps.network_available() is False
+    assert maps.network_available() is False
+    assert timeouts == [maps.PROBE_TIMEOUT_S] and maps.PROBE_TIMEOUT_S <= 3
 
 
 def test_network_probe_with_unresolvable_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mapdata, "_probe", {})
-    monkeypatch.setattr(mapdata, "NATURAL_EARTH_URL", "https://nowcast-test.invalid/")
+    monkeypatch.setattr(maps, "_probe", {})
+    monkeypatch.setattr(maps, "NATURAL_EARTH_URL", "https://nowcast-test.invalid/")
     start = time.monotonic()
-    assert mapdata.network_available() is False
+    assert maps.network_available() is False
     assert time.monotonic() - start < 5.0
 
 
@@ -150,12 +150,12 @@ def test_hung_download_is_abandoned(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: Records
 ) -> None:
     monkeypatch.setenv("CARTOPY_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(mapdata, "_probe", {"at": time.monotonic(), "ok": True})
-    monkeypatch.setattr(mapdata, "DOWNLOAD_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(mapdata.shapereader, "natural_earth", lambda *a, **k: time.sleep(3))
+    monkeypatch.setattr(maps, "_probe", {"at": time.monotonic(), "ok": True})
+    monkeypatch.setattr(maps, "DOWNLOAD_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(maps.shapereader, "natural_earth", lambda *a, **k: time.sleep(3))
     start = time.monotonic()
-    features = mapdata.map_features(500.0)
+    features = maps.map_features(500.0)
     assert time.monotonic() - start < 2.0
     assert features.coastline is None
     assert len(records.warnings()) == 1
-    assert mapdata.network_available() is False, "no second attempt within the hour"
+    assert maps.network_available() is False, "no second attempt within the hour"
