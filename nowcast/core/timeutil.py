@@ -64,9 +64,20 @@ def floor_time(time: pd.Timestamp, cadence: pd.Timedelta) -> pd.Timestamp:
     return time.floor(cadence)
 
 
+ISO_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def iso(time: pd.Timestamp | datetime) -> str:
-    """ISO 8601 UTC with a trailing Z, as used in logs, ledgers and file names."""
-    return utc(time).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """ISO 8601 UTC with a trailing Z, as used in logs, ledgers, heartbeats and file names."""
+    return utc(time).strftime(ISO_SECONDS)
+
+
+def parse_iso(text: str | None) -> pd.Timestamp | None:
+    """A time written by `iso` back as a naive UTC Timestamp; None when empty or not one."""
+    try:
+        return utc(datetime.strptime(text or "", ISO_SECONDS))
+    except ValueError:
+        return None
 
 
 def iso_minutes(time: pd.Timestamp | datetime) -> str:

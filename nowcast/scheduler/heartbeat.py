@@ -11,7 +11,6 @@ import os
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,8 +44,10 @@ def heartbeat_path(settings: Settings) -> Path:
 
 
 def stamp() -> str:
-    """The current time as ISO 8601 UTC with a trailing Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as ISO 8601 UTC with a trailing Z (the data stack loads only here)."""
+    from nowcast.core.timeutil import iso, now_utc
+
+    return iso(now_utc())
 
 
 def read_heartbeat(path: Path) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from rich.table import Table
 
+from nowcast.core.timeutil import parse_iso, utc
 from nowcast.scheduler.heartbeat import BEAT_SECONDS
 
 # A running scheduler beats every BEAT_SECONDS; this long without one means it is gone.
@@ -22,9 +23,10 @@ def _time(at: str | None) -> str:
 
 def _age_seconds(at: str | None, now: datetime) -> float:
     """Seconds since a heartbeat time (infinite when there is none)."""
-    if not at:
+    beat = parse_iso(at)
+    if beat is None:
         return float("inf")
-    return (now - datetime.strptime(at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)).total_seconds()
+    return (utc(now) - beat).total_seconds()
 
 
 def process_gone(pid: object, host: object) -> bool:

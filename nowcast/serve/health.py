@@ -7,11 +7,11 @@ cut down to their last part, and pid, host and archive path are left out.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
+from nowcast.core.timeutil import parse_iso
 from nowcast.scheduler.heartbeat import heartbeat_path, read_heartbeat
 from nowcast.scheduler.view import SILENT_AFTER_S
 from nowcast.settings.config import Settings
@@ -22,14 +22,6 @@ ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[\w.@+~-]+)+")
 def scrub(text: str) -> str:
     """Text with each absolute path replaced by `.../<last part>`."""
     return ABSOLUTE_PATH.sub(lambda m: ".../" + m.group(0).rstrip("/").rsplit("/", 1)[-1], text)
-
-
-def _parse(at: str | None) -> datetime | None:
-    """A heartbeat time (`%Y-%m-%dT%H:%M:%SZ`) as UTC, or None."""
-    try:
-        return datetime.strptime(at or "", "%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
-        return None
 
 
 def _event(entry: dict[str, Any] | None) -> dict[str, str] | None:
@@ -44,7 +36,7 @@ def scheduler_state(settings: Settings, now: pd.Timestamp) -> dict[str, Any]:
     data = read_heartbeat(heartbeat_path(settings))
     if data is None:
         return {"state": "absent", "last_error": None, "jobs": {}}
-    alive = _parse(data.get("alive_at"))
+    alive = parse_iso(data.get("alive_at"))
     if data.get("stopped_at"):
         state = "stopped"
     elif alive is None or (now - alive).total_seconds() > SILENT_AFTER_S:
