@@ -149,6 +149,7 @@ def test_verify_stored_forecast_and_report(site: Path) -> None:
     assert "## bom-radar" in text and "| 60 |" in text
     assert "## bom-radar: image metrics, mean over cases" in text and "### MSE" in text
     assert "### RMSE (kg m-2)" in text and "### CSI @ 0.1 kg m-2" in text
+    assert "### VALID_FRACTION" in text and "### RMSE_SKILL" in text
     assert "Accumulated over every case initialised in 2020-10-31T01:30:00Z/" in text
     assert list(report.parent.glob("bom_radar_MSE_per_case.png"))
     assert list(report.parent.glob("bom_radar_CSI___0_1_kg_m_2.png"))

@@ -28,10 +28,12 @@ ORIENTATION = {
     "FAR": "lower is better",
     "FSS": "higher is better",
     "BIAS": "0 is best",
+    "RMSE_SKILL": "higher is better",
+    "VALID_FRACTION": "share of pixels with data in both fields",
 }
 
 
-ACCUMULATED = ("RMSE", "MAE", "BIAS", "RMSE_SKILL", "CSI", "POD", "FAR", "FSS")
+ACCUMULATED = ("RMSE", "MAE", "BIAS", "RMSE_SKILL", "CSI", "POD", "FAR", "FSS", "VALID_FRACTION")
 IMAGE_SCORES = ("MSE", "MAE", "SSIM", "PSNR")
 
 
