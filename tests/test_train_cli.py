@@ -276,3 +276,25 @@ def test_torchrun_two_processes(site: Path, trained: Path, tmp_path: Path) -> No
     assert meta.iteration == 4
     card = json.loads((out / "card.json").read_text())
     assert card["hardware"]["world_size"] == 2
+
+
+def test_workers_train_the_same_model(site: Path, trained: Path, tmp_path: Path) -> None:
+    """`--workers 2` reads the windows in worker processes: the same losses, step by step."""
+    out = tmp_path / "workers"
+    options = ["--preset", str(site / "tiny.toml"), "--stride", "6", "--every", "10"]
+    result = run(
+        site,
+        "train",
+        "-p",
+        "bom-radar",
+        *options,
+        "--iterations",
+        "30",
+        "--workers",
+        "2",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    alone = pd.read_csv(trained / "metrics.csv")["loss"].head(30).tolist()
+    assert pd.read_csv(out / "metrics.csv")["loss"].tolist() == alone

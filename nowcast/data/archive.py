@@ -158,6 +158,27 @@ class _CommittedFrames(BackendArray):
         return values if self.legacy is None else self.legacy.to_physical(values)
 
 
+@dataclass(frozen=True)
+class FrameRows:
+    """A group's frames for readers that fetch them by time position, without building
+    xarray objects: sorted valid times and the physical values at sorted positions."""
+
+    times: np.ndarray  # int64 ns, sorted
+    order: np.ndarray | None  # the stored row of each sorted position; None when stored sorted
+    frames: _CommittedFrames
+    attrs: dict[str, Any]
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Frame size (rows, columns)."""
+        return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+    def read(self, positions: slice) -> np.ndarray:
+        """The physical frames at these sorted positions, (time, y, x)."""
+        rows = positions if self.order is None else self.order[positions]
+        return self.frames._raw((rows, slice(None), slice(None)))
+
+
 def _time_chunk(ny: int, nx: int) -> int:
     """Frames per data chunk: about 1 MiB of float32, between 1 and 256 frames."""
     return int(np.clip(CHUNK_BYTES // (4 * ny * nx), 1, 256))
@@ -179,6 +200,13 @@ def legacy_transform(attrs: Mapping[str, Any]) -> Transform | None:
 def _clean_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Attributes as a DataArray shows them (without Zarr's and CF's bookkeeping keys)."""
     return {k: v for k, v in attrs.items() if k not in (DIMS, "coordinates")}
+
+
+def _frame_attrs(node: zarr.Group, array: zarr.Array) -> dict[str, Any]:
+    """A group's frame attributes as `Archive.read` gives them: the variable's, marked
+    physical, then the group's own (without the commit bookkeeping)."""
+    group = {k: v for k, v in node.attrs.items() if k not in (COMMITTED, VARIABLE)}
+    return {**_clean_attrs(array.attrs), SCALE: PHYSICAL, **group}
 
 
 class Archive:
@@ -263,6 +291,19 @@ class Archive:
         stamps = np.asarray(node["time"][:length], dtype=np.int64).view("datetime64[ns]")
         return pd.DatetimeIndex(np.sort(stamps))
 
+    def frame_rows(self, group: str) -> FrameRows:
+        """The group's frames by sorted time position, and the attributes `read` gives them."""
+        node = self._group(group)
+        length = int(node.attrs[COMMITTED])
+        array = node[str(node.attrs[VARIABLE])]
+        stamps = np.asarray(node["time"][:length], dtype=np.int64)
+        order = None
+        if length > 1 and not (np.diff(stamps) > 0).all():
+            order = np.argsort(stamps, kind="stable")
+            stamps = stamps[order]
+        frames = _CommittedFrames(array, length, legacy_transform(array.attrs))
+        return FrameRows(stamps, order, frames, _frame_attrs(node, array))
+
     def read(self, group: str) -> xr.DataArray:
         """The group's frames (time, y, x), lazily loaded, sorted by time, with coordinates."""
         node = self._group(group)
@@ -283,9 +324,8 @@ class Archive:
                 coords[key] = ("time", node[key][:length], _clean_attrs(node[key].attrs))
         if GRID_MAPPING in node:
             coords[GRID_MAPPING] = ((), np.int32(0), _clean_attrs(node[GRID_MAPPING].attrs))
-        attrs = {k: v for k, v in node.attrs.items() if k not in (COMMITTED, VARIABLE)}
         frames = xr.DataArray(data, coords=coords, name=name)
-        frames.attrs.update({**data.attrs, **attrs})
+        frames.attrs.update(_frame_attrs(node, array))
         if length > 1 and not (np.diff(stamps.astype(np.int64)) > 0).all():
             frames = frames.isel(time=np.argsort(stamps, kind="stable"))
         return frames
@@ -329,15 +369,29 @@ class Archive:
         A window starting at t holds history/cadence input frames from t and horizon/cadence
         target frames after them, every one present in the archive.
         """
+        starts = self.window_starts(group, history, horizon, cadence)
+        return list(pd.DatetimeIndex(starts.view("datetime64[ns]")))
+
+    def window_starts(
+        self,
+        group: str,
+        history: str | pd.Timedelta,
+        horizon: str | pd.Timedelta,
+        cadence: str | pd.Timedelta | None = None,
+    ) -> np.ndarray:
+        """`windows` as int64 nanoseconds, found one frame offset at a time, so no
+        (windows x frames) array is ever built."""
         step = parse_duration(cadence) if cadence is not None else self.cadence(group)
         total = _frames(parse_duration(history), step) + _frames(parse_duration(horizon), step)
-        times = self.times(group)
-        if len(times) < total:
-            return []
-        stamps = times.asi8
-        offsets = np.arange(total, dtype=np.int64) * step.value
-        complete = np.isin(stamps[:, None] + offsets[None, :], stamps).all(axis=1)
-        return list(times[complete])
+        stamps = self.times(group).asi8
+        if len(stamps) < total:
+            return np.zeros(0, dtype=np.int64)
+        complete = np.ones(len(stamps), dtype=bool)
+        for offset in range(1, total):
+            wanted = stamps + offset * step.value
+            found = np.searchsorted(stamps, wanted).clip(max=len(stamps) - 1)
+            complete &= stamps[found] == wanted
+        return stamps[complete]
 
     def latest(
         self, group: str, duration: str | pd.Timedelta, at: pd.Timestamp | None = None

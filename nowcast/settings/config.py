@@ -58,7 +58,14 @@ class TrainingSettings(Strict):
     """How `nowcast train` reads the archive."""
 
     cache_mb: float = Field(
-        512.0, gt=0, description="bound on the window reader's cache of archive chunks, per rank"
+        512.0,
+        gt=0,
+        description="bound on the window reader's cache of archive chunks, per rank and worker",
+    )
+    loader_workers: int = Field(
+        0,
+        ge=0,
+        description="DataLoader worker processes reading training windows per rank (0: none)",
     )
 
 

@@ -6,7 +6,7 @@ import logging
 import os
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,11 @@ from nowcast.training.checkpoint import (
     resolve_checkpoint,
 )
 from nowcast.training.distributed import DistContext, shutdown_distributed
-from nowcast.training.engine import Trainer, Validator
+from nowcast.training.engine import FitResult, Trainer, Validator
 from nowcast.training.intensity import model_rain_rate, rain_weighting, same_rain_scale
+from nowcast.training.loader import LoaderBatches
 from nowcast.training.windows import (
+    SPLITS,
     Split,
     TrainingBatches,
     Window,
@@ -84,6 +86,7 @@ class TrainRequest:
     compile: bool = False
     progress: bool = True
     val_score: str = "mse"
+    workers: int | None = None  # loader worker processes (default: training.loader_workers)
 
 
 @dataclass
@@ -147,7 +150,7 @@ def freeze_layers(model: nn.Module, count: int) -> None:
 
 def validation_loss(
     reader: WindowReader,
-    windows: list[Window],
+    windows: Sequence[Window],
     spec: WindowSpec,
     rate: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Validator:
@@ -182,7 +185,7 @@ def validation_loss(
 def test_scores(
     model: nn.Module,
     reader: WindowReader,
-    windows: list[Window],
+    windows: Sequence[Window],
     spec: WindowSpec,
     dist: DistContext | None = None,
 ) -> dict[str, dict[str, list[float]]]:
@@ -256,13 +259,13 @@ def pipeline_split(
     """One pipeline's windows split into train, validation and test."""
     windows = find_windows(archive, groups, spec)
     if not windows:
-        return Split({"train": [], "val": [], "test": []}, "time")
+        return Split({name: windows for name in SPLITS}, "time")
     return split_windows(windows, spec, request.val_fraction, request.test_fraction)
 
 
 def rain_scale(archive: Archive, group: str) -> tuple[Any, str, Any]:
     """(transform, units, cadence) of a group: what its model values mean as rain."""
-    attrs = archive.read(group).attrs
+    attrs = archive.frame_rows(group).attrs
     return from_attrs(attrs), str(attrs.get("units", "")), archive.cadence(group)
 
 
@@ -278,6 +281,18 @@ def require_common_scale(archive: Archive, groups: list[str]) -> None:
             f"pipelines to train together must share one rain-rate scale: {described}; "
             "set their [transform] so the same model value is the same rain rate in mm/h"
         )
+
+
+def fit_then_stop_workers(
+    trainer: Trainer, source: TrainingBatches | LoaderBatches, iterations: int, **options: Any
+) -> FitResult:
+    """`trainer.fit` on `source`, then its loader workers stopped (error or not), so they
+    hold no caches while the test windows are scored."""
+    try:
+        return trainer.fit(source, iterations, **options)
+    finally:
+        if isinstance(source, LoaderBatches):
+            source.close()
 
 
 def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
@@ -358,11 +373,15 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     if request.val_score not in VAL_SCORES:
         raise ConfigError(f"--val-score must be one of {', '.join(VAL_SCORES)}")
     rate = model_rain_rate(transform, units, cadence) if request.val_score == "csi" else None
+    workers = settings.training.loader_workers if request.workers is None else request.workers
+    batches = TrainingBatches(
+        reader, split.windows["train"], recipe.batch_size, recipe.crop, recipe.flips
+    )
+    source = LoaderBatches(batches, workers) if workers else batches
     try:
-        fit = trainer.fit(
-            TrainingBatches(
-                reader, split.windows["train"], recipe.batch_size, recipe.crop, recipe.flips
-            ),
+        fit = fit_then_stop_workers(
+            trainer,
+            source,
             recipe.iterations,
             validate=validation_loss(reader, split.windows["val"], spec, rate),
             every=min(request.every, recipe.iterations),

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
-import xarray as xr
 
 from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
-from nowcast.data.archive import Archive
+from nowcast.data.archive import Archive, FrameRows
 from nowcast.data.transform import from_attrs
-from nowcast.training.augment import apply_draws, augment_draws
+from nowcast.training.augment import Draw, apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
+from nowcast.training.window_index import Window, WindowIndex
 
 SPLITS = ("train", "val", "test")
 
@@ -35,19 +35,11 @@ class WindowSpec:
         return (self.input_frames + self.output_frames - 1) * self.step
 
 
-@dataclass(frozen=True)
-class Window:
-    """One training sequence: an archive group and its first frame's time."""
-
-    group: str
-    start: pd.Timestamp
-
-
 @dataclass
 class Split:
     """Windows per split, and how the split was made (written into the checkpoint sidecar)."""
 
-    windows: dict[str, list[Window]]
+    windows: dict[str, WindowIndex]
     method: str
     boundaries: dict[str, str] = field(default_factory=dict)
 
@@ -55,29 +47,30 @@ class Split:
         """JSON-friendly record of the split: method, boundaries, counts and time ranges."""
         record: dict[str, object] = {"method": self.method, "boundaries": self.boundaries}
         for name, windows in self.windows.items():
-            starts = [w.start for w in windows]
+            starts = windows.starts
             record[name] = {
                 "windows": len(windows),
-                "groups": sorted({w.group for w in windows}),
-                "first_start": iso(min(starts)) if starts else None,
-                "last_start": iso(max(starts)) if starts else None,
+                "groups": windows.group_names(),
+                "first_start": iso(pd.Timestamp(int(starts.min()))) if len(starts) else None,
+                "last_start": iso(pd.Timestamp(int(starts.max()))) if len(starts) else None,
             }
         return record
 
 
-def find_windows(archive: Archive, groups: list[str], spec: WindowSpec) -> list[Window]:
+def find_windows(archive: Archive, groups: list[str], spec: WindowSpec) -> WindowIndex:
     """Every gap-free window of every group, never crossing from one group (storm) to another."""
     history = spec.input_frames * spec.step
     horizon = spec.output_frames * spec.step
-    return [
-        Window(group, start)
-        for group in groups
-        for start in archive.windows(group, history, horizon, spec.step)
-    ]
+    return WindowIndex.concat(
+        [
+            WindowIndex.of_group(group, archive.window_starts(group, history, horizon, spec.step))
+            for group in groups
+        ]
+    )
 
 
 def split_windows(
-    windows: list[Window], spec: WindowSpec, val_fraction: float, test_fraction: float
+    windows: Sequence[Window], spec: WindowSpec, val_fraction: float, test_fraction: float
 ) -> Split:
     """Split by storm when there are three or more groups, else by time; never by random window.
 
@@ -88,22 +81,23 @@ def split_windows(
     validation only (the card then has no test scores); one too short for the gap as well
     splits without it, and the split's record says so (`gap`).
     """
-    groups = sorted({w.group for w in windows})
+    index = windows if isinstance(windows, WindowIndex) else WindowIndex.of(windows)
+    groups = index.group_names()
     if len(groups) >= 3:
-        return _split_by_group(windows, groups, val_fraction, test_fraction)
-    starts = [w.start for w in windows]
-    first, last = min(starts), max(starts) + spec.span
+        return _split_by_group(index, groups, val_fraction, test_fraction)
+    first = pd.Timestamp(int(index.starts.min()))
+    last = pd.Timestamp(int(index.starts.max())) + spec.span
     total = last - first
     history = spec.input_frames * spec.step
     for gap in (history, pd.Timedelta(0)):
-        split = _split_by_time(windows, spec, total, last, val_fraction, test_fraction, gap)
+        split = _split_by_time(index, spec, total, last, val_fraction, test_fraction, gap)
         if split.windows["train"] and split.windows["val"]:
             break
     return split
 
 
 def _split_by_time(
-    windows: list[Window],
+    windows: WindowIndex,
     spec: WindowSpec,
     total: pd.Timedelta,
     last: pd.Timestamp,
@@ -119,24 +113,24 @@ def _split_by_time(
         test_length, val_length = pd.Timedelta(0), val_window
     test_from = last - test_length
     val_from = test_from - val_length
-    chosen: dict[str, list[Window]] = {name: [] for name in SPLITS}
-    for window in windows:
-        end = window.start + spec.span
-        if end < val_from - gap:
-            chosen["train"].append(window)
-        elif window.start >= val_from and (end < test_from - gap or not test_length):
-            chosen["val"].append(window)
-        elif test_length and window.start >= test_from:
-            chosen["test"].append(window)
+    starts = windows.starts
+    ends = starts + spec.span.value
+    train = ends < (val_from - gap).value
+    val = ~train & (starts >= val_from.value)
+    if test_length:
+        val &= ends < (test_from - gap).value
+    test = ~train & ~val & (starts >= test_from.value) if test_length else np.zeros_like(train)
+    chosen = {"train": windows.take(train), "val": windows.take(val), "test": windows.take(test)}
     boundaries = {"val_from": iso(val_from), "test_from": iso(test_from), "gap": str(gap)}
     return Split(chosen, "time", boundaries)
 
 
 def _split_by_group(
-    windows: list[Window], groups: list[str], val_fraction: float, test_fraction: float
+    windows: WindowIndex, groups: list[str], val_fraction: float, test_fraction: float
 ) -> Split:
     """Whole storms per split, ordered by their first window: the latest storms are held out."""
-    first = {g: min(w.start for w in windows if w.group == g) for g in groups}
+    number = {group: i for i, group in enumerate(windows.groups)}
+    first = {g: int(windows.starts[windows.group_ids == number[g]].min()) for g in groups}
     ordered = sorted(groups, key=first.__getitem__)
     n_test = max(1, round(len(ordered) * test_fraction))
     n_val = max(1, round(len(ordered) * val_fraction))
@@ -145,9 +139,8 @@ def _split_by_group(
         **{g: "val" for g in ordered[len(ordered) - n_val - n_test : len(ordered) - n_test]},
         **{g: "test" for g in ordered[len(ordered) - n_test :]},
     }
-    chosen: dict[str, list[Window]] = {name: [] for name in SPLITS}
-    for window in windows:
-        chosen[names[window.group]].append(window)
+    split_of = np.array([SPLITS.index(names.get(g, "train")) for g in windows.groups])
+    chosen = {name: windows.take(split_of[windows.group_ids] == i) for i, name in enumerate(SPLITS)}
     boundaries = {name: ",".join(g for g in ordered if names[g] == name) for name in SPLITS}
     return Split(chosen, "storm", boundaries)
 
@@ -156,7 +149,7 @@ def merge_splits(splits: list[Split]) -> Split:
     """Several pipelines' splits as one: each keeps its own held-out periods."""
     if len(splits) == 1:
         return splits[0]
-    windows = {name: [w for split in splits for w in split.windows[name]] for name in SPLITS}
+    windows = {name: WindowIndex.concat([s.windows[name] for s in splits]) for name in SPLITS}
     boundaries = {
         f"{i}.{key}": value
         for i, split in enumerate(splits)
@@ -181,10 +174,9 @@ def require_windows(split: Split, pipeline: str, spec: WindowSpec) -> None:
 
 @dataclass(frozen=True)
 class _GroupIndex:
-    """What a reader keeps of a group for good: its lazy frames, times and transform."""
+    """What a reader keeps of a group for good: its frames by time position and transform."""
 
-    frames: xr.DataArray
-    times: pd.DatetimeIndex
+    frames: FrameRows
     to_model: Callable[[np.ndarray], np.ndarray]
     block: int
 
@@ -204,15 +196,12 @@ class WindowReader:
         self._groups: dict[str, _GroupIndex] = {}
 
     def _group(self, group: str) -> _GroupIndex:
-        """The group's lazy frames and time index (no pixels are read here)."""
+        """The group's frames by time position and its transform (no pixels are read here)."""
         if group not in self._groups:
-            series: xr.DataArray = self.archive.read(group)
-            transform = from_attrs(series.attrs)
+            frames = self.archive.frame_rows(group)
+            transform = from_attrs(frames.attrs)
             self._groups[group] = _GroupIndex(
-                series,
-                pd.DatetimeIndex(series.time.values),
-                transform.to_model,
-                self.archive.time_chunk(group),
+                frames, transform.to_model, self.archive.time_chunk(group)
             )
         return self._groups[group]
 
@@ -220,28 +209,36 @@ class WindowReader:
         """One block of consecutive frames (a stored chunk's worth), model-scale float32."""
 
         def load() -> np.ndarray:
-            rows = slice(number * index.block, (number + 1) * index.block)
-            values = index.frames.isel(time=rows).values
+            values = index.frames.read(slice(number * index.block, (number + 1) * index.block))
             return np.ascontiguousarray(index.to_model(values), dtype=np.float32)
 
         return self.cache.get((group, number), load)
 
+    def grid(self, group: str) -> tuple[int, int]:
+        """The group's frame size (rows, columns), without reading pixels."""
+        return self._group(group).frames.grid
+
     def read(self, window: Window) -> np.ndarray:
         """The window's frames, inputs then targets, shaped (T, 1, H, W)."""
-        index = self._group(window.group)
+        return self.read_at(window.group, window.start.value)
+
+    def read_at(self, group: str, start: int) -> np.ndarray:
+        """The window of `group` whose first frame is at `start` (ns since 1970), as `read`."""
+        index = self._group(group)
+        times = index.frames.times
         total = self.spec.input_frames + self.spec.output_frames
-        wanted = pd.date_range(window.start, periods=total, freq=self.spec.step)
-        positions = index.times.get_indexer(wanted)
-        if (positions < 0).any():
-            raise DataMissingError(f"{window.group}: window at {iso(window.start)} has gaps")
+        wanted = start + np.arange(total, dtype=np.int64) * self.spec.step.value
+        positions = np.searchsorted(times, wanted).clip(max=len(times) - 1)
+        if len(times) == 0 or (times[positions] != wanted).any():
+            raise DataMissingError(f"{group}: window at {iso(pd.Timestamp(start))} has gaps")
         frames = [
-            self._block(window.group, index, int(p) // index.block)[int(p) % index.block]
+            self._block(group, index, int(p) // index.block)[int(p) % index.block]
             for p in positions
         ]
         self.reads += 1
         return np.stack(frames)[:, None]
 
-    def batch(self, windows: list[Window]) -> torch.Tensor:
+    def batch(self, windows: Sequence[Window]) -> torch.Tensor:
         """A (B, T, 1, H, W) tensor of several windows."""
         return torch.from_numpy(np.stack([self.read(w) for w in windows]))
 
@@ -253,7 +250,7 @@ class TrainingBatches:
     def __init__(
         self,
         reader: WindowReader,
-        windows: list[Window],
+        windows: Sequence[Window],
         batch_size: int,
         crop: int | None = None,
         flips: bool = False,
@@ -280,8 +277,18 @@ class TrainingBatches:
         part = shard_slice(self.batch_size, rank, world_size)
         picks = self.picks(generator)
         batch = self.reader.batch([self.windows[i] for i in picks[part]])
+        draws = self.draws(generator, (batch.shape[-2], batch.shape[-1]))
+        return self.augment(batch, draws, part)
+
+    def draws(self, generator: torch.Generator, grid: tuple[int, int]) -> list[Draw] | None:
+        """The global batch's crops and symmetries, drawn after its picks (None: no
+        augmentation, and nothing drawn)."""
         if self.crop is None and not self.flips:
+            return None
+        return augment_draws(self.batch_size, generator, grid, self.crop, self.flips)
+
+    def augment(self, batch: torch.Tensor, draws: list[Draw] | None, part: slice) -> torch.Tensor:
+        """This rank's windows cropped and turned/flipped by their share of the draws."""
+        if draws is None:
             return batch
-        grid = (batch.shape[-2], batch.shape[-1])
-        draws = augment_draws(self.batch_size, generator, grid, self.crop, self.flips)
         return apply_draws(batch, draws[part], self.crop, self.flips)

@@ -60,6 +60,12 @@ def train(
     val_score: str = typer.Option(
         "mse", "--val-score", help="Early-stopping score: mse, or csi (1 - CSI at 1 mm/h)."
     ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Processes reading training windows (default: training.loader_workers); each "
+        "keeps its own training.cache_mb cache.",
+    ),
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast (GPUs)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model."),
 ) -> None:
@@ -87,6 +93,7 @@ def train(
         val_score=val_score,
         amp=amp,
         compile=compile_model,
+        workers=workers,
         progress=not app_state(ctx).quiet,
     )
     _report(run_train(app_state(ctx).settings, request))
@@ -106,6 +113,12 @@ def finetune(
     stride: int = typer.Option(1, "--stride", help="Use every k-th frame."),
     every: int = typer.Option(50, "--every", help="Validate and checkpoint every N iterations."),
     resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last."),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        help="Processes reading training windows (default: training.loader_workers); each "
+        "keeps its own training.cache_mb cache.",
+    ),
 ) -> None:
     """Continue training a checkpoint on another pipeline's archive; the card names its parent."""
     from nowcast.training.run import TrainRequest, run_train
@@ -123,6 +136,7 @@ def finetune(
         stride=stride,
         every=every,
         resume=resume,
+        workers=workers,
         progress=not app_state(ctx).quiet,
     )
     _report(run_train(app_state(ctx).settings, request))
