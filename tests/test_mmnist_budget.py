@@ -7,7 +7,7 @@ import pytest
 from nowcast.core.errors import ConfigError
 from nowcast.validation.budget import BUDGETS, resolve_budget
 from nowcast.validation.harness import checks
-from nowcast.validation.paper import paper_row
+from nowcast.validation.report import paper_row
 from nowcast.validation.training import budget_preset
 
 

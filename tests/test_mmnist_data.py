@@ -15,16 +15,24 @@ import numpy as np
 import pytest
 
 from nowcast.core.errors import ConfigError, DataMissingError, SourceError
-from nowcast.validation import digits
-from nowcast.validation.generator import SequenceSpec
-from nowcast.validation.testset import generated_test_set, load_sequence_file
+from nowcast.validation.data import (
+    IDX_MD5,
+    TEST_FILE,
+    TRAIN_FILE,
+    SequenceSpec,
+    download_idx,
+    generated_test_set,
+    load_digit_pools,
+    load_sequence_file,
+    read_idx_images,
+)
 
 TEST_DATA = Path(
     os.environ.get("NOWCAST_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
 MNIST = TEST_DATA / "mnist"
 needs_mnist = pytest.mark.skipif(
-    not (MNIST / digits.TEST_FILE).is_file(),
+    not (MNIST / TEST_FILE).is_file(),
     reason=f"MNIST test digits not found at {MNIST} (set NOWCAST_TEST_DATA)",
 )
 
@@ -48,22 +56,22 @@ def served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
 
 @needs_mnist
 def test_reads_the_standard_test_digits() -> None:
-    images, md5 = digits.read_idx_images(MNIST / digits.TEST_FILE)
+    images, md5 = read_idx_images(MNIST / TEST_FILE)
     assert images.shape == (10_000, 28, 28) and images.dtype == np.uint8
-    assert md5 == digits.IDX_MD5[digits.TEST_FILE]
+    assert md5 == IDX_MD5[TEST_FILE]
 
 
 def test_rejects_a_file_that_is_not_idx(tmp_path: Path) -> None:
-    path = tmp_path / digits.TEST_FILE
+    path = tmp_path / TEST_FILE
     path.write_bytes(gzip.compress(b"\x00" * 64))
     with pytest.raises(DataMissingError, match="not an MNIST idx3 image file"):
-        digits.read_idx_images(path)
+        read_idx_images(path)
 
 
 @needs_mnist
 def test_one_file_splits_into_disjoint_pools() -> None:
-    pools = digits.load_digit_pools(MNIST, download=False)
-    images, _ = digits.read_idx_images(MNIST / digits.TEST_FILE)
+    pools = load_digit_pools(MNIST, download=False)
+    images, _ = read_idx_images(MNIST / TEST_FILE)
     assert len(pools.train) == 8_000 and len(pools.test) == 2_000
     assert np.array_equal(pools.train, images[:8_000])
     assert np.array_equal(pools.test, images[8_000:])
@@ -75,24 +83,24 @@ def test_download_from_a_local_mirror(
     served: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url, folder = served
-    shutil.copy(MNIST / digits.TEST_FILE, folder / digits.TEST_FILE)
+    shutil.copy(MNIST / TEST_FILE, folder / TEST_FILE)
     monkeypatch.setenv("NOWCAST_CACHE", str(tmp_path / "cache"))
-    pools = digits.load_digit_pools(None, download=True, mirrors=(url,))
-    cached = tmp_path / "cache" / "mnist" / digits.TEST_FILE
-    assert cached.is_file() and not (tmp_path / "cache" / "mnist" / digits.TRAIN_FILE).exists()
+    pools = load_digit_pools(None, download=True, mirrors=(url,))
+    cached = tmp_path / "cache" / "mnist" / TEST_FILE
+    assert cached.is_file() and not (tmp_path / "cache" / "mnist" / TRAIN_FILE).exists()
     assert len(pools.test) == 2_000
     # A second run finds the cached file and never asks the mirror again.
-    (folder / digits.TEST_FILE).unlink()
-    assert len(digits.load_digit_pools(None, download=True, mirrors=(url,)).train) == 8_000
+    (folder / TEST_FILE).unlink()
+    assert len(load_digit_pools(None, download=True, mirrors=(url,)).train) == 8_000
 
 
 def test_download_rejects_a_wrong_checksum(served: tuple[str, Path], tmp_path: Path) -> None:
     url, folder = served
     raw = (0x803).to_bytes(4, "big") + (1).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
-    (folder / digits.TEST_FILE).write_bytes(gzip.compress(raw + bytes(784)))
+    (folder / TEST_FILE).write_bytes(gzip.compress(raw + bytes(784)))
     with pytest.raises(SourceError, match="checksum mismatch"):
-        digits.download_idx(digits.TEST_FILE, tmp_path / "cache", (url,))
-    assert not (tmp_path / "cache" / digits.TEST_FILE).exists()
+        download_idx(TEST_FILE, tmp_path / "cache", (url,))
+    assert not (tmp_path / "cache" / TEST_FILE).exists()
 
 
 def test_missing_digits_name_the_file_and_folder(
@@ -101,9 +109,9 @@ def test_missing_digits_name_the_file_and_folder(
     url, _ = served
     monkeypatch.setenv("NOWCAST_CACHE", str(tmp_path / "cache"))
     with pytest.raises(DataMissingError) as failure:
-        digits.load_digit_pools(tmp_path / "empty", download=True, mirrors=(url,))
+        load_digit_pools(tmp_path / "empty", download=True, mirrors=(url,))
     message = str(failure.value)
-    assert digits.TRAIN_FILE in message and str(tmp_path / "empty") in message
+    assert TRAIN_FILE in message and str(tmp_path / "empty") in message
     assert "404" in message or "HTTPError" in message
 
 

@@ -22,11 +22,16 @@ from nowcast.core.version import __version__
 from nowcast.training import load_model, resolve_device
 from nowcast.validation import report
 from nowcast.validation.budget import Budget
-from nowcast.validation.digits import DigitPools, load_digit_pools
+from nowcast.validation.data import (
+    DigitPools,
+    SequenceSpec,
+    TestSet,
+    generated_test_set,
+    load_digit_pools,
+    load_sequence_file,
+    to_unit,
+)
 from nowcast.validation.evaluate import all_zero, copy_last_frame, evaluate, model_forecaster
-from nowcast.validation.generator import SequenceSpec, to_unit
-from nowcast.validation.paper import SOURCE, paper_row
-from nowcast.validation.testset import TestSet, generated_test_set, load_sequence_file
 from nowcast.validation.training import TrainingSummary, train
 
 INPUT_FRAMES = 10
@@ -219,7 +224,7 @@ def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
     started = time.perf_counter()
     scores = _score(test_set, model, device, console)
     results = {k: {"mean": s.mean(), "per_frame": s.per_frame()} for k, s in scores.items()}
-    row = paper_row(preset)
+    row = report.paper_row(preset)
     budget = {**asdict(options.budget), "description": options.budget.describe()}
     if options.checkpoint is not None:
         budget.update(name="evaluation-only", description=f"evaluation of {options.checkpoint}")
@@ -250,7 +255,7 @@ def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
         "results": results,
         "checks": checks(results),
         "evaluation_wall_s": round(time.perf_counter() - started, 1),
-        "paper": {"source": SOURCE, **asdict(row)} if row else None,
+        "paper": {"source": report.SOURCE, **asdict(row)} if row else None,
     }
     report.write_metrics(options.out, record)
     report.plot_per_frame(options.out, record)

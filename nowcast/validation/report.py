@@ -1,10 +1,12 @@
-"""Write a harness run's outputs: metrics.json, report.md and the figures."""
+"""A harness run's outputs (metrics.json, report.md, figures) and the published numbers they
+are compared with: the MoDeRNN paper (arXiv:2110.12978), Table 1."""
 
 from __future__ import annotations
 
 import itertools
 import json
 from collections.abc import Collection
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,38 @@ from matplotlib.figure import Figure
 
 from nowcast.core.metrics import CONVENTION, METRICS
 from nowcast.validation.budget import PAPER_ITERATIONS
-from nowcast.validation.paper import SOURCE, TABLE1
 
 LABELS = {"model": "model", "copy_last_frame": "copy last frame", "all_zero": "all zero"}
 ARROWS = {"mse": "MSE ↓", "mae": "MAE ↓", "ssim": "SSIM ↑", "psnr": "PSNR ↑ (dB)"}
 DIGITS = {"mse": 1, "mae": 1, "ssim": 3, "psnr": 3}
+# Published Moving MNIST results we compare against.
+SOURCE = "Chai, Xu & Yuan, MoDeRNN (arXiv:2110.12978), Table 1, Moving MNIST 10 -> 10 frames"
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One row of Table 1; None marks a number we do not cite (not reported or not certain)."""
+
+    model: str
+    mse: float | None
+    mae: float | None
+    ssim: float | None
+    psnr: float | None
+    training: str
+
+
+TABLE1 = {
+    "modernn": PaperRow("MoDeRNN (paper)", 30.6, 68.7, 0.936, 22.472, "80,000 iterations"),
+    "convlstm": PaperRow(
+        "ConvLSTM (paper)", 103.3, 182.9, 0.707, None, "as reported in the paper's Table 1"
+    ),
+}
+
+
+def paper_row(preset: str) -> PaperRow | None:
+    """The Table 1 row for the model family of a preset name (e.g. `modernn-mmnist-small`)."""
+    family = preset.split("-", 1)[0].lower()
+    return TABLE1.get(family)
 
 
 def number(value: float | None, metric: str) -> str:
@@ -57,15 +86,19 @@ def trained_for(training: dict[str, Any]) -> str:
     return f"{training['iterations']:,} iterations at batch {batch or 'unknown'}"
 
 
-def _per_frame_table(record: dict[str, Any]) -> list[str]:
-    """Markdown rows: MSE and SSIM of the model and baselines at each lead frame."""
-    rows = ["| lead frame | " + " | ".join(f"{LABELS[k]} MSE" for k in LABELS)]
-    rows[0] += " | " + " | ".join(f"{LABELS[k]} SSIM" for k in LABELS) + " |"
-    rows.append("|" + " --- |" * (1 + 2 * len(LABELS)))
-    leads = len(record["results"]["model"]["per_frame"]["mse"])
-    for lead in range(leads):
-        cells = [number(record["results"][k]["per_frame"]["mse"][lead], "mse") for k in LABELS]
-        cells += [number(record["results"][k]["per_frame"]["ssim"][lead], "ssim") for k in LABELS]
+def _lead_curves(record: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """The per-frame scores of the model and both baselines, by label."""
+    return {label: record["results"][key]["per_frame"] for key, label in LABELS.items()}
+
+
+def lead_table(curves: dict[str, dict[str, list[float]]], first: str) -> list[str]:
+    """Markdown rows: MSE and SSIM of each named curve at each lead frame (`first`: the column)."""
+    header = f"| {first} | " + " | ".join(f"{name} MSE" for name in curves)
+    rows = [header + " | " + " | ".join(f"{name} SSIM" for name in curves) + " |"]
+    rows.append("|" + " --- |" * (1 + 2 * len(curves)))
+    for lead in range(len(next(iter(curves.values()))["mse"])):
+        cells = [number(curve["mse"][lead], "mse") for curve in curves.values()]
+        cells += [number(curve["ssim"][lead], "ssim") for curve in curves.values()]
         rows.append(f"| {lead + 1} | " + " | ".join(cells) + " |")
     return rows
 
@@ -150,7 +183,7 @@ def write_report(out: Path, record: dict[str, Any]) -> Path:
         "",
         "## Per lead frame",
         "",
-        *_per_frame_table(record),
+        *lead_table(_lead_curves(record), "lead frame"),
         "",
         "![MSE and SSIM per lead frame](per_frame.png)",
         "",
@@ -193,9 +226,8 @@ def plot_lead_curves(
 
 def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:
     """per_frame.png: MSE and SSIM at each lead frame, the model against both baselines."""
-    curves = {label: record["results"][key]["per_frame"] for key, label in LABELS.items()}
     title = f"{record['model']['preset']}, {record['budget']['name']} budget"
-    return plot_lead_curves(out, curves, title)
+    return plot_lead_curves(out, _lead_curves(record), title)
 
 
 def mosaic(rows: list[np.ndarray], gap: int = 2) -> np.ndarray:
@@ -223,15 +255,20 @@ def plot_samples(out: Path, inputs: np.ndarray, truth: np.ndarray, prediction: n
         ):
             rows.append(row)
             labels.append(f"{s + 1}: {label}")
+    return plot_sample_rows(out, rows, labels, dpi=100)
+
+
+def plot_sample_rows(out: Path, rows: list[np.ndarray], labels: list[str], dpi: int) -> Path:
+    """samples.png: rows of (T, H, W) frames tiled in grey, each row labelled on the left."""
     image = mosaic(rows)
-    height = inputs.shape[-2] + 2
+    height = rows[0].shape[-2] + 2
     figure = Figure(figsize=(image.shape[1] / 60, image.shape[0] / 60))
     axis = figure.subplots()
     axis.imshow(image, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     axis.set_yticks([r * height + height / 2 for r in range(len(rows))], labels, fontsize=7)
     axis.set_xticks([])
     path = out / "samples.png"
-    figure.savefig(path, dpi=100, bbox_inches="tight")
+    figure.savefig(path, dpi=dpi, bbox_inches="tight")
     return path
 
 
@@ -241,19 +278,11 @@ def plot_curve(out: Path, losses: list[float], final_loss_from: int | None = Non
     figure = Figure(figsize=(6, 4))
     axis = figure.subplots()
     if losses:
-        steps = np.arange(1, len(losses) + 1)
-        axis.plot(steps, losses, alpha=0.3, label="loss")
-        window = max(1, len(losses) // 20)
-        # Smoothed apart on each side of the objective change, so the mean shows no false ramp.
-        edges = [0, len(losses)]
-        if final_loss_from is not None and 1 < final_loss_from <= len(losses):
-            edges.insert(1, final_loss_from - 1)
-        for start, stop in itertools.pairwise(edges):
-            part = losses[start:stop]
-            if len(part) >= window:
-                smooth = np.convolve(part, np.ones(window) / window, mode="valid")
-                label = f"mean of {window}" if start == 0 else None
-                axis.plot(steps[start + window - 1 : stop], smooth, color="tab:orange", label=label)
+        axis.plot(np.arange(1, len(losses) + 1), losses, alpha=0.3, label="loss")
+        window, pieces = running_means(losses, final_loss_from)
+        for start, steps, smooth in pieces:
+            label = f"mean of {window}" if start == 0 else None
+            axis.plot(steps, smooth, color="tab:orange", label=label)
         if final_loss_from is not None:
             axis.axvline(final_loss_from, color="grey", linestyle="--", label="final objective")
         axis.set_yscale("log")
@@ -267,3 +296,21 @@ def plot_curve(out: Path, losses: list[float], final_loss_from: int | None = Non
     path = out / "curve.png"
     figure.savefig(path, dpi=100)
     return path
+
+
+def running_means(
+    losses: list[float], final_loss_from: int | None
+) -> tuple[int, list[tuple[int, np.ndarray, np.ndarray]]]:
+    """The running-mean window and its pieces (start, iterations, mean), smoothed apart on each
+    side of the objective change so the mean shows no false ramp where the loss jumps."""
+    window = max(1, len(losses) // 20)
+    edges = [0, len(losses)]
+    if final_loss_from is not None and 1 < final_loss_from <= len(losses):
+        edges.insert(1, final_loss_from - 1)
+    pieces = []
+    for start, stop in itertools.pairwise(edges):
+        part = losses[start:stop]
+        if len(part) >= window:
+            smooth = np.convolve(part, np.ones(window) / window, mode="valid")
+            pieces.append((start, np.arange(start + window, stop + 1), smooth))
+    return window, pieces

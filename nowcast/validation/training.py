@@ -16,7 +16,7 @@ from nowcast.models.preset import Preset
 from nowcast.models.registry import load_preset
 from nowcast.training import Trainer
 from nowcast.validation.budget import Budget
-from nowcast.validation.generator import SequenceSpec, generate, to_unit
+from nowcast.validation.data import SequenceSpec, generate, to_unit
 
 
 @dataclass(frozen=True)

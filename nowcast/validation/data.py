@@ -1,4 +1,13 @@
-"""MNIST digits for Moving MNIST: find the idx files, download them once if allowed, split pools."""
+"""Moving MNIST data: MNIST digits, the standard generator, and the fixed test set.
+
+Digits: find the idx files, download them once if allowed, split them into disjoint pools.
+Generator (Srivastava et al., 2015): each sequence places `digits` MNIST digits at uniform random
+positions of the free canvas (canvas minus digit size), moves each along a uniform random
+direction by `step_length` of the free canvas per frame, and at a border clamps the position and
+reverses that velocity component, exactly as the reference code does. Positions are recorded
+after each step and truncated to whole pixels; overlapping digits combine by pixel-wise maximum.
+Test set: the standard `mnist_test_seq.npy`, or seeded generation from the held-out digits.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ import hashlib
 import logging
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from nowcast.core.errors import DataMissingError, SourceError
+from nowcast.core.errors import ConfigError, DataMissingError, SourceError
 from nowcast.core.files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
@@ -35,6 +45,10 @@ HOME_PAGE = "http://yann.lecun.com/exdb/mnist/"
 IDX3_MAGIC = 0x00000803
 # With one idx file only, its last fifth becomes the test pool, disjoint from the training pool.
 HELD_OUT_FRACTION = 0.2
+TEST_SEED = 20_151_231
+# Sequences are generated in whole chunks with their own seeds, so the first N sequences are
+# the same whatever test-set size is asked for.
+CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -170,3 +184,123 @@ def load_digit_pools(
             f"in {where}, or pass --mnist-dir DIR ({'; '.join(failures)})"
         )
     return pools_from_files(files)
+
+
+@dataclass(frozen=True)
+class SequenceSpec:
+    """Shape of the generated sequences: 20 frames of 64x64 with two digits, by default."""
+
+    frames: int = 20
+    size: int = 64
+    digits: int = 2
+    step_length: float = 0.1
+
+
+def bounce(start: np.ndarray, velocity: np.ndarray, frames: int, step_length: float) -> np.ndarray:
+    """Positions in [0, 1] over `frames` steps from `start` (any shape), bouncing at 0 and 1."""
+    position = np.array(start, dtype=np.float64)
+    speed = np.array(velocity, dtype=np.float64)
+    track = np.empty((frames, *position.shape), dtype=np.float64)
+    for frame in range(frames):
+        position = position + speed * step_length
+        low, high = position <= 0.0, position >= 1.0
+        position = np.where(low, 0.0, np.where(high, 1.0, position))
+        speed = np.where(low | high, -speed, speed)
+        track[frame] = position
+    return track
+
+
+def render(digits: np.ndarray, top: np.ndarray, left: np.ndarray, size: int) -> np.ndarray:
+    """Paint `digits[s, k]` at pixel offsets `top/left[s, k, t]`: uint8 `(S, T, size, size)`."""
+    count, per_sequence, frames = top.shape
+    height, width = digits.shape[-2:]
+    canvas = np.zeros((count, frames, size, size), dtype=np.uint8)
+    for s in range(count):
+        for k in range(per_sequence):
+            for t in range(frames):
+                y, x = top[s, k, t], left[s, k, t]
+                window = canvas[s, t, y : y + height, x : x + width]
+                np.maximum(window, digits[s, k], out=window)
+    return canvas
+
+
+def generate(
+    pool: np.ndarray, count: int, rng: np.random.Generator, spec: SequenceSpec = SequenceSpec()
+) -> np.ndarray:
+    """`count` sequences drawn from the digit `pool` (N, h, w uint8): uint8 `(count, T, H, W)`."""
+    free = spec.size - pool.shape[-1]
+    shape = (count, spec.digits)
+    chosen = pool[rng.integers(0, len(pool), size=shape)]
+    start = rng.random((2, *shape))
+    theta = rng.random(shape) * 2.0 * np.pi
+    velocity = np.stack([np.sin(theta), np.cos(theta)])
+    track = bounce(start, velocity, spec.frames, spec.step_length)
+    pixels = (free * track).astype(np.int64)
+    top, left = np.moveaxis(pixels[:, 0], 0, -1), np.moveaxis(pixels[:, 1], 0, -1)
+    return render(chosen, top, left, spec.size)
+
+
+def to_unit(frames: np.ndarray) -> np.ndarray:
+    """uint8 frames as float32 in [0, 1]."""
+    return frames.astype(np.float32) / np.float32(255.0)
+
+
+@dataclass(frozen=True)
+class TestSet:
+    """A fixed, reproducible set of uint8 `(T, H, W)` sequences served in batches."""
+
+    __test__ = False
+
+    size: int
+    description: str
+    file: np.ndarray | None = None
+    pool: np.ndarray | None = None
+    spec: SequenceSpec = SequenceSpec()
+
+    def _chunk(self, index: int) -> np.ndarray:
+        """Sequences `index*CHUNK` up to the next chunk, read or generated."""
+        start, stop = index * CHUNK, min((index + 1) * CHUNK, self.size)
+        if self.file is not None:
+            return np.asarray(self.file[:, start:stop]).transpose(1, 0, 2, 3)
+        rng = np.random.default_rng([TEST_SEED, index])
+        return generate(self.pool, CHUNK, rng, self.spec)[: stop - start]
+
+    def batches(self, batch_size: int) -> Iterator[np.ndarray]:
+        """All sequences in order, as uint8 arrays of up to `batch_size` sequences."""
+        frame_shape = (self.spec.frames, self.spec.size, self.spec.size)
+        buffer = np.empty((0, *frame_shape), dtype=np.uint8)
+        for index in range((self.size + CHUNK - 1) // CHUNK):
+            buffer = np.concatenate([buffer, self._chunk(index)])
+            while len(buffer) >= batch_size:
+                yield buffer[:batch_size]
+                buffer = buffer[batch_size:]
+        if len(buffer):
+            yield buffer
+
+    def head(self, count: int) -> np.ndarray:
+        """The first `count` sequences, for sample figures."""
+        return next(self.batches(min(count, self.size)))
+
+
+def load_sequence_file(path: Path, size: int | None, spec: SequenceSpec) -> TestSet:
+    """The standard `mnist_test_seq.npy` layout: uint8 `(T, N, H, W)`, memory-mapped."""
+    if not path.is_file():
+        raise DataMissingError(f"test file not found: {path}")
+    try:
+        data = np.load(path, mmap_mode="r")
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a .npy array ({exc})") from None
+    expected = (spec.frames, spec.size, spec.size)
+    if data.ndim != 4 or (data.shape[0], *data.shape[2:]) != expected or data.dtype != np.uint8:
+        raise ConfigError(
+            f"{path}: expected uint8 of shape ({spec.frames}, N, {spec.size}, {spec.size}) "
+            f"like mnist_test_seq.npy, got {data.dtype} {data.shape}"
+        )
+    count = data.shape[1] if size is None else min(size, data.shape[1])
+    return TestSet(size=count, description=f"{count} sequences from {path.name}", file=data)
+
+
+def generated_test_set(pool: np.ndarray, size: int, spec: SequenceSpec) -> TestSet:
+    """`size` sequences generated with the fixed test seed from the held-out digit `pool`."""
+    description = f"{size} sequences generated with seed {TEST_SEED} from held-out test digits"
+    return TestSet(size=size, description=description, pool=pool, spec=spec)
