@@ -28,13 +28,13 @@ from nowcast.validation.report import (
     ARROWS,
     LABELS,
     SOURCE,
-    lead_table,
     number,
     paper_row,
     plot_lead_curves,
     plot_sample_rows,
     running_means,
     trained_for,
+    write_markdown,
 )
 
 BASELINES = ("copy_last_frame", "all_zero")
@@ -192,20 +192,13 @@ def write_report(out: Path, record: dict[str, Any]) -> Path:
         "",
         *verdict_lines(record),
         "",
-        "## Per lead frame",
-        "",
-        *lead_table(_lead_curves(record), "lead"),
-        "",
-        "![MSE and SSIM per lead frame](per_frame.png)",
-        "",
-        "![input, truth and each model's prediction](samples.png)",
-        "",
-        "![training loss of each model](curves.png)",
-        "",
     ]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    figures = [
+        ("MSE and SSIM per lead frame", "per_frame.png"),
+        ("input, truth and each model's prediction", "samples.png"),
+        ("training loss of each model", "curves.png"),
+    ]
+    return write_markdown(out, lines, _lead_curves(record), "lead", figures)
 
 
 def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:

@@ -103,6 +103,22 @@ def lead_table(curves: dict[str, dict[str, list[float]]], first: str) -> list[st
     return rows
 
 
+def write_markdown(
+    out: Path,
+    head: list[str],
+    curves: dict[str, dict[str, list[float]]],
+    first: str,
+    figures: list[tuple[str, str]],
+) -> Path:
+    """`out/report.md`: the given head, then the per-lead table and the figures (alt, file)."""
+    lines = [*head, "## Per lead frame", "", *lead_table(curves, first), ""]
+    for alt, name in figures:
+        lines += [f"![{alt}]({name})", ""]
+    path = out / "report.md"
+    path.write_text("\n".join(lines))
+    return path
+
+
 def _budget_gap(record: dict[str, Any]) -> str:
     """An honest sentence on how far this run's training is from the paper's."""
     done = record["training"]["iterations"]
@@ -181,20 +197,13 @@ def write_report(out: Path, record: dict[str, Any]) -> Path:
         "",
         *check_lines(record),
         "",
-        "## Per lead frame",
-        "",
-        *lead_table(_lead_curves(record), "lead frame"),
-        "",
-        "![MSE and SSIM per lead frame](per_frame.png)",
-        "",
-        "![input, truth and prediction](samples.png)",
-        "",
-        "![training loss](curve.png)",
-        "",
     ]
-    path = out / "report.md"
-    path.write_text("\n".join(lines))
-    return path
+    figures = [
+        ("MSE and SSIM per lead frame", "per_frame.png"),
+        ("input, truth and prediction", "samples.png"),
+        ("training loss", "curve.png"),
+    ]
+    return write_markdown(out, lines, _lead_curves(record), "lead frame", figures)
 
 
 def plot_lead_curves(
