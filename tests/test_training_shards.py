@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
+from nowcast.training.cache import BoundedCache
 from nowcast.training.synthetic import CADENCE, write_squares_archive
 from nowcast.training.windows import TrainingBatches, Window, WindowReader, WindowSpec
 
@@ -145,3 +146,21 @@ def test_window_reader_cache_stays_within_its_bound(tmp_path: Path) -> None:
     assert 0 < peak <= limit_mb * 2**20
     assert len(reader.cache) <= 2 and reader.cache.misses > 2
     assert pd.Timedelta(frames.time.values[1] - frames.time.values[0]) == CADENCE
+
+
+def test_the_cache_makes_room_before_it_loads_so_the_incoming_array_fits_too() -> None:
+    cache = BoundedCache(limit_bytes=3 * 800)
+    for key in range(3):
+        cache.get(key, lambda: np.zeros(100))  # 800 bytes each: the cache is full
+    held_while_loading: list[int] = []
+
+    def load() -> np.ndarray:
+        held_while_loading.append(cache.nbytes)
+        return np.ones(100)
+
+    value = cache.get("new", load, expected=800)
+    assert held_while_loading == [2 * 800] and value.sum() == 100
+    assert cache.nbytes == 3 * 800 and len(cache) == 3
+    assert cache.get(1, load).sum() == 0 and cache.hits == 1  # 0 was the one evicted
+    huge = cache.get("huge", lambda: np.zeros(1000), expected=8000)  # over the bound: not kept
+    assert huge.nbytes == 8000 and len(cache) == 3 and cache.nbytes == 3 * 800

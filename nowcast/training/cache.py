@@ -21,22 +21,32 @@ class BoundedCache:
         self.misses = 0
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()
 
-    def get(self, key: Hashable, load: Callable[[], np.ndarray]) -> np.ndarray:
-        """The cached array for `key`, or `load()`'s, kept when it fits (evicting the oldest)."""
+    def get(self, key: Hashable, load: Callable[[], np.ndarray], expected: int = 0) -> np.ndarray:
+        """The cached array for `key`, or `load()`'s, kept when it fits (evicting the oldest).
+
+        `expected`, the bytes `load()` will return at most, makes room before loading, so the
+        kept arrays and the one being loaded fit in the bound together.
+        """
         if key in self._items:
             self.hits += 1
             self._items.move_to_end(key)
             return self._items[key]
         self.misses += 1
+        if expected <= self.limit_bytes:
+            self._evict_until(self.limit_bytes - expected)
         value = load()
         if value.nbytes > self.limit_bytes:
             return value
-        while self.nbytes + value.nbytes > self.limit_bytes:
-            _, evicted = self._items.popitem(last=False)
-            self.nbytes -= evicted.nbytes
+        self._evict_until(self.limit_bytes - value.nbytes)
         self._items[key] = value
         self.nbytes += value.nbytes
         return value
+
+    def _evict_until(self, room: int) -> None:
+        """Drop the least recently used arrays until they hold at most `room` bytes."""
+        while self._items and self.nbytes > room:
+            _, evicted = self._items.popitem(last=False)
+            self.nbytes -= evicted.nbytes
 
     def __len__(self) -> int:
         return len(self._items)

@@ -212,7 +212,8 @@ class WindowReader:
             values = index.frames.read(slice(number * index.block, (number + 1) * index.block))
             return np.ascontiguousarray(index.to_model(values), dtype=np.float32)
 
-        return self.cache.get((group, number), load)
+        rows, columns = index.frames.grid
+        return self.cache.get((group, number), load, expected=index.block * rows * columns * 4)
 
     def grid(self, group: str) -> tuple[int, int]:
         """The group's frame size (rows, columns), without reading pixels."""
