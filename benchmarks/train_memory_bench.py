@@ -6,9 +6,10 @@ Writes a `--frames` synthetic archive (64x64 float32 squares, 10-minute cadence)
 optimiser), and `archive`, on random windows of the compact window index read through
 `WindowReader` with `--cache-mb`, in the training process. Both children import the same
 modules, then record their baseline RSS (interpreter, torch, nowcast, before any model or
-data); each peak is the child's peak RSS (`ru_maxrss`). The target: archive peak <= model peak +
-cache bound, which is archive peak - baseline <= (model peak - baseline) + bound while the two
-baselines agree; both baselines are recorded to show that they do. Results go to
+data); each peak is the child's peak RSS (`ru_maxrss`), and each child also records the two
+parts of its RSS at the end, anonymous memory and mapped library files. The target: archive
+peak <= model peak + cache bound, which is archive peak - baseline <= (model peak - baseline) +
+bound while the two baselines agree; both baselines are recorded to show that they do. Results go to
 `benchmarks/results/cpu.json` under "train_memory".
 """
 
@@ -66,6 +67,8 @@ def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> No
     record = {
         "baseline_rss_mb": baseline,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "end_rss_anon_mb": status_mb("RssAnon"),
+        "end_rss_file_mb": status_mb("RssFile"),
         "wall_s": round(wall, 1),
     }
     if reader is not None:
@@ -78,12 +81,18 @@ def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> No
     print(json.dumps(record))
 
 
-def current_rss_mb() -> float:
-    """This process's resident memory now (MB), from /proc (Linux)."""
+def status_mb(field: str) -> float:
+    """One memory field of this process now (MB), from /proc/self/status (Linux): `VmRSS`, or
+    its parts `RssAnon` (heap, arrays, tensors) and `RssFile` (pages of mapped library files)."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError("no VmRSS in /proc/self/status")
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def current_rss_mb() -> float:
+    """This process's resident memory now (MB)."""
+    return status_mb("VmRSS")
 
 
 def run_child(mode: str, archive: Path, cache_mb: float, iterations: int) -> dict:
