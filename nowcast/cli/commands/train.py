@@ -10,6 +10,20 @@ from rich.console import Console
 from nowcast.cli.choices import Device, value_of
 from nowcast.cli.state import app_state
 
+# Options train and finetune share, defined once.
+ITERATIONS = typer.Option(None, "--iterations", help="Training iterations.")
+BATCH_SIZE = typer.Option(None, "--batch-size", help="Global batch size.")
+DEVICE = typer.Option(None, "--device", help="Where to run.")
+STRIDE = typer.Option(1, "--stride", help="Use every k-th frame (e.g. 6 at 10 min).")
+EVERY = typer.Option(50, "--every", help="Validate and checkpoint every N iterations.")
+RESUME = typer.Option(False, "--resume", help="Continue from <out>/last.")
+WORKERS = typer.Option(
+    None,
+    "--workers",
+    help="Processes reading training windows (default: training.loader_workers); each "
+    "keeps its own training.cache_mb cache.",
+)
+
 
 def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
     """Print where the checkpoint and card went, and the headline numbers."""
@@ -45,27 +59,22 @@ def train(
     preset: str | None = typer.Option(
         None, "--preset", help="Model preset (default: the first pipeline's), see models/."
     ),
-    iterations: int | None = typer.Option(None, "--iterations", help="Training iterations."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
+    iterations: int | None = ITERATIONS,
+    batch_size: int | None = BATCH_SIZE,
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
-    device: Device | None = typer.Option(None, "--device", help="Where to run."),
+    device: Device | None = DEVICE,
     out: Path | None = typer.Option(
         None, "--out", help="Run folder (default: <checkpoints>/<pipeline>, where forecast looks)."
     ),
-    stride: int = typer.Option(1, "--stride", help="Use every k-th frame (e.g. 6 at 10 min)."),
-    every: int = typer.Option(50, "--every", help="Validate and checkpoint every N iterations."),
+    stride: int = STRIDE,
+    every: int = EVERY,
     patience: int = typer.Option(5, "--patience", help="Validations without gain before stop."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last."),
+    resume: bool = RESUME,
     seed: int = typer.Option(0, "--seed", help="Seed for weights and batch order."),
     val_score: str = typer.Option(
         "mse", "--val-score", help="Early-stopping score: mse, or csi (1 - CSI at 1 mm/h)."
     ),
-    workers: int | None = typer.Option(
-        None,
-        "--workers",
-        help="Processes reading training windows (default: training.loader_workers); each "
-        "keeps its own training.cache_mb cache.",
-    ),
+    workers: int | None = WORKERS,
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast (GPUs)."),
     compile_model: bool = typer.Option(False, "--compile", help="torch.compile the model."),
 ) -> None:
@@ -105,20 +114,15 @@ def finetune(
     pipeline: str = typer.Option(..., "--pipeline", "-p", help="Pipeline whose archive to use."),
     preset: str | None = typer.Option(None, "--preset", help="Must match the checkpoint's model."),
     freeze: int = typer.Option(0, "--freeze-layers", help="Freeze embedding + first k layers."),
-    iterations: int | None = typer.Option(None, "--iterations", help="Training iterations."),
-    batch_size: int | None = typer.Option(None, "--batch-size", help="Global batch size."),
+    iterations: int | None = ITERATIONS,
+    batch_size: int | None = BATCH_SIZE,
     lr: float = typer.Option(1e-4, "--lr", help="Peak learning rate (lower than training)."),
-    device: Device | None = typer.Option(None, "--device", help="Where to run."),
+    device: Device | None = DEVICE,
     out: Path | None = typer.Option(None, "--out", help="Run folder for the fine-tuned model."),
-    stride: int = typer.Option(1, "--stride", help="Use every k-th frame."),
-    every: int = typer.Option(50, "--every", help="Validate and checkpoint every N iterations."),
-    resume: bool = typer.Option(False, "--resume", help="Continue from <out>/last."),
-    workers: int | None = typer.Option(
-        None,
-        "--workers",
-        help="Processes reading training windows (default: training.loader_workers); each "
-        "keeps its own training.cache_mb cache.",
-    ),
+    stride: int = STRIDE,
+    every: int = EVERY,
+    resume: bool = RESUME,
+    workers: int | None = WORKERS,
 ) -> None:
     """Continue training a checkpoint on another pipeline's archive; the card names its parent."""
     from nowcast.training.run import TrainRequest, run_train
