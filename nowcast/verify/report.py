@@ -33,7 +33,8 @@ ORIENTATION = {
 }
 
 
-ACCUMULATED = ("RMSE", "MAE", "BIAS", "RMSE_SKILL", "CSI", "POD", "FAR", "FSS", "VALID_FRACTION")
+# Report order: errors, skill, then events and neighbourhoods; the valid fraction last.
+ACCUMULATED = ("RMSE", "RMSE_SKILL", "MAE", "BIAS", "CSI", "POD", "FAR", "FSS", "VALID_FRACTION")
 IMAGE_SCORES = ("MSE", "MAE", "SSIM", "PSNR")
 
 
@@ -118,7 +119,9 @@ def _sections(skill: pd.DataFrame, name: str, folder: Path, suffix: str = "") ->
     """A chart and a lead x method table for every score key of one pipeline."""
     lines: list[str] = []
     rows_of = skill[skill["pipeline"] == name]
-    for key in sorted(rows_of["key"].unique()):
+    order = {score: index for index, score in enumerate((*ACCUMULATED, *IMAGE_SCORES))}
+    keys = sorted(rows_of["key"].unique(), key=lambda k: (order.get(k.split(" ")[0], 99), k))
+    for key in keys:
         slug = "".join(c if c.isalnum() else "_" for c in f"{name}_{key}{suffix}")
         image = plot_skill(skill, name, key, folder / f"{slug}.png")
         rows = rows_of[rows_of["key"] == key]
@@ -163,10 +166,12 @@ def write_report(scores: Path, pipeline: str | None = None, period: str | None =
         if len(mine):
             defined = mine.dropna(subset=["value"])
             lines += [
-                f"Accumulated over every case initialised in {mine['init_time'].iloc[0]}, per"
-                " lead time, as pysteps does: contingency tables and FSS summed over the cases",
-                "before the score is taken (cases without events count); RMSE, MAE and BIAS over",
-                "every valid pixel, in physical units. Case counts are in each chart's legend.",
+                f"Accumulated over every case initialised in {mine['init_time'].iloc[0]},",
+                "per lead time, as pysteps does: contingency tables and FSS summed over the",
+                "cases before the score is taken (cases without events count); RMSE, MAE and",
+                "BIAS over every valid pixel, in physical units. An event is a value above the",
+                "threshold (rain, reflectivity) or, for brightness temperature in K, below it",
+                "(cold cloud tops). Case counts are in each chart's legend.",
                 "",
                 *_sections(defined, name, folder),
             ]
