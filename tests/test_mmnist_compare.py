@@ -82,9 +82,13 @@ def test_a_resumed_compare_reuses_a_model_trained_alone_and_matches_a_fresh_one(
     alone = invoke(tmp_path, *common, "--model", MODELS[0], "--out", str(resumed / MODELS[0]))
     assert alone.exit_code == 5, alone.output
     trained_alone = (resumed / MODELS[0] / "training" / "metrics.csv").read_text()
+    alone_s = json.loads((resumed / MODELS[0] / "metrics.json").read_text())["training"]["wall_s"]
     result = invoke(tmp_path, *common, "--compare", *MODELS, "--resume", "--out", str(resumed))
     assert result.exit_code == 5, result.output
     assert (resumed / MODELS[0] / "training" / "metrics.csv").read_text() == trained_alone
+    record = json.loads((resumed / "compare.json").read_text())
+    # The finished model's training time is that of its own run, not the resume's few seconds.
+    assert record["models"][MODELS[0]]["training"]["wall_s"] == alone_s
     rows = [json.loads((out / "compare.json").read_text())["rows"] for out in (fresh, resumed)]
     assert rows[0].keys() == rows[1].keys()
     for name in rows[0]:

@@ -145,15 +145,26 @@ def test_resume_after_kill_is_bit_identical(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         _trainer(tmp_path / "run", **options).fit(killed_at_six, every=4)
     assert load_file(str(tmp_path / "run" / "last" / "model.safetensors"))
+    first_session = [float(r["elapsed_s"]) for r in _metric_rows(tmp_path / "run")]
     resumed_trainer = _trainer(tmp_path / "run", seed=123, **options)
     resumed = resumed_trainer.fit(source, every=4, resume=True)
     assert resumed.iteration == expected.iteration == 12
     assert resumed.losses == expected.losses
+    # The elapsed training time goes on from the kept rows (iterations 1-4), not from zero.
+    elapsed = [float(r["elapsed_s"]) for r in _metric_rows(tmp_path / "run")]
+    assert elapsed[:4] == first_session[:4] and elapsed == sorted(elapsed)
+    assert resumed.seconds >= elapsed[-1] > first_session[3]
     resumed_weights = resumed_trainer.model.state_dict()
     for name, weight in uninterrupted.model.state_dict().items():
         assert torch.equal(weight, resumed_weights[name]), name
     with pytest.raises(ConfigError, match="same number of iterations"):
         _trainer(tmp_path / "run", **options).fit(source, 20, resume=True)
+
+
+def _metric_rows(run: Path) -> list[dict[str, str]]:
+    """The rows of a run folder's metrics.csv."""
+    with (run / "metrics.csv").open(newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def test_checkpoint_files_sidecar_and_load_model(tmp_path: Path) -> None:

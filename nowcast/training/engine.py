@@ -80,6 +80,9 @@ class FitResult:
     best_iteration: int | None = None
     stopped_early: bool = False
     out_dir: Path = Path(".")
+    seconds: float = 0.0
+    """Training wall time up to the last iteration (its checkpoint included), summed over
+    resumed sessions (rank 0's count)."""
 
 
 @dataclass
@@ -200,6 +203,7 @@ class Trainer:
         read = _batch_reader(batch_source, schedule.data_rng, self.dist)
         sharded = isinstance(batch_source, ShardedBatchSource)
         started, saved_at, stopped_early = time.perf_counter(), run.iteration, False
+        before = elapsed = metrics.elapsed_s if metrics is not None else 0.0
         try:
             while run.iteration < total:
                 tick = time.perf_counter()
@@ -224,11 +228,11 @@ class Trainer:
                     "teacher_prob": schedule.sampler.probability(run.iteration - 1),
                     "objective": objective,
                     "seq_per_s": rate,
-                    "elapsed_s": time.perf_counter() - started,
                 }
                 if run.iteration % every == 0 or run.iteration == total:
                     stopped_early = self._checkpoint(run, schedule, validate, every, patience, row)
                     saved_at = run.iteration
+                elapsed = row["elapsed_s"] = before + time.perf_counter() - started
                 if metrics is not None:
                     metrics.write(row)
                 bar.update(run.iteration, loss, lr, rate)
@@ -249,6 +253,7 @@ class Trainer:
             best_iteration=run.best_iteration,
             stopped_early=stopped_early,
             out_dir=self.out_dir,
+            seconds=elapsed,
         )
 
     def _train_iteration(

@@ -25,6 +25,10 @@ class MetricsLog:
         self.path = out_dir / "metrics.csv"
         out_dir.mkdir(parents=True, exist_ok=True)
         rows = self._kept_rows(resume_at)
+        # Training seconds of the earlier sessions (0 for a fresh run): a resumed run's elapsed
+        # time continues from there.
+        last = rows[-1].get("elapsed_s") if rows else None
+        self.elapsed_s = float(last) if last else 0.0
         with self.path.open("w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS)
             writer.writeheader()

@@ -98,7 +98,7 @@ def train(
     summary = TrainingSummary(
         iterations=result.iteration,
         batch_size=budget.batch_size,
-        wall_s=time.perf_counter() - started,
+        wall_s=result.seconds,
         stopped_by="iteration count",
         losses=result.losses,
         final_loss_from=None if final_start is None else final_start + 1,
