@@ -7,6 +7,7 @@ sub-folder, call `shared_data_path(...)`; both skip with a clear reason when it 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,10 @@ def shared_data() -> Path:
 def repo_root() -> Path:
     """The repository's root folder (for `pipelines/`, `models/`, ...)."""
     return REPO
+
+
+def free_port() -> int:
+    """An unused TCP port on the loopback interface (for torchrun's rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, shared_data_path
+from conftest import REPO, free_port, shared_data_path
 from ingest_fixtures import BOM, SAF, cli
 
 from nowcast.training import run as train_run
@@ -250,7 +250,7 @@ def test_torchrun_two_processes(site: Path, trained: Path, tmp_path: Path) -> No
         "--master_addr",
         "127.0.0.1",
         "--master_port",
-        "29531",
+        str(free_port()),
         "-m",
         "nowcast",
         "--quiet",

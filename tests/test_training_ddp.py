@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import free_port
 from safetensors.torch import load_file
 
 from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
@@ -52,13 +52,6 @@ WORKER = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    """An unused TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _single_process(out_dir: Path) -> tuple[Trainer, list[float]]:
     """The same run as the workers', in this process on the whole batch."""
     torch.manual_seed(0)
@@ -85,7 +78,7 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
         "--nnodes=1",
         "--nproc_per_node=2",
         "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
+        f"--master_port={free_port()}",
         str(script),
         json.dumps(SETTINGS),
         str(tmp_path / "ddp"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from conftest import free_port
 
 from nowcast.training.cache import BoundedCache
 from nowcast.training.synthetic import CADENCE, write_squares_archive
@@ -66,13 +66,6 @@ WORKER = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    """An unused TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _run(script: Path, out: Path, world: int) -> list[dict]:
     """The worker under torchrun with `world` gloo processes on 127.0.0.1; each rank's record."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
@@ -83,7 +76,7 @@ def _run(script: Path, out: Path, world: int) -> list[dict]:
         "--nnodes=1",
         f"--nproc_per_node={world}",
         "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
+        f"--master_port={free_port()}",
         str(script),
         str(out),
         str(world),
