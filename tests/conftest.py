@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,8 +48,26 @@ def repo_root() -> Path:
     return REPO
 
 
-def free_port() -> int:
+def _free_port() -> int:
     """An unused TCP port on the loopback interface (for torchrun's rendezvous)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def torchrun(world: int, *args: str, env: dict[str, str] | None = None) -> None:
+    """Run `args` under torchrun with `world` gloo processes on 127.0.0.1 and a free port, one
+    OpenMP thread each; fails the test with the end of stderr when it does not exit 0."""
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        f"--nproc_per_node={world}",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        *args,
+    ]
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", **(env or {})}
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import free_port
+from conftest import torchrun
 from safetensors.torch import load_file
 
 from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
@@ -70,21 +67,7 @@ def _single_process(out_dir: Path) -> tuple[Trainer, list[float]]:
 def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
-        str(script),
-        json.dumps(SETTINGS),
-        str(tmp_path / "ddp"),
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    torchrun(2, str(script), json.dumps(SETTINGS), str(tmp_path / "ddp"))
     ddp_losses = json.loads((tmp_path / "ddp" / "losses.json").read_text())
     single, losses = _single_process(tmp_path / "single")
     assert ddp_losses == pytest.approx(losses, rel=1e-5, abs=1e-6)

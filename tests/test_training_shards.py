@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import free_port
+from conftest import torchrun
 
 from nowcast.training.cache import BoundedCache
 from nowcast.training.synthetic import CADENCE, write_squares_archive
@@ -68,21 +65,7 @@ WORKER = textwrap.dedent(
 
 def _run(script: Path, out: Path, world: int) -> list[dict]:
     """The worker under torchrun with `world` gloo processes on 127.0.0.1; each rank's record."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo"}
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nnodes=1",
-        f"--nproc_per_node={world}",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
-        str(script),
-        str(out),
-        str(world),
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
+    torchrun(world, str(script), str(out), str(world))
     return [json.loads((out / f"rank{r}.json").read_text()) for r in range(world)]
 
 
