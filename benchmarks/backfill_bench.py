@@ -17,13 +17,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -33,11 +31,12 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from record import machine_record, merge_results  # noqa: E402 - beside this script
+
 from nowcast.data.backfill import Backfill  # noqa: E402
 from nowcast.data.ingest import run_ingest  # noqa: E402
 from nowcast.settings.config import Settings  # noqa: E402 - after the path set-up above
 
-RESULTS = REPO / "benchmarks" / "results" / "cpu.json"
 FULL_ARCHIVE = 189_364
 START = pd.Timestamp("2022-11-11T12:00")
 
@@ -178,16 +177,10 @@ def main() -> int:
         "frames_per_worker_cpu_second": round(per_cpu_second, 1),
         "writer_cap_fps": round(writer_cap, 1),
         "projection_full_archive": projection,
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(load, 2),
-        "machine": platform.platform(),
-        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **machine_record(load),
     }
     print(json.dumps(results, indent=2))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    merged["backfill"] = results
-    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    merge_results("backfill", results)
     return 0
 
 

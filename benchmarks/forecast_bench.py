@@ -13,14 +13,11 @@ Medians over `--repeats`; merged into `benchmarks/results/cpu.json` under "forec
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -28,6 +25,8 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from record import machine_record, merge_results  # noqa: E402 - beside this script
 
 from nowcast.core.threads import pin_threads  # noqa: E402
 from nowcast.data.ingest import run_ingest  # noqa: E402
@@ -38,7 +37,6 @@ from nowcast.products.render import render_forecast  # noqa: E402
 from nowcast.settings.config import Settings  # noqa: E402 - after the path set-up above
 from nowcast.training.checkpoint import CheckpointMeta, checkpoint_folder, save_checkpoint  # noqa: E402
 
-RESULTS = REPO / "benchmarks" / "results" / "cpu.json"
 TARGET_MAP_S = 10.0
 
 
@@ -136,16 +134,10 @@ def main() -> int:
         "cases": results,
         "repeats": repeats,
         "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "machine": platform.platform(),
-        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **machine_record(),
         "command": "python benchmarks/forecast_bench.py " + " ".join(sys.argv[1:]),
     }
-    merged = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    merged["forecast"] = record
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(merged, indent=2) + "\n")
+    merge_results("forecast", record)
     return 0
 
 

@@ -13,14 +13,12 @@ beside it (what one idle core would do, whatever else the machine runs). Results
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import h5py
@@ -29,10 +27,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from record import CPU_RESULTS, machine_record, merge_results  # noqa: E402 - beside this script
+
 from nowcast.data.ingest import run_ingest  # noqa: E402
 from nowcast.settings.config import Settings  # noqa: E402 - after the path set-up above
 
-RESULTS = REPO / "benchmarks" / "results" / "cpu.json"
 TARGET_FPS = 100.0
 
 
@@ -90,14 +89,6 @@ def measure(pipeline: str, env: dict[str, str], repeats: int) -> dict[str, float
     }
 
 
-def merge_results(results: dict) -> None:
-    """Write results under "ingest" in cpu.json, keeping every other key."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    merged["ingest"] = results
-    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
-
-
 def main() -> int:
     """Run both cases, print frames/s, merge the numbers into cpu.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -121,11 +112,8 @@ def main() -> int:
         "unit": "frames/s, 512x512 files on disk -> 64x64 frames committed to the Zarr archive",
         "target_fps": TARGET_FPS,
         "cases": cases,
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(load, 2),
-        "machine": platform.platform(),
         "python": platform.python_version(),
-        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **machine_record(load),
     }
     for name, case in cases.items():
         verdict = "ok" if case["warm_fps_median"] >= TARGET_FPS else "below target"
@@ -135,8 +123,8 @@ def main() -> int:
             f"{case['warm_frames_per_cpu_second']:.0f} per CPU-second, {case['frames']} frames "
             f"[target {TARGET_FPS:.0f}: {verdict}; 1-min load {load:.1f} on {os.cpu_count()} CPUs]"
         )
-    merge_results(results)
-    print(f"ingest_bench: results merged into {RESULTS.relative_to(REPO)}")
+    merge_results("ingest", results)
+    print(f"ingest_bench: results merged into {CPU_RESULTS.relative_to(REPO)}")
     return 0
 
 

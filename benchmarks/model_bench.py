@@ -17,14 +17,11 @@ Results are merged into `benchmarks/results/<device>.json` under "model".
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
@@ -34,6 +31,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from record import machine_record, merge_results  # noqa: E402 - beside this script
 
 from nowcast.models import Preset, build_model, load_preset  # noqa: E402 - after path set-up
 from nowcast.models.reference import ReferenceNet  # noqa: E402
@@ -179,14 +178,6 @@ def layout_variants(device: torch.device, repeats: int) -> dict[str, float]:
     }
 
 
-def merge_results(path: Path, results: dict) -> None:
-    """Write results under "model" in the device's JSON file, keeping every other key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    merged = json.loads(path.read_text()) if path.is_file() else {}
-    merged["model"] = results
-    path.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
-
-
 def main() -> int:
     """Time training and inference, print a summary, merge numbers into the results file."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -293,14 +284,11 @@ def main() -> int:
         "training_variants": variants,
         "inference": latency,
         "layout_variants_fwd_bwd_batch8_ms": layouts,
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(load, 2),
-        "machine": platform.platform(),
         "torch": torch.__version__,
-        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **machine_record(load),
     }
     target = REPO / "benchmarks" / "results" / f"{device.type}.json"
-    merge_results(target, results)
+    merge_results("model", results, target)
     print(f"model_bench: results merged into {target.relative_to(REPO)} (1-min load {load:.1f})")
     return 0
 

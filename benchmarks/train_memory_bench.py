@@ -18,19 +18,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-RESULTS = REPO / "benchmarks" / "results" / "cpu.json"
+from record import machine_record, merge_results  # noqa: E402 - beside this script
+
 SIZE = 64
 BATCH = 8
 
@@ -142,16 +141,10 @@ def main() -> int:
         "extra_over_model_mb": round(extra, 1),
         "extra_beyond_cache_mb": round(extra - args.cache_mb, 1),
         "within_bound": extra <= args.cache_mb,
-        "cpu_count": os.cpu_count(),
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "machine": platform.platform(),
-        "measured_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **machine_record(),
     }
     print(json.dumps(results, indent=2))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    merged = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    merged["train_memory"] = results
-    RESULTS.write_text(json.dumps(merged, indent=2, sort_keys=True) + "\n")
+    merge_results("train_memory", results)
     return 0
 
 
