@@ -24,6 +24,16 @@ from nowcast.settings.config import load_settings
 
 GROUP = "digital-typhoon/202224"
 START = pd.Timestamp("2022-11-11T12:00")
+# The ingest of the twelve hours from START, as a user types it.
+HALF_DAY = (
+    "ingest",
+    "-p",
+    "digital-typhoon",
+    "--since",
+    "2022-11-11T12:00Z",
+    "--until",
+    "2022-11-12T00:00Z",
+)
 
 
 def typhoon_setup(tmp_path: Path, repo_root: Path, hours: int) -> tuple[Path, dict[str, str]]:
@@ -103,35 +113,13 @@ def test_a_killed_worker_loses_nothing(
 def test_ingest_on_a_given_scheduler(tmp_path: Path, repo_root: Path) -> None:
     config, env = typhoon_setup(tmp_path, repo_root, hours=12)
     with local_cluster(1) as cluster, Client(cluster) as client:
-        result = cli(
-            config,
-            "ingest",
-            "-p",
-            "digital-typhoon",
-            "--since",
-            "2022-11-11T12:00Z",
-            "--until",
-            "2022-11-12T00:00Z",
-            "--scheduler",
-            cluster.scheduler_address,
-            env=env,
-        )
+        result = cli(config, *HALF_DAY, "--scheduler", cluster.scheduler_address, env=env)
         decoders = client.run(lambda: sorted(name for name, _ in backfill_module._decoders))
     assert result.exit_code == 0, result.output
     assert list(decoders.values()) == [["digital-typhoon"]]
     expected = pd.date_range(START, periods=12, freq="1h").as_unit("ns").asi8
     np.testing.assert_array_equal(stored_times(config), expected)
-    rerun = cli(
-        config,
-        "ingest",
-        "-p",
-        "digital-typhoon",
-        "--since",
-        "2022-11-11T12:00Z",
-        "--until",
-        "2022-11-12T00:00Z",
-        env=env,
-    )
+    rerun = cli(config, *HALF_DAY, env=env)
     assert rerun.exit_code == 0, rerun.output
     np.testing.assert_array_equal(stored_times(config), expected)
 
