@@ -162,10 +162,14 @@ class HttpSource:
             found.append(Candidate(when, name, self.redact(url)))
         return found
 
-    def _open(self, url: str, deadline: float) -> tuple[requests.Response, str]:
-        """The response for `url` after same-host redirects, and the final URL."""
+    def _retry_until(self, deadline: float) -> None:
+        """Bound the session's one retry layer by this fetch's monotonic deadline."""
         for adapter in (self.session.get_adapter("http://"), self.session.get_adapter("https://")):
             adapter.max_retries = make_retry(self.options, deadline)  # type: ignore[attr-defined]
+
+    def _open(self, url: str, deadline: float) -> tuple[requests.Response, str]:
+        """The response for `url` after same-host redirects, and the final URL."""
+        self._retry_until(deadline)
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             left = deadline - time.monotonic()
@@ -252,8 +256,7 @@ class HttpSource:
         """`<size>-<ETag>` from a HEAD request (None when unknown), to spot a changed file."""
         url = self.url(candidate.time)
         deadline = time.monotonic() + self.options.total_timeout_s
-        for adapter in (self.session.get_adapter("http://"), self.session.get_adapter("https://")):
-            adapter.max_retries = make_retry(self.options, deadline)  # type: ignore[attr-defined]
+        self._retry_until(deadline)
         timeout = (self.options.connect_timeout_s, self.options.timeout_s)
         try:
             with watch(deadline):
