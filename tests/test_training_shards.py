@@ -10,11 +10,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import xarray as xr
 from conftest import torchrun
 
+from nowcast.data.archive import Archive
+from nowcast.data.transform import Transform, from_attrs
 from nowcast.training.cache import BoundedCache
 from nowcast.training.synthetic import CADENCE, write_squares_archive
-from nowcast.training.windows import TrainingBatches, Window, WindowReader, WindowSpec
+from nowcast.training.windows import (
+    TrainingBatches,
+    Window,
+    WindowReader,
+    WindowSpec,
+    find_windows,
+)
 
 SPEC = WindowSpec(4, 4, CADENCE)
 
@@ -27,17 +36,20 @@ WORKER = textwrap.dedent(
     from nowcast.training import Trainer, shutdown_distributed
     from nowcast.training.run import test_scores
     from nowcast.training.synthetic import CADENCE, moving_squares
+    from nowcast.training.window_index import WindowIndex
     from nowcast.training.windows import TrainingBatches, WindowSpec
 
     class CountingReader:
-        '''Serves windows (plain indices) from memory and logs every window it reads.'''
+        '''Serves windows (their start is a row of `data`) from memory and logs every
+        window it reads.'''
 
         def __init__(self, data):
             self.data, self.log = data, []
 
         def batch(self, windows):
-            self.log.extend(windows)
-            return self.data[list(windows)]
+            rows = [window.start.value for window in windows]
+            self.log.extend(rows)
+            return self.data[rows]
 
     out, world = sys.argv[1], int(sys.argv[2])
     data = moving_squares(32, 8)(0, torch.Generator().manual_seed(7))
@@ -52,9 +64,10 @@ WORKER = textwrap.dedent(
         progress=False,
     )
     assert trainer.dist.world_size == world
-    result = trainer.fit(TrainingBatches(reader, list(range(32)), 4), every=3)
+    windows = WindowIndex.of_group("squares", np.arange(32))
+    result = trainer.fit(TrainingBatches(reader, windows, 4), every=3)
     train_reads = list(reader.log)
-    scores = test_scores(trainer.model, reader, list(range(20, 32)), WindowSpec(4, 4, CADENCE),
+    scores = test_scores(trainer.model, reader, windows[20:], WindowSpec(4, 4, CADENCE),
                          trainer.dist)
     with open(f"{out}/rank{trainer.dist.rank}.json", "w") as handle:
         json.dump({"reads": train_reads, "losses": result.losses, "scores": scores}, handle)
@@ -140,3 +153,49 @@ def test_the_cache_makes_room_before_it_loads_so_the_incoming_array_fits_too() -
     assert cache.get(1, load).sum() == 0 and cache.hits == 1  # 0 was the one evicted
     huge = cache.get("huge", lambda: np.zeros(1000), expected=8000)  # over the bound: not kept
     assert huge.nbytes == 8000 and len(cache) == 3 and cache.nbytes == 3 * 800
+
+
+def _random_groups(path: Path, lengths: dict[str, int], size: int = 16) -> Archive:
+    """Groups of random brightness temperatures (a different field in every group and frame),
+    the later half of each appended before the earlier, so reads follow the stored order."""
+    archive = Archive(path)
+    rng = np.random.default_rng(5)
+    transform = Transform(kind="linear", vmin=170, vmax=300, invert=True)
+    for group, length in lengths.items():
+        times = pd.date_range("2024-01-01", periods=length, freq=CADENCE)
+        values = rng.uniform(160.0, 310.0, (length, size, size)).astype(np.float32)
+        series = xr.DataArray(
+            values,
+            dims=("time", "y", "x"),
+            coords={"time": times, "y": np.arange(size) * 1e3, "x": np.arange(size) * 1e3},
+            attrs={"units": "K", **transform.to_attrs()},
+            name="bt",
+        )
+        half = length // 2
+        archive.append(group, series.isel(time=slice(half, None)), {"cadence_s": 600.0})
+        archive.append(group, series.isel(time=slice(None, half)))
+    return archive
+
+
+def test_a_batch_written_in_place_equals_its_windows_stacked(tmp_path: Path) -> None:
+    """Windows of three groups in one preallocated batch: the same values as stacking each
+    window's frames read through xarray, then stacking the windows (the former assembly)."""
+    archive = _random_groups(tmp_path / "a.zarr", {"a": 700, "b": 300, "c": 90})
+    windows = find_windows(archive, ["a", "b", "c"], SPEC)
+    picks = np.array([0, 650, 400, 700, 720, 990, len(windows) - 1, 3])
+    chosen = windows.take(picks)
+    expected = []
+    for window in chosen:
+        series = archive.read(window.group)
+        transform = from_attrs(series.attrs)
+        times = pd.date_range(window.start, periods=8, freq=CADENCE)
+        frames = [transform.to_model(series.sel(time=t).values) for t in times]
+        expected.append(np.stack(frames)[:, None])
+    reader = WindowReader(archive, SPEC, cache_mb=0.7)
+    batch = reader.batch(chosen)
+    assert sorted({w.group for w in chosen}) == ["a", "b", "c"]
+    assert batch.shape == (8, 8, 1, 16, 16) and batch.is_contiguous()
+    np.testing.assert_array_equal(batch.numpy(), np.stack(expected))
+    np.testing.assert_array_equal(reader.batch(list(chosen)).numpy(), batch.numpy())
+    np.testing.assert_array_equal(reader.read(chosen[2]), expected[2])
+    assert reader.reads == 8 + 8 + 1

@@ -56,12 +56,7 @@ class WindowDataset(Dataset[tuple[int, Tensor]]):
     def __getitem__(self, task: Task) -> tuple[int, Tensor]:
         """The task's iteration and its windows as a (B, T, 1, H, W) tensor."""
         iteration, group_ids, starts = task
-        reader = self.reader()
-        frames = [
-            reader.read_at(self.groups[group], int(start))
-            for group, start in zip(group_ids, starts, strict=True)
-        ]
-        return iteration, torch.from_numpy(np.stack(frames))
+        return iteration, self.reader().batch(WindowIndex(self.groups, group_ids, starts))
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its reader, so a spawned worker opens the store itself."""
@@ -122,8 +117,7 @@ class LoaderBatches:
         self.batches = batches
         self.batch_size = batches.batch_size
         self.workers = workers
-        windows = batches.windows
-        self.windows = windows if isinstance(windows, WindowIndex) else WindowIndex.of(windows)
+        self.windows = batches.windows
         reader = batches.reader
         cache_mb = reader.cache.limit_bytes / 2**20
         self.dataset = WindowDataset(

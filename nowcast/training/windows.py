@@ -225,23 +225,45 @@ class WindowReader:
 
     def read_at(self, group: str, start: int) -> np.ndarray:
         """The window of `group` whose first frame is at `start` (ns since 1970), as `read`."""
+        rows, columns = self.grid(group)
+        window = np.empty((self._frames(), 1, rows, columns), dtype=np.float32)
+        self.read_into(window, group, start)
+        return window
+
+    def read_into(self, out: np.ndarray, group: str, start: int) -> None:
+        """Write the window of `group` starting at `start` (ns) into `out`, (T, 1, H, W)
+        float32: each frame is copied once, from its cached block, so nothing is stacked."""
         index = self._group(group)
         times = index.frames.times
-        total = self.spec.input_frames + self.spec.output_frames
+        total = self._frames()
+        if out.shape != (total, 1, *index.frames.grid):
+            raise ValueError(
+                f"{group}: a window is {(total, 1, *index.frames.grid)}, not {out.shape}"
+            )
         wanted = start + np.arange(total, dtype=np.int64) * self.spec.step.value
         positions = np.searchsorted(times, wanted).clip(max=len(times) - 1)
         if len(times) == 0 or (times[positions] != wanted).any():
             raise DataMissingError(f"{group}: window at {iso(pd.Timestamp(start))} has gaps")
-        frames = [
-            self._block(group, index, int(p) // index.block)[int(p) % index.block]
-            for p in positions
-        ]
+        for frame, position in zip(out[:, 0], positions.tolist(), strict=True):
+            frame[...] = self._block(group, index, position // index.block)[position % index.block]
         self.reads += 1
-        return np.stack(frames)[:, None]
 
     def batch(self, windows: Sequence[Window]) -> torch.Tensor:
-        """A (B, T, 1, H, W) tensor of several windows."""
-        return torch.from_numpy(np.stack([self.read(w) for w in windows]))
+        """A (B, T, 1, H, W) tensor of several windows, each written straight into one array."""
+        index = windows if isinstance(windows, WindowIndex) else WindowIndex.of(windows)
+        if not len(index):
+            raise ValueError("a batch needs at least one window")
+        rows, columns = self.grid(index.groups[index.group_ids[0]])
+        batch = np.empty((len(index), self._frames(), 1, rows, columns), dtype=np.float32)
+        for window, group, start in zip(
+            batch, index.group_ids.tolist(), index.starts.tolist(), strict=True
+        ):
+            self.read_into(window, index.groups[group], start)
+        return torch.from_numpy(batch)
+
+    def _frames(self) -> int:
+        """Frames in a window: inputs then targets."""
+        return self.spec.input_frames + self.spec.output_frames
 
 
 class TrainingBatches:
@@ -257,7 +279,7 @@ class TrainingBatches:
         flips: bool = False,
     ) -> None:
         self.reader = reader
-        self.windows = windows
+        self.windows = windows if isinstance(windows, WindowIndex) else WindowIndex.of(windows)
         self.batch_size = batch_size
         self.crop = crop
         self.flips = flips
@@ -277,7 +299,7 @@ class TrainingBatches:
         cropped and turned/flipped exactly as it is in the global batch."""
         part = shard_slice(self.batch_size, rank, world_size)
         picks = self.picks(generator)
-        batch = self.reader.batch([self.windows[i] for i in picks[part]])
+        batch = self.reader.batch(self.windows.take(np.asarray(picks[part], dtype=np.int64)))
         draws = self.draws(generator, (batch.shape[-2], batch.shape[-1]))
         return self.augment(batch, draws, part)
 
