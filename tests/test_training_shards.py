@@ -13,9 +13,11 @@ import torch
 import xarray as xr
 from conftest import torchrun
 
+from nowcast.core.errors import ConfigError
 from nowcast.data.archive import Archive
 from nowcast.data.transform import Transform, from_attrs
 from nowcast.training.cache import BoundedCache
+from nowcast.training.loader import LoaderBatches
 from nowcast.training.synthetic import CADENCE, write_squares_archive
 from nowcast.training.windows import (
     TrainingBatches,
@@ -45,6 +47,9 @@ WORKER = textwrap.dedent(
 
         def __init__(self, data):
             self.data, self.log = data, []
+
+        def reserve_batches(self, batch_size, groups):
+            pass
 
         def batch(self, windows):
             rows = [window.start.value for window in windows]
@@ -199,3 +204,31 @@ def test_a_batch_written_in_place_equals_its_windows_stacked(tmp_path: Path) -> 
     np.testing.assert_array_equal(reader.batch(list(chosen)).numpy(), batch.numpy())
     np.testing.assert_array_equal(reader.read(chosen[2]), expected[2])
     assert reader.reads == 8 + 8 + 1
+
+
+def test_the_cache_gets_the_bound_less_the_batch_and_one_decoded_block(tmp_path: Path) -> None:
+    archive = write_squares_archive(tmp_path / "a.zarr", 2000, size=16)
+    block_bytes = archive.time_chunk("squares") * 16 * 16 * 4
+    batch_bytes = 6 * 8 * 16 * 16 * 4
+    reader = WindowReader(archive, SPEC, cache_mb=1.0)
+    windows = find_windows(archive, ["squares"], SPEC)
+    reader.batch(windows[:: len(windows) // 7])  # fills the cache before its size is known
+    assert reader.cache.nbytes > 2**20 - batch_bytes - block_bytes
+    batches = TrainingBatches(reader, windows, batch_size=6)
+    assert reader.cache.limit_bytes == 2**20 - batch_bytes - block_bytes
+    assert reader.cache.nbytes <= reader.cache.limit_bytes
+    generator = torch.Generator().manual_seed(0)
+    for iteration in range(20):
+        assert batches(iteration, generator).numpy().nbytes == batch_bytes
+        assert reader.cache.nbytes + batch_bytes + block_bytes <= 2**20
+    loaded = LoaderBatches(batches, workers=1)
+    assert loaded.dataset.reader().cache.limit_bytes == reader.cache.limit_bytes
+
+
+def test_a_bound_without_room_for_the_batch_and_two_blocks_is_refused(tmp_path: Path) -> None:
+    archive = write_squares_archive(tmp_path / "a.zarr", 600, size=16)
+    windows = find_windows(archive, ["squares"], SPEC)
+    block_mb = archive.time_chunk("squares") * 16 * 16 * 4 / 2**20  # 0.25 MB
+    with pytest.raises(ConfigError, match=r"cache_mb = 0.5 is too small.* need 0.6 MB"):
+        TrainingBatches(WindowReader(archive, SPEC, cache_mb=2 * block_mb), windows, 8)
+    TrainingBatches(WindowReader(archive, SPEC, cache_mb=0.6), windows, 8)

@@ -60,7 +60,12 @@ class TrainingSettings(Strict):
     cache_mb: float = Field(
         512.0,
         gt=0,
-        description="bound on the window reader's cache of archive chunks, per rank and worker",
+        description=(
+            "bound on the window reader's data path, per rank and worker: its cache of archive "
+            "chunks plus the training batch it assembles (batch x frames x H x W x 4 bytes) and "
+            "one chunk being decoded; a bound without room for those and one cached chunk is "
+            "refused"
+        ),
     )
     loader_workers: int = Field(
         0,

@@ -42,6 +42,11 @@ class BoundedCache:
         self.nbytes += value.nbytes
         return value
 
+    def resize(self, limit_bytes: int) -> None:
+        """Bound the cache by `limit_bytes` from now on, evicting the oldest arrays beyond it."""
+        self.limit_bytes = limit_bytes
+        self._evict_until(limit_bytes)
+
     def _evict_until(self, room: int) -> None:
         """Drop the least recently used arrays until they hold at most `room` bytes."""
         while self._items and self.nbytes > room:

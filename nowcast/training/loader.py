@@ -4,9 +4,10 @@ The training process still makes every random draw with the trainer's generator,
 of the in-process `TrainingBatches`, so a seed gives the same batches with 0 or N workers and a
 resumed run continues identically. A private copy of the generator plans the coming batches,
 and the workers read only this rank's windows of them. Each worker opens the archive itself
-(the dataset carries its path, never an open store) and keeps its own chunk cache bounded by
-`cache_mb`: N workers hold up to N bounds, beside the training process's own reader, which
-still reads the validation and test windows.
+(the dataset carries its path, never an open store) and its own reader, whose data path (chunk
+cache, the batch it assembles, the block it decodes) is bounded by `cache_mb`: N workers hold up
+to N bounds, beside the training process's own reader, which still reads the validation and
+test windows.
 """
 
 from __future__ import annotations
@@ -37,12 +38,18 @@ class WindowDataset(Dataset[tuple[int, Tensor]]):
     """Reads a task's windows through the reader of whichever process asks, opened there."""
 
     def __init__(
-        self, path: Path, groups: tuple[str, ...], spec: WindowSpec, cache_mb: float
+        self,
+        path: Path,
+        groups: tuple[str, ...],
+        spec: WindowSpec,
+        cache_mb: float,
+        batch_size: int,
     ) -> None:
         self.path = path
         self.groups = groups
         self.spec = spec
         self.cache_mb = cache_mb
+        self.batch_size = batch_size
         self._reader: WindowReader | None = None
         self._pid = -1
 
@@ -50,6 +57,7 @@ class WindowDataset(Dataset[tuple[int, Tensor]]):
         """This process's reader, opened on first use (a forked worker opens its own)."""
         if self._reader is None or self._pid != os.getpid():
             self._reader = WindowReader(Archive(self.path), self.spec, self.cache_mb)
+            self._reader.reserve_batches(self.batch_size, self.groups)
             self._pid = os.getpid()
         return self._reader
 
@@ -119,9 +127,8 @@ class LoaderBatches:
         self.workers = workers
         self.windows = batches.windows
         reader = batches.reader
-        cache_mb = reader.cache.limit_bytes / 2**20
         self.dataset = WindowDataset(
-            reader.archive.path, self.windows.groups, reader.spec, cache_mb
+            reader.archive.path, self.windows.groups, reader.spec, reader.cache_mb, self.batch_size
         )
         self._plan: _Plan | None = None
         self._stream: Iterator[tuple[int, Tensor]] | None = None

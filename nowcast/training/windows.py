@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import torch
 
-from nowcast.core.errors import DataMissingError
+from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.data.archive import Archive, FrameRows
 from nowcast.data.transform import from_attrs
@@ -183,7 +184,14 @@ class _GroupIndex:
 
 class WindowReader:
     """Reads windows as (T, 1, H, W) model-scale arrays (NaN where no data), streaming from
-    Zarr: whole stored chunks of frames, kept in a cache bounded by `cache_mb`.
+    Zarr: whole stored chunks of frames (blocks), kept in a least-recently-used cache.
+
+    `cache_mb` bounds the reader's whole data path once `reserve_batches` knows the batch size
+    (`TrainingBatches` tells it): the cache gets what is left after the working buffers the
+    reader counts exactly, the batch it assembles (batch x frames x H x W x 4 bytes) and one
+    block being decoded (a stored chunk's frames x H x W x 4 bytes). Until then the cache alone
+    has the bound. Arrays a caller keeps (a validation batch held for the whole run, test
+    batches larger than the training batch) are the caller's memory, not the reader's.
 
     `reads` counts the windows read, so tests can check who read what.
     """
@@ -191,6 +199,7 @@ class WindowReader:
     def __init__(self, archive: Archive, spec: WindowSpec, cache_mb: float = 512.0) -> None:
         self.archive = archive
         self.spec = spec
+        self.cache_mb = cache_mb
         self.cache = BoundedCache(int(cache_mb * 2**20))
         self.reads = 0
         self._groups: dict[str, _GroupIndex] = {}
@@ -214,6 +223,27 @@ class WindowReader:
 
         rows, columns = index.frames.grid
         return self.cache.get((group, number), load, expected=index.block * rows * columns * 4)
+
+    def reserve_batches(self, batch_size: int, groups: Iterable[str]) -> None:
+        """Leave the cache what `cache_mb` holds beyond a batch of `batch_size` windows of these
+        groups and one block being decoded (several reservations keep the smallest cache);
+        a ConfigError when that leaves no room for even one cached block."""
+        indexes = [self._group(group) for group in groups]
+        pixels = max((math.prod(index.frames.grid) for index in indexes), default=0)
+        block_bytes = max(
+            (index.block * math.prod(index.frames.grid) * 4 for index in indexes), default=0
+        )
+        batch_bytes = batch_size * self._frames() * pixels * 4
+        room = int(self.cache_mb * 2**20) - batch_bytes - block_bytes
+        if room < block_bytes:
+            needed = math.ceil((batch_bytes + 2 * block_bytes) / 2**20 * 10) / 10
+            raise ConfigError(
+                f"training.cache_mb = {self.cache_mb:g} is too small for batches of "
+                f"{batch_size} windows: the batch ({batch_bytes / 2**20:.1f} MB), one block "
+                f"being decoded and at least one cached block ({block_bytes / 2**20:.1f} MB "
+                f"each) need {needed:g} MB; set training.cache_mb to {needed:g} or more"
+            )
+        self.cache.resize(min(self.cache.limit_bytes, room))
 
     def grid(self, group: str) -> tuple[int, int]:
         """The group's frame size (rows, columns), without reading pixels."""
@@ -281,6 +311,7 @@ class TrainingBatches:
         self.reader = reader
         self.windows = windows if isinstance(windows, WindowIndex) else WindowIndex.of(windows)
         self.batch_size = batch_size
+        reader.reserve_batches(batch_size, self.windows.groups)
         self.crop = crop
         self.flips = flips
 
