@@ -72,8 +72,9 @@ ci: test test-lowest test-newest
 demo: $(VENV)
 	$(BIN)/nowcast demo
 
-# Rebuild the shipped radar checkpoint (models/pretrained/modernn-radar-small) from the shared BOM
-# day: about 3-8 min on 2 CPU cores; see its card.md.
+# Rebuild the shipped radar checkpoint (models/pretrained/modernn-radar-guided) from the shared
+# BOM, FMI and MeteoSwiss days and score it on the held-out KNMI day: about 10 min on 2 CPU
+# cores; see its card.md.
 pretrained: $(VENV)
 	PYTHON=$(BIN)/python scripts/pretrained.sh
 

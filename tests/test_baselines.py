@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nowcast.forecasting.baselines import extrapolation, get_baseline, persistence
+from nowcast.models.baselines import extrapolation, get_baseline, persistence
 
 
 def moving_block(frames: int, shift: int) -> np.ndarray:

@@ -85,8 +85,8 @@ def test_demo_on_the_real_bom_day(tmp_path: Path) -> None:
     assert "bom-radar fetched 144" in result.output
     (netcdf,) = (out / "forecasts" / "bom-radar").glob("bom-radar_20201031T2350Z_model-*.nc")
     with xr.open_dataset(netcdf) as forecast:
-        # Trained on hourly-strided windows, the model forecasts 4 hourly lead times.
-        assert forecast["forecast"].shape == (4, 64, 64)
-        assert forecast["lead_time"].values[-1] == np.timedelta64(240, "m")
+        # bom-radar: 30 min in, 1 h out at the 10-minute cadence.
+        assert forecast["forecast"].shape == (6, 64, 64)
+        assert forecast["lead_time"].values[-1] == np.timedelta64(60, "m")
     assert (out / "products" / "bom-radar" / f"{netcdf.stem}.png").is_file()
     assert "backtest bom-radar" in result.output

@@ -24,7 +24,7 @@ from nowcast.settings.config import load_settings
 from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint
 
 HISTORY = "1h"  # 6 frames at the BOM cadence of 10 minutes
-STEPS = 24  # the pipeline's 4 h horizon at 10 minutes
+STEPS = 6  # the pipeline's 1 h horizon at 10 minutes
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_model_forecast_is_cf_netcdf(bom_site: Path, tmp_path: Path) -> None:
             "2020-10-31T01:50"
         )
         assert pd.Timestamp(dataset.time.values[0]) == pd.Timestamp("2020-10-31T02:00")
-        assert dataset.lead_time.values[-1] == np.timedelta64(240, "m")
+        assert dataset.lead_time.values[-1] == np.timedelta64(60, "m")
         assert dataset.attrs["Conventions"] == "CF-1.8"
         assert dataset.attrs["method"] == "model"
         assert len(dataset.attrs["checkpoint_sha256"]) == 64
@@ -193,7 +193,7 @@ def test_status_shows_model_and_last_forecast(bom_site: Path) -> None:
     assert made.exit_code == 0, made.output
     result = cli(bom_site / "nowcast.toml", "status", env=bom_env(bom_site))
     assert result.exit_code == 0, result.output
-    assert "model for bom-radar: shipped modernn-radar-small (none trained at" in result.output
+    assert "model for bom-radar: shipped modernn-radar-guided (none trained at" in result.output
     assert "nowcast finetune -p bom-radar --from" in result.output
     settings = load_settings(bom_site / "nowcast.toml", environ=bom_env(bom_site))
     assert "model for demo: none trained at" in model_line(settings, "demo")  # names no shipped one
@@ -277,11 +277,11 @@ def test_model_preset_name_and_setting_select_the_pipeline_checkpoint(
 def test_history_defaults_to_the_pipeline_and_fill_stays_inside_the_archive(
     bom_site: Path, tmp_path: Path
 ) -> None:
-    # bom-radar.toml: [forecast] history = "8h", 48 frames ending 01:50; the archive starts 00:00.
-    args = ["--baseline", "persistence", "--out", str(tmp_path)]
+    # bom-radar.toml: [forecast] history = "30min", 3 frames ending 00:10; the archive starts 00:00.
+    args = ["--baseline", "persistence", "--out", str(tmp_path), "--at", "2020-10-31T00:10Z"]
     result = cli(bom_site / "nowcast.toml", "forecast", *args, env=bom_env(bom_site))
     assert result.exit_code == 3
-    assert "history needs frames from 2020-10-30T18:00:00Z" in result.output
+    assert "history needs frames from 2020-10-30T23:50:00Z" in result.output
     assert "archive starts at 2020-10-31T00:00:00Z" in result.output
     filled = cli(
         bom_site / "nowcast.toml", "forecast", *args, "--fill", "linear", env=bom_env(bom_site)
@@ -289,7 +289,7 @@ def test_history_defaults_to_the_pipeline_and_fill_stays_inside_the_archive(
     assert filled.exit_code == 3 and "archive starts at" in filled.output
     # 02:00..02:50 never ingested: 6 of 12 frames (50%) are too many to fill.
     late = ["--since", "2h", "--at", "2020-10-31T02:50Z", "--fill", "persistence"]
-    too_many = run(bom_site, *args, *late)
+    too_many = run(bom_site, *args[:4], *late)
     assert too_many.exit_code == 3
     assert "6 of 12 frames missing" in too_many.output and "too many to fill" in too_many.output
     assert not list(tmp_path.rglob("*.nc"))
@@ -308,3 +308,20 @@ def test_since_must_match_the_model_input_frames(bom_site: Path, tmp_path: Path)
     )
     assert result.exit_code == 2
     assert "takes 6 history frames but the window holds 5" in result.output
+
+
+def test_since_that_is_not_whole_steps_is_refused(bom_site: Path, tmp_path: Path) -> None:
+    result = cli(
+        bom_site / "nowcast.toml",
+        "forecast",
+        "--since",
+        "25min",
+        "--baseline",
+        "persistence",
+        "--out",
+        str(tmp_path),
+        env=bom_env(bom_site),
+    )
+    assert result.exit_code == 2
+    assert "history (--since) of 25min is not a whole number of the 10min steps" in result.output
+    assert not list(tmp_path.rglob("*.nc"))

@@ -3,38 +3,67 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
+import pandas as pd
 import xarray as xr
 from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 
 from nowcast.models.registry import pretrained_checkpoint
 from nowcast.training.checkpoint import read_meta
+from nowcast.training.space import RAIN_SPACE, recorded_space
 
-SHIPPED = REPO / "models" / "pretrained" / "modernn-radar-small"
+NAME = tomllib.loads((REPO / "pipelines" / "bom-radar.toml").read_text())["model"]["pretrained"]
+SHIPPED = REPO / "models" / "pretrained" / NAME
 
 
 def test_shipped_checkpoint_is_small_and_has_a_card() -> None:
-    assert pretrained_checkpoint("modernn-radar-small").resolve() == SHIPPED.resolve()
+    assert pretrained_checkpoint(NAME).resolve() == SHIPPED.resolve()
     weights = SHIPPED / "model.safetensors"
     assert weights.stat().st_size < 5 * 2**20
     card = (SHIPPED / "card.md").read_text()
-    assert "held-out day" in card and "scripts/pretrained.sh" in card
+    assert "held-out" in card and "scripts/pretrained.sh" in card
     meta = read_meta(SHIPPED)
-    assert meta.preset == "modernn-radar-small" and meta.extra["pipeline"] == "bom-radar"
-    assert json.loads((SHIPPED / "model.json").read_text())["extra"]["step"] == "1h"
+    assert meta.preset == NAME
+    assert meta.extra["pipelines"] == ["bom-radar", "fmi-radar", "mch-radar"]
+    assert meta.extra["step"] == "10min" and recorded_space(meta.normalisation) == RAIN_SPACE
+    assert "knmi-radar" not in json.dumps(meta.extra)  # the held-out source was never seen
+
+
+def test_card_numbers_are_the_held_out_backtest_summary() -> None:
+    summary = pd.read_csv(SHIPPED / "heldout-knmi-summary.csv")
+    assert set(summary["pipeline"]) == {"knmi-radar"}
+    assert set(summary["method"]) == {"model", "persistence", "extrapolation"}
+    printed = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "heldout_table.py"),
+            str(SHIPPED / "heldout-knmi-summary.csv"),
+            "12",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert printed.count("\n") == 7  # header, rule, six leads
+    assert printed in (SHIPPED / "card.md").read_text()
 
 
 def test_fresh_install_forecasts_bom_with_the_shipped_checkpoint(tmp_path: Path) -> None:
     config = tmp_path / "nowcast.toml"
     config.write_text('archive = "archive.zarr"\n[output]\nforecasts = "forecasts"\n')
     env = {"NOWCAST_BOM_DIR": str(shared_data_path(*BOM))}
-    since, until = "2020-10-31T00:00Z", "2020-10-31T08:00Z"
+    since, until = "2020-10-31T00:00Z", "2020-10-31T02:00Z"
     ingested = cli(config, "ingest", "-p", "bom-radar", "--since", since, "--until", until, env=env)
     assert ingested.exit_code == 0, ingested.output
     result = cli(config, "forecast", "-p", "bom-radar", env=env)
     assert result.exit_code == 0, result.output
-    (netcdf,) = (tmp_path / "forecasts" / "bom-radar").glob("*model-modernn-radar-small.nc")
+    (netcdf,) = (tmp_path / "forecasts" / "bom-radar").glob(f"*model-{NAME}.nc")
     with xr.open_dataset(netcdf) as forecast:
-        assert forecast.sizes["lead_time"] == 4  # +1 h .. +4 h
+        assert forecast.sizes["lead_time"] == 6  # +10 min .. +1 h
+        assert forecast["forecast"].attrs["units"] == "kg m-2"  # BOM's 10-min accumulation
+        assert float(forecast["forecast"].max()) > 0.0

@@ -50,7 +50,11 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "saf").symlink_to(shared_data_path(*SAF))
     pipelines = folder / "pipelines"
     pipelines.mkdir()
-    (pipelines / "bom-radar.toml").write_text((REPO / "pipelines" / "bom-radar.toml").read_text())
+    bom = (REPO / "pipelines" / "bom-radar.toml").read_text()
+    bom = bom.replace('history = "30min"', 'history = "8h"').replace(
+        'horizon = "1h"', 'horizon = "4h"'
+    )
+    (pipelines / "bom-radar.toml").write_text(bom)  # hourly 8 h in, 4 h out
     saf = (REPO / "pipelines" / "saf-crr.toml").read_text()
     saf = saf.replace('history = "8h"', 'history = "2h"').replace(
         'horizon = "4h"', 'horizon = "1h"'
@@ -170,7 +174,9 @@ def test_finetune_on_satellite_records_parent(site: Path, trained: Path) -> None
     assert card["parent"]["pipeline"] == "bom-radar"
     assert card["parent"]["path"].startswith(str(trained))
     assert card["freeze_layers"] == 1
-    assert card["sequence"] == {"input_frames": 8, "output_frames": 4}
+    # the parent's hourly step kept: saf-crr's 2 h in, 1 h out
+    assert card["sequence"] == {"input_frames": 2, "output_frames": 1}
+    assert card["data"]["step"] == "1h"
     assert "Parent: `" in (out / "card.md").read_text()
 
 

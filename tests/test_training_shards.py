@@ -232,3 +232,10 @@ def test_a_bound_without_room_for_the_batch_and_two_blocks_is_refused(tmp_path: 
     with pytest.raises(ConfigError, match=r"cache_mb = 0.5 is too small.* need 0.6 MB"):
         TrainingBatches(WindowReader(archive, SPEC, cache_mb=2 * block_mb), windows, 8)
     TrainingBatches(WindowReader(archive, SPEC, cache_mb=0.6), windows, 8)
+
+
+def test_a_rain_rate_gain_on_values_that_are_not_rain_is_refused(tmp_path: Path) -> None:
+    archive = write_squares_archive(tmp_path / "a.zarr", 120, size=16)
+    windows = find_windows(archive, ["squares"], SPEC)
+    with pytest.raises(ConfigError, match="rain-rate gain needs rain"):
+        TrainingBatches(WindowReader(archive, SPEC), windows, 4, gain=(0.5, 2.0))

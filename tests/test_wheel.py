@@ -59,7 +59,7 @@ def fresh_venv(tmp: Path, wheel: Path) -> Path:
         [*install, "--no-deps", "--no-index", str(wheel)], check=True, timeout=300, env=clean_env()
     )
     assert (Path(site) / "nowcast" / "presets" / "modernn-radar.toml").is_file()
-    shipped = Path(site) / "nowcast" / "presets" / "pretrained" / "modernn-radar-small"
+    shipped = Path(site) / "nowcast" / "presets" / "pretrained" / "modernn-radar-guided"
     assert {"model.safetensors", "model.json", "card.md"} <= {p.name for p in shipped.iterdir()}
     # Only now: with this environment visible, pip would take its editable nowcast as installed.
     deps = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
@@ -151,8 +151,8 @@ def test_bom_pipeline_forecast_from_the_wheel(installed: Path, tmp_path: Path) -
         "bom-radar*_20201031T2350Z_persistence.nc"
     )
     with xr.open_dataset(written) as dataset:
-        assert dataset["forecast"].shape == (24, 64, 64)
-        assert dataset["lead_time"].values[-1] == np.timedelta64(240, "m")
+        assert dataset["forecast"].shape == (6, 64, 64)
+        assert dataset["lead_time"].values[-1] == np.timedelta64(60, "m")
     health = run(installed, tmp_path, "nowcast", "status", **env)  # the image's health command
     assert health.returncode == 0, health.stdout + health.stderr
     assert "bom-radar" in health.stdout and "144" in health.stdout

@@ -34,7 +34,6 @@ class DemoPlan:
     pipeline: str
     iterations: int
     batch_size: int
-    stride: int = 1
     since: pd.Timestamp | None = None
     until: pd.Timestamp | None = None
     backtest_hours: int = 12
@@ -55,7 +54,7 @@ class DemoResult:
 
 
 def demo_plan(real: str | None, quick: bool, up_to_now: bool = False) -> DemoPlan:
-    """The synthetic typhoon by default; `bom` for the real radar day (hourly-strided windows).
+    """The synthetic typhoon by default; `bom` for the real radar day (30 min in, 1 h out).
 
     The synthetic demo covers `SYNTHETIC_PERIOD`; `up_to_now` takes the pipeline's usual
     "since the last run, up to now" instead, the only part of the demo that reads the clock.
@@ -74,7 +73,6 @@ def demo_plan(real: str | None, quick: bool, up_to_now: bool = False) -> DemoPla
             "bom-radar",
             iterations=8 if quick else 200,
             batch_size=2 if quick else 8,
-            stride=6,
             since=BOM_DAY[0],
             until=BOM_DAY[1],
         )
@@ -133,16 +131,15 @@ def run_demo(
             pipeline=plan.pipeline,
             iterations=plan.iterations,
             batch_size=plan.batch_size,
-            stride=plan.stride,
             every=max(plan.iterations // 4, 1),
             patience=None,
         )
         trained = run_train(settings, request)
-    forecast = run_forecast(settings, ForecastRequest(pipeline=plan.pipeline, since="8h"))
+    forecast = run_forecast(settings, ForecastRequest(pipeline=plan.pipeline))
     folder = settings.output.products / plan.pipeline
     products = render_forecast(forecast.netcdf, folder, ("png", "gif"))
     end = pd.Timestamp(forecast.dataset.forecast_reference_time.values)
-    horizon_end = end - pd.Timedelta("4h")
+    horizon_end = end - pd.Timedelta(forecast.dataset.lead_time.values[-1])
     start = horizon_end - pd.Timedelta(hours=2 if quick else plan.backtest_hours)
     # one real day leaves no init outside the training windows: score them, marked as such
     in_training = real is not None

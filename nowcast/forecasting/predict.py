@@ -15,13 +15,13 @@ from torch import nn
 from nowcast.core.errors import ConfigError
 from nowcast.core.timeutil import parse_duration, utc
 from nowcast.data.history import History
-from nowcast.data.transform import Transform, from_attrs
-from nowcast.forecasting.baselines import get_baseline
 from nowcast.forecasting.files import ForecastIdentity, forecast_dataset
+from nowcast.models.baselines import get_baseline
 from nowcast.models.preset import SequenceConfig
 from nowcast.settings.config import DEFAULT_MAX_PARAMETERS
 from nowcast.training.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
 from nowcast.training.device import resolve_device
+from nowcast.training.space import ModelSpace, StoredValues, described_values, recorded_space
 
 
 @dataclass
@@ -37,21 +37,24 @@ class Forecaster:
     checkpoint_sha256: str = ""
     step: pd.Timedelta | None = None
     trained_on: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    space: ModelSpace | None = None
 
-    def predict(self, frames: np.ndarray, steps: int, transform: Transform) -> np.ndarray:
-        """Physical frames (T, H, W) -> (steps, H, W) physical, within the transform's range.
+    def predict(self, frames: np.ndarray, steps: int, stored: StoredValues) -> np.ndarray:
+        """Stored frames (T, H, W) -> (steps, H, W) in the same units, within their range.
 
-        Baselines work on the physical values; the model gets them on its scale (no-data as
-        0, or the transform's `fill`) and its output is mapped back.
+        Baselines work on the stored values; the model gets them in its own value space (rain
+        rate for rain models, else the stored transform; no-data as 0, or the transform's
+        `fill`) and its output is mapped back to the stored units.
         """
         if self.model is None:
-            return transform.clip(get_baseline(self.method)(frames, steps, 1))
-        scaled = np.nan_to_num(transform.to_model(frames))
+            return stored.transform.clip(get_baseline(self.method)(frames, steps, 1))
+        space = self.space or ModelSpace(stored.transform)
+        scaled = np.nan_to_num(space.to_model(frames, stored))
         batch = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32))
         batch = batch[None, :, None].to(self.device)
         with torch.inference_mode():
             predicted = self.model.predict(batch, steps)
-        return transform.to_physical(predicted[0, :, 0].float().cpu().numpy())
+        return space.to_stored(predicted[0, :, 0].float().cpu().numpy(), stored)
 
 
 def baseline_forecaster(name: str) -> Forecaster:
@@ -78,6 +81,7 @@ def model_forecaster(
         checkpoint_sha256=file_sha256(folder / WEIGHTS_FILE),
         step=parse_duration(meta.extra["step"]) if "step" in meta.extra else None,
         trained_on=training_period(meta.extra, sequence),
+        space=recorded_space(meta.normalisation),
     )
 
 
@@ -120,7 +124,8 @@ def run_forecaster(
     """Predict `steps` frames after `history` and return the CF forecast dataset."""
     check_fit(forecaster, history.frames.sizes["time"], steps)
     frames = history.frames
-    predicted = forecaster.predict(frames.values, steps, from_attrs(frames.attrs))
+    stored = described_values(frames.attrs, cadence)
+    predicted = forecaster.predict(frames.values, steps, stored)
     identity = ForecastIdentity(
         pipeline=pipeline,
         method=forecaster.method,

@@ -1,4 +1,9 @@
-"""Patched recurrent forecaster: space-to-depth, 1x1 embedding, stacked cells, 1x1 head."""
+"""Patched recurrent forecaster: space-to-depth, 1x1 embedding, stacked cells, 1x1 head.
+
+With `guidance = "extrapolation"` each step also reads pysteps' extrapolated guess of the frame
+it forecasts, and the head predicts a correction to that guess (zero at initialisation, so an
+untrained guided model forecasts exactly the extrapolation).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from torch import Tensor, nn
 
 from nowcast.core.errors import ConfigError
 from nowcast.models.cells import CellState
+from nowcast.models.guidance import step_guesses
 from nowcast.models.preset import ModelConfig
 
 CellFactory = Callable[[ModelConfig], nn.Module]
@@ -25,9 +31,14 @@ class NowcastNet(nn.Module):
     def __init__(self, config: ModelConfig, cell: CellFactory):
         super().__init__()
         self.config = config
-        self.embed = nn.Conv2d(config.patched_channels, config.hidden, 1)
+        self.guided = config.guidance == "extrapolation"
+        inputs = config.patched_channels * (2 if self.guided else 1)
+        self.embed = nn.Conv2d(inputs, config.hidden, 1)
         self.cells = nn.ModuleList(cell(config) for _ in range(config.num_layers))
         self.head = nn.Conv2d(config.hidden, config.patched_channels, 1)
+        if self.guided:
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
     def check_frames(self, frames: Tensor) -> None:
         """Raise GridMismatchError unless frames are (B, T, C, H, W) this model can run on."""
@@ -50,13 +61,18 @@ class NowcastNet(nn.Module):
                 f"grid {height}x{width} is not divisible by patch size {cfg.patch}"
             )
 
-    def step(self, frame: Tensor, states: list[CellState | None]) -> Tensor:
-        """Feed one frame (B, C, H, W) through every layer, updating `states`; predict the next."""
-        x = self.embed(F.pixel_unshuffle(frame, self.config.patch))
+    def step(
+        self, frame: Tensor, states: list[CellState | None], guess: Tensor | None = None
+    ) -> Tensor:
+        """Feed one frame (B, C, H, W) through every layer, updating `states`; predict the next
+        (for a guided model: `guess`, the extrapolated next frame, plus the predicted change)."""
+        read = frame if guess is None else torch.cat([frame, guess], dim=1)
+        x = self.embed(F.pixel_unshuffle(read, self.config.patch))
         for layer, cell in enumerate(self.cells):
             states[layer] = cell(x, states[layer])
             x = states[layer].h
-        return F.pixel_shuffle(self.head(x), self.config.patch)
+        change = F.pixel_shuffle(self.head(x), self.config.patch)
+        return change if guess is None else guess + change
 
     def forward(
         self, frames: Tensor, input_frames: int, teacher_mask: Tensor | None = None
@@ -81,6 +97,7 @@ class NowcastNet(nn.Module):
             )
         states: list[CellState | None] = [None] * len(self.cells)
         outputs: list[Tensor] = []
+        guesses = step_guesses(frames, input_frames) if self.guided else None
         for t in range(total - 1):
             if t < input_frames:
                 frame = frames[:, t]
@@ -90,7 +107,7 @@ class NowcastNet(nn.Module):
                 mask = teacher_mask[:, t - input_frames].to(frames.dtype)
                 mask = mask.reshape(batch, *mask.shape[1:], *[1] * (4 - mask.ndim))
                 frame = mask * frames[:, t] + (1 - mask) * outputs[-1]
-            outputs.append(self.step(frame, states))
+            outputs.append(self.step(frame, states, None if guesses is None else guesses[:, t]))
         return torch.stack(outputs, dim=1)
 
     @torch.no_grad()
@@ -110,8 +127,9 @@ class NowcastNet(nn.Module):
         """One line naming the architecture, its shape and its parameter count."""
         cfg = self.config
         layers = f"{cfg.num_layers} layer" + ("s" if cfg.num_layers != 1 else "")
+        guided = ", extrapolation-guided" if self.guided else ""
         return (
-            f"{cfg.arch}: hidden {cfg.hidden}, {layers}, filter {cfg.filter_size}, "
+            f"{cfg.arch}{guided}: hidden {cfg.hidden}, {layers}, filter {cfg.filter_size}, "
             f"patch {cfg.patch}, {cfg.norm} norm, {cfg.height}x{cfg.width}x{cfg.channels}: "
             f"{self.parameter_count():,} parameters"
         )

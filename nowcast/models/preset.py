@@ -25,6 +25,7 @@ class ModelConfig(ArchitectureConfig):
     patch: int = Field(4, ge=1)
     dcb_iterations: int = Field(5, ge=0)
     norm: Literal["layer", "group"] = "layer"
+    guidance: Literal["none", "extrapolation"] = "none"
 
     @model_validator(mode="after")
     def _check_geometry(self) -> ModelConfig:
@@ -88,6 +89,16 @@ class TrainingRecipe(Strict):
     # Random crops of the stored grid to this size (None: the whole grid), and the 8 flips.
     crop: int | None = Field(None, ge=1)
     flips: bool = False
+    # Multiply each window's rain rates by a factor drawn log-uniformly in [low, high] (rain only).
+    gain: tuple[float, float] | None = None
+
+    @field_validator("gain")
+    @classmethod
+    def _check_gain(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        """A gain range is two positive factors, low then high."""
+        if value is not None and not 0 < value[0] <= value[1]:
+            raise ValueError(f"gain must be [low, high] with 0 < low <= high, got {list(value)}")
+        return value
 
     def final_loss_start(self, total: int) -> int | None:
         """0-based iteration of `total` from which `final_loss` applies; None when it never does."""

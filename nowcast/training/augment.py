@@ -1,14 +1,22 @@
-"""Spatial augmentation of training windows: random crops and the 8 rotations/flips of a square.
+"""Augmentation of training windows: random crops, the 8 rotations/flips of a square, and a
+random rain-rate gain.
 
-Every frame of a window (inputs and targets alike) gets the same crop and the same symmetry, so
-the target of an augmented window is the augmented target; draws use the trainer's generator so
-resumed runs see the same batches.
+Every frame of a window (inputs and targets alike) gets the same crop, symmetry and gain, so the
+target of an augmented window is the augmented target; draws use the trainer's generator so
+resumed runs see the same batches. The gain multiplies every rain rate of a window by one
+factor: on a log rain-rate scale that is one shift of the rainy pixels (rain pushed below the
+scale's floor becomes dry), so a storm seen lighter or heavier moves and grows the same way.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+from nowcast.core.errors import ConfigError
+from nowcast.data.transform import Transform
 
 SYMMETRIES = 8
 
@@ -24,7 +32,15 @@ def crop(frames: Tensor, top: int, left: int, size: int) -> Tensor:
     return frames[..., top : top + size, left : left + size]
 
 
-Draw = tuple[int, int, int]  # top, left, symmetry
+def rain_gain(frames: Tensor, factor: float, scale: Transform) -> Tensor:
+    """Frames on a log10 rain-rate `scale` with every rain rate multiplied by `factor`."""
+    if scale.kind != "log10":
+        raise ConfigError(f"a rain-rate gain needs a log10 rain scale, not {scale.kind!r}")
+    shift = math.log10(factor) / math.log10(scale.vmax / scale.vmin)
+    return torch.where(frames > 0, (frames + shift).clamp(0.0, 1.0), frames)
+
+
+Draw = tuple[int, int, int, float]  # top, left, symmetry, rain-rate gain
 
 
 def augment_draws(
@@ -33,31 +49,46 @@ def augment_draws(
     grid: tuple[int, int],
     size: int | None = None,
     flips: bool = False,
+    gain: tuple[float, float] | None = None,
 ) -> list[Draw]:
-    """The crop corner and symmetry of each of `count` windows, in the generator's order."""
+    """The crop corner, symmetry and gain (log-uniform in `gain`) of each of `count` windows,
+    in the generator's order."""
     height, width = grid
     if size is not None and (size > height or size > width):
         raise ValueError(f"crop {size} is larger than the {height}x{width} grid")
     draws = []
     for _ in range(count):
         top = left = symmetry = 0
+        factor = 1.0
         if size is not None:
             top = int(torch.randint(height - size + 1, (1,), generator=generator))
             left = int(torch.randint(width - size + 1, (1,), generator=generator))
         if flips:
             symmetry = int(torch.randint(SYMMETRIES, (1,), generator=generator))
-        draws.append((top, left, symmetry))
+        if gain is not None:
+            low, high = math.log(gain[0]), math.log(gain[1])
+            factor = math.exp(low + (high - low) * float(torch.rand((), generator=generator)))
+        draws.append((top, left, symmetry, factor))
     return draws
 
 
-def apply_draws(batch: Tensor, draws: list[Draw], size: int | None, flips: bool) -> Tensor:
-    """Each (T, C, H, W) window of a batch cropped and turned/flipped as its draw says."""
+def apply_draws(
+    batch: Tensor,
+    draws: list[Draw],
+    size: int | None,
+    flips: bool,
+    scale: Transform | None = None,
+) -> Tensor:
+    """Each (T, C, H, W) window of a batch cropped, turned/flipped and (with the log rain
+    `scale`) scaled in rain rate as its draw says."""
     windows = []
-    for window, (top, left, symmetry) in zip(batch, draws, strict=True):
+    for window, (top, left, symmetry, factor) in zip(batch, draws, strict=True):
         if size is not None:
             window = crop(window, top, left, size)
         if flips:
             window = dihedral(window, symmetry)
+        if scale is not None and factor != 1.0:
+            window = rain_gain(window, factor, scale)
         windows.append(window)
     return torch.stack(windows).contiguous()
 

@@ -14,10 +14,10 @@ import torch
 from torch import Tensor
 
 from nowcast.core.errors import ConfigError
+from nowcast.data.rain import MARSHALL_PALMER
 from nowcast.data.transform import Transform
 from nowcast.training.loss import balanced_weights
 
-MARSHALL_PALMER = (200.0, 1.6)
 RATE_UNITS = ("mm/h", "mm h-1", "mm hr-1", "kg m-2 h-1")
 ACCUMULATION_UNITS = ("mm", "kg m-2")
 
@@ -64,10 +64,3 @@ def rain_weighting(
     """Model-scale frames -> HKO-7 balanced weights of their rain rate."""
     rate = model_rain_rate(transform, units, cadence)
     return lambda frames: balanced_weights(rate(frames))
-
-
-def same_rain_scale(scales: list[tuple[Transform, str, pd.Timedelta]]) -> bool:
-    """Whether every (transform, units, cadence) maps model values to the same rain rate."""
-    probe = torch.linspace(0.01, 1.0, 25)
-    rates = [model_rain_rate(*scale)(probe) for scale in scales]
-    return all(torch.allclose(rate, rates[0], rtol=1e-3) for rate in rates[1:])

@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from nowcast.core.errors import ConfigError
 from nowcast.data.archive import Archive
 from nowcast.training.distributed import shard_slice
+from nowcast.training.space import ModelSpace
 from nowcast.training.window_index import WindowIndex
 from nowcast.training.windows import TrainingBatches, WindowReader, WindowSpec
 
@@ -44,19 +45,21 @@ class WindowDataset(Dataset[tuple[int, Tensor]]):
         spec: WindowSpec,
         cache_mb: float,
         batch_size: int,
+        space: ModelSpace | None = None,
     ) -> None:
         self.path = path
         self.groups = groups
         self.spec = spec
         self.cache_mb = cache_mb
         self.batch_size = batch_size
+        self.space = space
         self._reader: WindowReader | None = None
         self._pid = -1
 
     def reader(self) -> WindowReader:
         """This process's reader, opened on first use (a forked worker opens its own)."""
         if self._reader is None or self._pid != os.getpid():
-            self._reader = WindowReader(Archive(self.path), self.spec, self.cache_mb)
+            self._reader = WindowReader(Archive(self.path), self.spec, self.cache_mb, self.space)
             self._reader.reserve_batches(self.batch_size, self.groups)
             self._pid = os.getpid()
         return self._reader
@@ -128,7 +131,12 @@ class LoaderBatches:
         self.windows = batches.windows
         reader = batches.reader
         self.dataset = WindowDataset(
-            reader.archive.path, self.windows.groups, reader.spec, reader.cache_mb, self.batch_size
+            reader.archive.path,
+            self.windows.groups,
+            reader.spec,
+            reader.cache_mb,
+            self.batch_size,
+            reader.space,
         )
         self._plan: _Plan | None = None
         self._stream: Iterator[tuple[int, Tensor]] | None = None

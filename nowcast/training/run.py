@@ -7,11 +7,12 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -22,7 +23,6 @@ from nowcast.core.timeutil import parse_duration, short_duration
 from nowcast.core.version import __version__
 from nowcast.data.archive import Archive
 from nowcast.data.pipeline import PipelineConfig, load_pipeline
-from nowcast.data.transform import from_attrs
 from nowcast.models.network import GridMismatchError
 from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
 from nowcast.models.registry import build_from_config, list_presets, load_preset
@@ -37,8 +37,9 @@ from nowcast.training.checkpoint import (
 )
 from nowcast.training.distributed import DistContext, shutdown_distributed
 from nowcast.training.engine import FitResult, Trainer, Validator
-from nowcast.training.intensity import model_rain_rate, rain_weighting, same_rain_scale
+from nowcast.training.intensity import model_rain_rate, rain_weighting
 from nowcast.training.loader import LoaderBatches
+from nowcast.training.space import check_space, recorded_space, stored_values, training_space
 from nowcast.training.windows import (
     SPLITS,
     Split,
@@ -76,6 +77,7 @@ class TrainRequest:
     device: str | None = None
     out: Path | None = None
     stride: int = 1
+    step: str | None = None  # one sampling step for every pipeline (each its own stride)
     every: int = 50
     patience: int | None = 5
     val_fraction: float = 0.15
@@ -107,6 +109,30 @@ def archive_groups(archive: Archive, pipeline: str) -> list[str]:
             f"(run `nowcast ingest --pipeline {pipeline}` first)"
         )
     return groups
+
+
+def pipeline_stride(cadence: pd.Timedelta, request: TrainRequest, pipeline: str) -> int:
+    """Frames to step over at this cadence: `--stride`, or `--step` divided by the cadence."""
+    if request.step is None:
+        return request.stride
+    if request.stride != 1:
+        raise ConfigError("give --step or --stride, not both")
+    step = parse_duration(request.step)
+    stride = step / cadence
+    if stride < 1 or stride != int(stride):
+        raise ConfigError(
+            f"--step {request.step} is not a whole multiple of pipeline {pipeline}'s "
+            f"{short_duration(cadence)} cadence"
+        )
+    return int(stride)
+
+
+def with_parent_step(request: TrainRequest) -> TrainRequest:
+    """A fine-tune keeps its parent's sampling step unless --step or --stride says otherwise."""
+    if request.parent is None or request.step is not None or request.stride != 1:
+        return request
+    step = read_meta(request.parent).extra.get("step")
+    return replace(request, step=step) if step else request
 
 
 def window_spec(config: PipelineConfig, cadence: Any, stride: int) -> WindowSpec:
@@ -263,26 +289,6 @@ def pipeline_split(
     return split_windows(windows, spec, request.val_fraction, request.test_fraction)
 
 
-def rain_scale(archive: Archive, group: str) -> tuple[Any, str, Any]:
-    """(transform, units, cadence) of a group: what its model values mean as rain."""
-    attrs = archive.frame_rows(group).attrs
-    return from_attrs(attrs), str(attrs.get("units", "")), archive.cadence(group)
-
-
-def require_common_scale(archive: Archive, groups: list[str]) -> None:
-    """Refuse to mix pipelines whose model values mean different rain rates (mm/h)."""
-    scales = [rain_scale(archive, group) for group in groups]
-    if not same_rain_scale(scales):
-        described = ", ".join(
-            f"{group} ({scale[1]}, {scale[0].kind} {scale[0].vmin}-{scale[0].vmax})"
-            for group, scale in zip(groups, scales, strict=True)
-        )
-        raise ConfigError(
-            f"pipelines to train together must share one rain-rate scale: {described}; "
-            "set their [transform] so the same model value is the same rain rate in mm/h"
-        )
-
-
 def fit_then_stop_workers(
     trainer: Trainer, source: TrainingBatches | LoaderBatches, iterations: int, **options: Any
 ) -> FitResult:
@@ -298,15 +304,19 @@ def fit_then_stop_workers(
 def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     """Train (or fine-tune, with `parent`) on the pipeline's archive windows; write the card."""
     started = time.perf_counter()
+    request = with_parent_step(request)
     config = load_pipeline(settings, request.pipeline, source=False)
     configs = [config, *(load_pipeline(settings, name, source=False) for name in request.also)]
     archive = Archive.require(settings.archive)
     groups: list[str] = []
     splits: list[Split] = []
+    strides: dict[str, int] = {}
     spec: WindowSpec | None = None
     for each in configs:
         own = archive_groups(archive, each.name)
-        own_spec = window_spec(each, archive.cadence(own[0]), request.stride)
+        cadence = archive.cadence(own[0])
+        strides[each.name] = pipeline_stride(cadence, request, each.name)
+        own_spec = window_spec(each, cadence, strides[each.name])
         if spec is not None and own_spec != spec:
             raise ConfigError(
                 f"pipeline {each.name} gives {own_spec.input_frames} + "
@@ -319,17 +329,19 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         splits.append(pipeline_split(archive, own, spec, request))
     split = merge_splits(splits)
     require_windows(split, "+".join(c.name for c in configs), spec)
-    if len(configs) > 1:
-        require_common_scale(archive, groups)
+    stored = [stored_values(archive, group) for group in groups]
     parent: dict[str, Any] | None = None
+    space = training_space(groups, stored)
     if request.parent is not None:
         preset, model, parent = _parent_model(request.parent, request.preset)
+        space = recorded_space(read_meta(request.parent).normalisation) or space
+        check_space(space, groups, stored)
     else:
         preset = load_preset(request.preset or config.model.preset)
         torch.manual_seed(request.seed)
         model = build_from_config(preset.model)
-    reader = WindowReader(archive, spec, settings.training.cache_mb)
-    transform, units, cadence = rain_scale(archive, groups[0])
+    reader = WindowReader(archive, spec, settings.training.cache_mb, space)
+    rain = (space.transform, space.units or stored[0].units, stored[0].cadence)
     check_grid(model, reader.read(split.windows["train"][0]).shape[-2:], config.name)
     freeze_layers(model, request.freeze_layers)
     recipe = preset.training.model_copy(
@@ -350,7 +362,8 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         "pipelines": [c.name for c in configs],
         "groups": groups,
         "cadence": short_duration(archive.cadence(groups[0])),
-        "stride": request.stride,
+        "stride": strides[config.name],
+        "strides": strides,
         "step": short_duration(spec.step),
         "split": split.describe(),
     }
@@ -362,20 +375,20 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         request.device or settings.device,
         sequence=sequence,
         preset_name=preset.name,
-        normalisation={"transform": config.transform.model_dump()},
+        normalisation=space.record(),
         extra={**data, "parent": parent},
         seed=request.seed,
         amp=request.amp,
         compile=request.compile,
         progress=request.progress,
-        weighting=rain_weighting(transform, units, cadence) if "balanced" in recipe.loss else None,
+        weighting=rain_weighting(*rain) if "balanced" in recipe.loss else None,
     )
     if request.val_score not in VAL_SCORES:
         raise ConfigError(f"--val-score must be one of {', '.join(VAL_SCORES)}")
-    rate = model_rain_rate(transform, units, cadence) if request.val_score == "csi" else None
+    rate = model_rain_rate(*rain) if request.val_score == "csi" else None
     workers = settings.training.loader_workers if request.workers is None else request.workers
     batches = TrainingBatches(
-        reader, split.windows["train"], recipe.batch_size, recipe.crop, recipe.flips
+        reader, split.windows["train"], recipe.batch_size, recipe.crop, recipe.flips, recipe.gain
     )
     source = LoaderBatches(batches, workers) if workers else batches
     try:

@@ -17,6 +17,7 @@ from nowcast.data.transform import from_attrs
 from nowcast.training.augment import Draw, apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
+from nowcast.training.space import ModelSpace, stored_values
 from nowcast.training.window_index import Window, WindowIndex
 
 SPLITS = ("train", "val", "test")
@@ -193,13 +194,22 @@ class WindowReader:
     has the bound. Arrays a caller keeps (a validation batch held for the whole run, test
     batches larger than the training batch) are the caller's memory, not the reader's.
 
-    `reads` counts the windows read, so tests can check who read what.
+    Values reach the model scale through `space` (the model's value space, e.g. rain rate
+    whatever each group stores), else through each group's own transform. `reads` counts the
+    windows read, so tests can check who read what.
     """
 
-    def __init__(self, archive: Archive, spec: WindowSpec, cache_mb: float = 512.0) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        spec: WindowSpec,
+        cache_mb: float = 512.0,
+        space: ModelSpace | None = None,
+    ) -> None:
         self.archive = archive
         self.spec = spec
         self.cache_mb = cache_mb
+        self.space = space
         self.cache = BoundedCache(int(cache_mb * 2**20))
         self.reads = 0
         self._groups: dict[str, _GroupIndex] = {}
@@ -208,10 +218,11 @@ class WindowReader:
         """The group's frames by time position and its transform (no pixels are read here)."""
         if group not in self._groups:
             frames = self.archive.frame_rows(group)
-            transform = from_attrs(frames.attrs)
-            self._groups[group] = _GroupIndex(
-                frames, transform.to_model, self.archive.time_chunk(group)
-            )
+            if self.space is None:
+                to_model = from_attrs(frames.attrs).to_model
+            else:
+                to_model = self.space.reader(stored_values(self.archive, group))
+            self._groups[group] = _GroupIndex(frames, to_model, self.archive.time_chunk(group))
         return self._groups[group]
 
     def _block(self, group: str, index: _GroupIndex, number: int) -> np.ndarray:
@@ -298,7 +309,8 @@ class WindowReader:
 
 class TrainingBatches:
     """Batch source for the trainer: random training windows drawn with the trainer's generator,
-    optionally cropped to `crop` pixels and turned/flipped (`flips`)."""
+    optionally cropped to `crop` pixels, turned/flipped (`flips`) and scaled in rain rate by a
+    factor drawn log-uniformly in `gain` (on the log rain `scale` the reader gives)."""
 
     def __init__(
         self,
@@ -307,13 +319,17 @@ class TrainingBatches:
         batch_size: int,
         crop: int | None = None,
         flips: bool = False,
+        gain: tuple[float, float] | None = None,
     ) -> None:
+        if gain is not None and (reader.space is None or reader.space.units is None):
+            raise ConfigError("a rain-rate gain needs rain: the pipelines hold no rain rate")
         self.reader = reader
         self.windows = windows if isinstance(windows, WindowIndex) else WindowIndex.of(windows)
         self.batch_size = batch_size
         reader.reserve_batches(batch_size, self.windows.groups)
         self.crop = crop
         self.flips = flips
+        self.gain = gain
 
     def picks(self, generator: torch.Generator) -> list[int]:
         """The global batch's window indices (the same on every rank: the same generator)."""
@@ -337,12 +353,13 @@ class TrainingBatches:
     def draws(self, generator: torch.Generator, grid: tuple[int, int]) -> list[Draw] | None:
         """The global batch's crops and symmetries, drawn after its picks (None: no
         augmentation, and nothing drawn)."""
-        if self.crop is None and not self.flips:
+        if self.crop is None and not self.flips and self.gain is None:
             return None
-        return augment_draws(self.batch_size, generator, grid, self.crop, self.flips)
+        return augment_draws(self.batch_size, generator, grid, self.crop, self.flips, self.gain)
 
     def augment(self, batch: torch.Tensor, draws: list[Draw] | None, part: slice) -> torch.Tensor:
         """This rank's windows cropped and turned/flipped by their share of the draws."""
         if draws is None:
             return batch
-        return apply_draws(batch, draws[part], self.crop, self.flips)
+        scale = None if self.gain is None else self.reader.space.transform
+        return apply_draws(batch, draws[part], self.crop, self.flips, scale)

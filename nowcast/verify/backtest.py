@@ -14,8 +14,14 @@ from nowcast.data.archive import Archive
 from nowcast.data.pipeline import load_pipeline
 from nowcast.data.transform import from_attrs
 from nowcast.forecasting.predict import Forecaster, check_fit
-from nowcast.forecasting.run import ForecastRequest, archive_group, choose_forecaster
+from nowcast.forecasting.run import (
+    ForecastRequest,
+    archive_group,
+    choose_forecaster,
+    whole_steps,
+)
 from nowcast.settings.config import Settings
+from nowcast.training.space import described_values
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import baseline_case, make_case
 from nowcast.verify.runner import (
@@ -102,10 +108,11 @@ def run_backtest(
             f"no init time between {start} and {end} has {history} of history and "
             f"{horizon} of observations in {group} outside the model's training period"
         )
-    steps = round(horizon / cadence)
+    steps = whole_steps(horizon, cadence, "horizon")
     leads = pd.timedelta_range(start=cadence, periods=steps, freq=cadence)
-    frames_in = round(history / cadence)
+    frames_in = whole_steps(history, cadence, "history")
     transform = from_attrs(series.attrs)
+    stored = described_values(series.attrs, native)
     folder = verification_folder(settings, out)
     table = ScoreTable(folder / TABLE_FILE)
     period = f"{iso(inits[0])}/{iso(inits[-1])}"
@@ -117,7 +124,7 @@ def run_backtest(
         if forecaster is not None:
             window = series.sel(time=pd.date_range(end=init, periods=frames_in, freq=cadence))
             check_fit(forecaster, frames_in, steps)
-            predicted = forecaster.predict(window.values, steps, transform)
+            predicted = forecaster.predict(window.values, steps, stored)
             method = "model (in training period)" if init in seen else "model"
             cases.append(make_case(group, init, method, leads, predicted, series, transform))
         score_cases(cases, events, table, report)

@@ -8,7 +8,7 @@ import xarray as xr
 
 from nowcast.core.timeutil import iso
 from nowcast.data.transform import Transform, from_attrs
-from nowcast.forecasting.baselines import get_baseline
+from nowcast.models.baselines import get_baseline
 from nowcast.verify.case import Case
 
 

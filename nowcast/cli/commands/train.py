@@ -15,6 +15,12 @@ ITERATIONS = typer.Option(None, "--iterations", help="Training iterations.")
 BATCH_SIZE = typer.Option(None, "--batch-size", help="Global batch size.")
 DEVICE = typer.Option(None, "--device", help="Where to run.")
 STRIDE = typer.Option(1, "--stride", help="Use every k-th frame (e.g. 6 at 10 min).")
+STEP = typer.Option(
+    None,
+    "--step",
+    help="One sampling step for every pipeline, e.g. 10min: 5-min radars use every 2nd "
+    "frame, 10-min ones every frame (instead of --stride; finetune defaults to the parent's).",
+)
 EVERY = typer.Option(50, "--every", help="Validate and checkpoint every N iterations.")
 RESUME = typer.Option(False, "--resume", help="Continue from <out>/last.")
 WORKERS = typer.Option(
@@ -67,6 +73,7 @@ def train(
         None, "--out", help="Run folder (default: <checkpoints>/<pipeline>, where forecast looks)."
     ),
     stride: int = STRIDE,
+    step: str | None = STEP,
     every: int = EVERY,
     patience: int = typer.Option(5, "--patience", help="Validations without gain before stop."),
     resume: bool = RESUME,
@@ -95,6 +102,7 @@ def train(
         device=value_of(device),
         out=out,
         stride=stride,
+        step=step,
         every=every,
         patience=patience,
         resume=resume,
@@ -120,6 +128,7 @@ def finetune(
     device: Device | None = DEVICE,
     out: Path | None = typer.Option(None, "--out", help="Run folder for the fine-tuned model."),
     stride: int = STRIDE,
+    step: str | None = STEP,
     every: int = EVERY,
     resume: bool = RESUME,
     workers: int | None = WORKERS,
@@ -138,6 +147,7 @@ def finetune(
         device=value_of(device),
         out=out,
         stride=stride,
+        step=step,
         every=every,
         resume=resume,
         workers=workers,

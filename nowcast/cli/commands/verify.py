@@ -35,7 +35,10 @@ def verify(
         "date or time (default: every forecast in the store).",
     ),
     thresholds: str | None = typer.Option(
-        None, "--thresholds", help="Event thresholds in physical units, e.g. 1,5,10 (mm/h)."
+        None,
+        "--thresholds",
+        help="Event thresholds in the archive's units, e.g. 1,5,10 for mm/h; for 5-min "
+        "accumulations in mm, 1 and 5 mm/h are 0.083333,0.416667.",
     ),
     scales: str | None = typer.Option(
         None, "--scales", help="FSS neighbourhood sizes in pixels, e.g. 1,4,16."
