@@ -1,4 +1,4 @@
-"""The model's value space: rain in mm, mm/h or dBZ read as one rain rate, and back."""
+"""The model's value space (rain in mm, mm/h or dBZ read as one rain rate, and back) and steps."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from nowcast.core.errors import ConfigError
+from nowcast.core.timeutil import whole_steps
 from nowcast.data.rain import RAIN_RATE_SCALE, from_rain_rate, is_rain, to_rain_rate
 from nowcast.data.transform import Transform
 from nowcast.training.space import (
@@ -98,3 +99,10 @@ def test_frame_attributes_name_their_own_cadence() -> None:
     attrs = {"units": "mm", "cadence_s": 300.0, **RAIN_RATE_SCALE.to_attrs()}
     assert described_values(attrs, TEN).cadence == FIVE
     assert described_values({"units": "mm"}, TEN).cadence == TEN
+
+
+def test_whole_steps_count_only_exact_multiples_of_at_least_one() -> None:
+    assert whole_steps(pd.Timedelta("30min"), TEN) == 3
+    assert whole_steps(pd.Timedelta("1h"), pd.Timedelta("1h")) == 1
+    assert whole_steps(pd.Timedelta("25min"), TEN) is None
+    assert whole_steps(pd.Timedelta("5min"), TEN) is None

@@ -91,3 +91,9 @@ def short_duration(value: timedelta | pd.Timedelta) -> str:
     hours, rest = divmod(minutes, 60)
     parts = ([f"{hours}h"] if hours else []) + ([f"{rest}min"] if rest or not hours else [])
     return "".join(parts)
+
+
+def whole_steps(span: timedelta | pd.Timedelta, step: timedelta | pd.Timedelta) -> int | None:
+    """How many `step`s fill `span` exactly (at least one), or None when they do not."""
+    count = pd.Timedelta(span) / pd.Timedelta(step)
+    return int(count) if count >= 1 and count == int(count) else None

@@ -12,7 +12,7 @@ import xarray as xr
 
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.threads import use_free_cpus
-from nowcast.core.timeutil import iso, parse_duration, short_duration
+from nowcast.core.timeutil import iso, parse_duration, short_duration, whole_steps
 from nowcast.data.archive import Archive
 from nowcast.data.history import select_history
 from nowcast.data.pipeline import PipelineConfig, load_pipeline
@@ -129,15 +129,15 @@ def choose_forecaster(
     return forecaster
 
 
-def whole_steps(span: pd.Timedelta, step: pd.Timedelta, what: str) -> int:
+def steps_in(span: pd.Timedelta, step: pd.Timedelta, what: str) -> int:
     """How many `step`s fill `span`; refused unless a whole number, at least one."""
-    count = span / step
-    if count < 1 or count != int(count):
+    count = whole_steps(span, step)
+    if count is None:
         raise ConfigError(
             f"the {what} of {short_duration(span)} is not a whole number of the "
             f"{short_duration(step)} steps the forecaster works in"
         )
-    return int(count)
+    return count
 
 
 def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult:
@@ -151,8 +151,8 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
     forecaster = choose_forecaster(settings, config, request)
     cadence = forecaster.step or archive.cadence(group)
     since = parse_duration(request.since) if request.since else config.forecast.history
-    history_frames = whole_steps(since, cadence, "history (--since)")
-    steps = whole_steps(config.forecast.horizon, cadence, "horizon")
+    history_frames = steps_in(since, cadence, "history (--since)")
+    steps = steps_in(config.forecast.horizon, cadence, "horizon")
     started = time.perf_counter()
     history = select_history(archive.read(group), history_frames, cadence, request.at, request.fill)
     loaded = time.perf_counter()

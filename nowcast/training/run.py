@@ -19,7 +19,7 @@ from torch import nn
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.metrics import METRICS, LeadTimeScores
 from nowcast.core.threads import use_free_cpus
-from nowcast.core.timeutil import parse_duration, short_duration
+from nowcast.core.timeutil import parse_duration, short_duration, whole_steps
 from nowcast.core.version import __version__
 from nowcast.data.archive import Archive
 from nowcast.data.pipeline import PipelineConfig, load_pipeline
@@ -117,14 +117,13 @@ def pipeline_stride(cadence: pd.Timedelta, request: TrainRequest, pipeline: str)
         return request.stride
     if request.stride != 1:
         raise ConfigError("give --step or --stride, not both")
-    step = parse_duration(request.step)
-    stride = step / cadence
-    if stride < 1 or stride != int(stride):
+    stride = whole_steps(parse_duration(request.step), cadence)
+    if stride is None:
         raise ConfigError(
             f"--step {request.step} is not a whole multiple of pipeline {pipeline}'s "
             f"{short_duration(cadence)} cadence"
         )
-    return int(stride)
+    return stride
 
 
 def with_parent_step(request: TrainRequest) -> TrainRequest:
@@ -140,14 +139,15 @@ def window_spec(config: PipelineConfig, cadence: Any, stride: int) -> WindowSpec
     if stride < 1:
         raise ConfigError(f"--stride must be 1 or more, not {stride}")
     step = parse_duration(cadence) * stride
-    frames_in = config.forecast.history / step
-    frames_out = config.forecast.horizon / step
-    if frames_in != int(frames_in) or frames_out != int(frames_out) or frames_out < 1:
+    frames_in = whole_steps(config.forecast.history, step)
+    frames_out = whole_steps(config.forecast.horizon, step)
+    if frames_in is None or frames_out is None:
         raise ConfigError(
-            f"history {config.forecast.history} and horizon {config.forecast.horizon} are not "
-            f"whole multiples of the sampling step {step}; choose another --stride"
+            f"history {short_duration(config.forecast.history)} and horizon "
+            f"{short_duration(config.forecast.horizon)} are not whole multiples of the sampling "
+            f"step {short_duration(step)}; choose another --stride or --step"
         )
-    return WindowSpec(int(frames_in), int(frames_out), step)
+    return WindowSpec(frames_in, frames_out, step)
 
 
 def check_grid(model: nn.Module, shape: tuple[int, int], pipeline: str) -> None:

@@ -18,7 +18,7 @@ from nowcast.forecasting.run import (
     ForecastRequest,
     archive_group,
     choose_forecaster,
-    whole_steps,
+    steps_in,
 )
 from nowcast.settings.config import Settings
 from nowcast.training.space import described_values
@@ -108,9 +108,9 @@ def run_backtest(
             f"no init time between {start} and {end} has {history} of history and "
             f"{horizon} of observations in {group} outside the model's training period"
         )
-    steps = whole_steps(horizon, cadence, "horizon")
+    steps = steps_in(horizon, cadence, "horizon")
     leads = pd.timedelta_range(start=cadence, periods=steps, freq=cadence)
-    frames_in = whole_steps(history, cadence, "history")
+    frames_in = steps_in(history, cadence, "history")
     transform = from_attrs(series.attrs)
     stored = described_values(series.attrs, native)
     folder = verification_folder(settings, out)
