@@ -62,6 +62,9 @@ def test_fresh_install_forecasts_bom_with_the_shipped_checkpoint(tmp_path: Path)
     assert ingested.exit_code == 0, ingested.output
     result = cli(config, "forecast", "-p", "bom-radar", env=env)
     assert result.exit_code == 0, result.output
+    assert "mean [kg m-2]" in result.output  # units shown, not read as a style
+    status = cli(config, "status", env=env)
+    assert status.exit_code == 0 and "precipitation [kg" in status.output
     (netcdf,) = (tmp_path / "forecasts" / "bom-radar").glob(f"*model-{NAME}.nc")
     with xr.open_dataset(netcdf) as forecast:
         assert forecast.sizes["lead_time"] == 6  # +10 min .. +1 h

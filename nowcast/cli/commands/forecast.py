@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from nowcast.cli.choices import Baseline, Device, FillMethod, value_of
@@ -74,7 +75,8 @@ def forecast(
     table = Table(title=f"forecast {dataset.attrs['pipeline']} ({dataset.attrs['method']})")
     table.add_column("lead")
     table.add_column("valid time (UTC)")
-    table.add_column(f"mean [{dataset['forecast'].attrs.get('units', '')}]", justify="right")
+    units = escape(f"[{dataset['forecast'].attrs.get('units', '')}]")  # not a rich style
+    table.add_column(f"mean {units}", justify="right")
     for index in range(dataset.sizes["lead_time"]):
         lead = dataset.lead_time.values[index].astype("timedelta64[m]").astype(int)
         table.add_row(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from nowcast.cli.console import table_console, when
@@ -37,7 +38,7 @@ def archive_table(rows: list[GroupSummary]) -> Table:
         gaps = f"{row.gaps} ({row.missing} missing)" if row.gaps else "0"
         table.add_row(
             row.group,
-            f"{row.variable} [{row.units}]" if row.units else row.variable,
+            escape(f"{row.variable} [{row.units}]") if row.units else row.variable,
             str(row.frames),
             when(row.start),
             when(row.end),
