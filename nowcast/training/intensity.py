@@ -14,12 +14,9 @@ import torch
 from torch import Tensor
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.rain import MARSHALL_PALMER
+from nowcast.data.rain import MARSHALL_PALMER, PYSTEPS_UNITS
 from nowcast.data.transform import Transform
 from nowcast.training.loss import balanced_weights
-
-RATE_UNITS = ("mm/h", "mm h-1", "mm hr-1", "kg m-2 h-1")
-ACCUMULATION_UNITS = ("mm", "kg m-2")
 
 
 def physical(transform: Transform, model: Tensor) -> Tensor:
@@ -37,14 +34,15 @@ def physical(transform: Transform, model: Tensor) -> Tensor:
 
 
 def to_rain_rate(units: str, cadence: pd.Timedelta) -> Callable[[Tensor], Tensor]:
-    """Physical values in `units` (accumulated over `cadence` when mm) -> mm/h."""
-    unit = units.strip()
-    if unit in RATE_UNITS:
+    """Physical values in `units` (accumulated over `cadence` when mm) -> mm/h; the units are
+    read as `nowcast.data.rain` reads them."""
+    unit = PYSTEPS_UNITS.get(units.strip().lower())
+    if unit == "mm/h":
         return lambda values: values
-    if unit in ACCUMULATION_UNITS:
+    if unit == "mm":
         per_hour = pd.Timedelta("1h") / cadence
         return lambda values: values * per_hour
-    if unit.lower() == "dbz":
+    if unit == "dBZ":
         a, b = MARSHALL_PALMER
         return lambda values: torch.pow(torch.pow(10.0, values / 10.0) / a, 1.0 / b)
     raise ConfigError(f"balanced losses need rain in mm, mm/h or dBZ, not {units!r}")

@@ -17,7 +17,7 @@ from nowcast.data.transform import from_attrs
 from nowcast.training.augment import Draw, apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
-from nowcast.training.space import ModelSpace, stored_values
+from nowcast.training.space import ModelSpace, described_values
 from nowcast.training.window_index import Window, WindowIndex
 
 SPLITS = ("train", "val", "test")
@@ -182,6 +182,11 @@ class _GroupIndex:
     to_model: Callable[[np.ndarray], np.ndarray]
     block: int
 
+    @property
+    def block_bytes(self) -> int:
+        """Bytes of one decoded block: `block` frames of float32 pixels."""
+        return self.block * math.prod(self.frames.grid) * 4
+
 
 class WindowReader:
     """Reads windows as (T, 1, H, W) model-scale arrays (NaN where no data), streaming from
@@ -221,7 +226,8 @@ class WindowReader:
             if self.space is None:
                 to_model = from_attrs(frames.attrs).to_model
             else:
-                to_model = self.space.reader(stored_values(self.archive, group))
+                stored = described_values(frames.attrs, self.archive.cadence(group))
+                to_model = self.space.reader(stored)
             self._groups[group] = _GroupIndex(frames, to_model, self.archive.time_chunk(group))
         return self._groups[group]
 
@@ -232,8 +238,7 @@ class WindowReader:
             values = index.frames.read(slice(number * index.block, (number + 1) * index.block))
             return np.ascontiguousarray(index.to_model(values), dtype=np.float32)
 
-        rows, columns = index.frames.grid
-        return self.cache.get((group, number), load, expected=index.block * rows * columns * 4)
+        return self.cache.get((group, number), load, expected=index.block_bytes)
 
     def reserve_batches(self, batch_size: int, groups: Iterable[str]) -> None:
         """Leave the cache what `cache_mb` holds beyond a batch of `batch_size` windows of these
@@ -241,9 +246,7 @@ class WindowReader:
         a ConfigError when that leaves no room for even one cached block."""
         indexes = [self._group(group) for group in groups]
         pixels = max((math.prod(index.frames.grid) for index in indexes), default=0)
-        block_bytes = max(
-            (index.block * math.prod(index.frames.grid) * 4 for index in indexes), default=0
-        )
+        block_bytes = max((index.block_bytes for index in indexes), default=0)
         batch_bytes = batch_size * self._frames() * pixels * 4
         room = int(self.cache_mb * 2**20) - batch_bytes - block_bytes
         if room < block_bytes:
