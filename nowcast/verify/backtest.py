@@ -12,7 +12,6 @@ from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso
 from nowcast.data.archive import Archive
 from nowcast.data.pipeline import load_pipeline
-from nowcast.data.transform import from_attrs
 from nowcast.forecasting.predict import Forecaster, check_fit
 from nowcast.forecasting.run import (
     ForecastRequest,
@@ -111,7 +110,6 @@ def run_backtest(
     steps = steps_in(horizon, cadence, "horizon")
     leads = pd.timedelta_range(start=cadence, periods=steps, freq=cadence)
     frames_in = steps_in(history, cadence, "history")
-    transform = from_attrs(series.attrs)
     stored = described_values(series.attrs, native)
     folder = verification_folder(settings, out)
     table = ScoreTable(folder / TABLE_FILE)
@@ -126,7 +124,7 @@ def run_backtest(
             check_fit(forecaster, frames_in, steps)
             predicted = forecaster.predict(window.values, steps, stored)
             method = "model (in training period)" if init in seen else "model"
-            cases.append(make_case(group, init, method, leads, predicted, series, transform))
+            cases.append(make_case(group, init, method, leads, predicted, series, stored.transform))
         score_cases(cases, events, table, report)
         for case in cases:
             accumulator.add(case)
