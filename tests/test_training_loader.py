@@ -31,7 +31,7 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Archive:
 
 def _batches(archive: Archive, **options: object) -> TrainingBatches:
     """In-process training batches of 4 windows through a small cache."""
-    reader = WindowReader(archive, SPEC, cache_mb=1.0)
+    reader = WindowReader(archive, SPEC, cache_mb=4.0)
     return TrainingBatches(reader, find_windows(archive, ["squares"], SPEC), 4, **options)
 
 
@@ -109,7 +109,7 @@ EXITS = textwrap.dedent(
 
     spec = WindowSpec(4, 4, CADENCE)
     archive = Archive(sys.argv[1])
-    reader = WindowReader(archive, spec, 1.0)
+    reader = WindowReader(archive, spec, 4.0)
     batches = TrainingBatches(reader, find_windows(archive, ["squares"], spec), 4)
     loaded = LoaderBatches(batches, workers=2)
     generator = torch.Generator().manual_seed(0)

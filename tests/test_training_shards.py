@@ -11,15 +11,18 @@ import pandas as pd
 import pytest
 import torch
 import xarray as xr
+import zarr
 from conftest import torchrun
 
 from nowcast.core.errors import ConfigError
 from nowcast.data.archive import Archive
 from nowcast.data.transform import Transform, from_attrs
+from nowcast.data.zarr_threads import ZARR3, read_threads
 from nowcast.training.cache import BoundedCache
 from nowcast.training.loader import LoaderBatches
 from nowcast.training.synthetic import CADENCE, write_squares_archive
 from nowcast.training.windows import (
+    READ_PATH_CODE_BYTES,
     TrainingBatches,
     Window,
     WindowReader,
@@ -206,32 +209,55 @@ def test_a_batch_written_in_place_equals_its_windows_stacked(tmp_path: Path) -> 
     assert reader.reads == 8 + 8 + 1
 
 
-def test_the_cache_gets_the_bound_less_the_batch_and_one_decoded_block(tmp_path: Path) -> None:
+def test_the_cache_gets_the_bound_less_the_batch_and_the_read_path(tmp_path: Path) -> None:
     archive = write_squares_archive(tmp_path / "a.zarr", 2000, size=16)
     block_bytes = archive.time_chunk("squares") * 16 * 16 * 4
     batch_bytes = 6 * 8 * 16 * 16 * 4
-    reader = WindowReader(archive, SPEC, cache_mb=1.0)
+    bound = 4 * 2**20
+    reader = WindowReader(archive, SPEC, cache_mb=4.0)
     windows = find_windows(archive, ["squares"], SPEC)
-    reader.batch(windows[:: len(windows) // 7])  # fills the cache before its size is known
-    assert reader.cache.nbytes > 2**20 - batch_bytes - block_bytes
+    reader.batch(windows[:: len(windows) // 15])  # fills the cache before its size is known
+    threads = read_threads()
+    assert reader.cache.nbytes == 2000 * 16 * 16 * 4  # the whole group, under the bound alone
+    reading = (1 + 2 * threads) * block_bytes + 2000 * 8 + READ_PATH_CODE_BYTES
+    room = bound - batch_bytes - reading
     batches = TrainingBatches(reader, windows, batch_size=6)
-    assert reader.cache.limit_bytes == 2**20 - batch_bytes - block_bytes
-    assert reader.cache.nbytes <= reader.cache.limit_bytes
+    assert reader.cache.limit_bytes == room and reader.cache.nbytes <= room
     generator = torch.Generator().manual_seed(0)
     for iteration in range(20):
         assert batches(iteration, generator).numpy().nbytes == batch_bytes
-        assert reader.cache.nbytes + batch_bytes + block_bytes <= 2**20
+        assert reader.cache.nbytes + batch_bytes + reading <= bound
     loaded = LoaderBatches(batches, workers=1)
     assert loaded.dataset.reader().cache.limit_bytes == reader.cache.limit_bytes
 
 
-def test_a_bound_without_room_for_the_batch_and_two_blocks_is_refused(tmp_path: Path) -> None:
+def test_zarr_reads_for_the_window_reader_in_one_thread_unless_the_site_chose(
+    tmp_path: Path,
+) -> None:
+    archive = write_squares_archive(tmp_path / "a.zarr", 300, size=16)
+    if not ZARR3:  # zarr-python 2 reads in the caller's thread
+        WindowReader(archive, SPEC)
+        assert read_threads() == 1
+        return
+    with zarr.config.set({"threading.max_workers": None}):
+        assert read_threads() >= 5  # asyncio's default pool: cores + 4
+        WindowReader(archive, SPEC)
+        assert zarr.config.get("threading.max_workers") == 1 and read_threads() == 1
+    with zarr.config.set({"threading.max_workers": 6}):
+        WindowReader(archive, SPEC)
+        assert read_threads() == 6
+
+
+def test_a_bound_without_room_for_the_batch_the_read_path_and_a_block_is_refused(
+    tmp_path: Path,
+) -> None:
     archive = write_squares_archive(tmp_path / "a.zarr", 600, size=16)
     windows = find_windows(archive, ["squares"], SPEC)
-    block_mb = archive.time_chunk("squares") * 16 * 16 * 4 / 2**20  # 0.25 MB
-    with pytest.raises(ConfigError, match=r"cache_mb = 0.5 is too small.* need 0.6 MB"):
-        TrainingBatches(WindowReader(archive, SPEC, cache_mb=2 * block_mb), windows, 8)
-    TrainingBatches(WindowReader(archive, SPEC, cache_mb=0.6), windows, 8)
+    # batch 8 x 8 x 16 x 16 x 4 = 0.0625 MB; three 0.25 MB read buffers, 600 x 8 bytes of frame
+    # times and 2.5 MB of code; a 0.25 MB cached block: 3.567 MB
+    with pytest.raises(ConfigError, match=r"cache_mb = 3.5 is too small.* need 3.6 MB"):
+        TrainingBatches(WindowReader(archive, SPEC, cache_mb=3.5), windows, 8)
+    TrainingBatches(WindowReader(archive, SPEC, cache_mb=3.6), windows, 8)
 
 
 def test_a_rain_rate_gain_on_values_that_are_not_rain_is_refused(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.data.archive import Archive, FrameRows
 from nowcast.data.transform import from_attrs
+from nowcast.data.zarr_threads import read_one_chunk_at_a_time, read_threads
 from nowcast.training.augment import Draw, apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
@@ -21,6 +22,10 @@ from nowcast.training.space import ModelSpace, described_values
 from nowcast.training.window_index import Window, WindowIndex
 
 SPLITS = ("train", "val", "test")
+# What reading the archive loads and no model-only run does: library pages of the code it runs
+# (numpy, Blosc, zarr's codecs, pandas time code; 1.3 to 1.9 MB measured) and the modules zarr
+# imports to open a store (fsspec; 0.3 to 0.5 MB).
+READ_PATH_CODE_BYTES = 5 << 19
 
 
 @dataclass(frozen=True)
@@ -187,17 +192,25 @@ class _GroupIndex:
         """Bytes of one decoded block: `block` frames of float32 pixels."""
         return self.block * math.prod(self.frames.grid) * 4
 
+    @property
+    def index_bytes(self) -> int:
+        """Bytes of the frame times (and stored order) the reader keeps for the group."""
+        order = self.frames.order
+        return self.frames.times.nbytes + (0 if order is None else order.nbytes)
+
 
 class WindowReader:
     """Reads windows as (T, 1, H, W) model-scale arrays (NaN where no data), streaming from
     Zarr: whole stored chunks of frames (blocks), kept in a least-recently-used cache.
 
     `cache_mb` bounds the reader's whole data path once `reserve_batches` knows the batch size
-    (`TrainingBatches` tells it): the cache gets what is left after the working buffers the
-    reader counts exactly, the batch it assembles (batch x frames x H x W x 4 bytes) and one
-    block being decoded (a stored chunk's frames x H x W x 4 bytes). Until then the cache alone
-    has the bound. Arrays a caller keeps (a validation batch held for the whole run, test
-    batches larger than the training batch) are the caller's memory, not the reader's.
+    (`TrainingBatches` tells it): the cache gets what is left after the batch it assembles
+    (batch x frames x H x W x 4 bytes), the buffers reading a block leaves in Zarr's reading
+    threads (`read_buffers`), the groups' frame times it keeps and the code reading loads
+    (`READ_PATH_CODE_BYTES`). Until
+    then the cache alone has the bound. Zarr reads in one pool thread unless the site chose
+    more (`read_one_chunk_at_a_time`). Arrays a caller keeps (a validation batch held for the
+    whole run, test batches larger than the training batch) are the caller's memory.
 
     Values reach the model scale through `space` (the model's value space, e.g. rain rate
     whatever each group stores), else through each group's own transform. `reads` counts the
@@ -217,6 +230,7 @@ class WindowReader:
         self.space = space
         self.cache = BoundedCache(int(cache_mb * 2**20))
         self.reads = 0
+        read_one_chunk_at_a_time()
         self._groups: dict[str, _GroupIndex] = {}
 
     def _group(self, group: str) -> _GroupIndex:
@@ -242,20 +256,24 @@ class WindowReader:
 
     def reserve_batches(self, batch_size: int, groups: Iterable[str]) -> None:
         """Leave the cache what `cache_mb` holds beyond a batch of `batch_size` windows of these
-        groups and one block being decoded (several reservations keep the smallest cache);
-        a ConfigError when that leaves no room for even one cached block."""
+        groups and the read path's buffers, indexes and code (several reservations keep the smallest
+        cache); a ConfigError when that leaves no room for even one cached block."""
         indexes = [self._group(group) for group in groups]
         pixels = max((math.prod(index.frames.grid) for index in indexes), default=0)
         block_bytes = max((index.block_bytes for index in indexes), default=0)
         batch_bytes = batch_size * self._frames() * pixels * 4
-        room = int(self.cache_mb * 2**20) - batch_bytes - block_bytes
+        indexes_bytes = sum(index.index_bytes for index in indexes)
+        reading = read_buffers(block_bytes) + indexes_bytes + READ_PATH_CODE_BYTES
+        working = batch_bytes + reading
+        room = int(self.cache_mb * 2**20) - working
         if room < block_bytes:
-            needed = math.ceil((batch_bytes + 2 * block_bytes) / 2**20 * 10) / 10
+            needed = math.ceil((working + block_bytes) / 2**20 * 10) / 10
             raise ConfigError(
                 f"training.cache_mb = {self.cache_mb:g} is too small for batches of "
-                f"{batch_size} windows: the batch ({batch_bytes / 2**20:.1f} MB), one block "
-                f"being decoded and at least one cached block ({block_bytes / 2**20:.1f} MB "
-                f"each) need {needed:g} MB; set training.cache_mb to {needed:g} or more"
+                f"{batch_size} windows: the batch ({batch_bytes / 2**20:.1f} MB), reading "
+                f"({reading / 2**20:.1f} MB) and at least one cached block "
+                f"({block_bytes / 2**20:.1f} MB) need {needed:g} MB; set training.cache_mb to "
+                f"{needed:g} or more"
             )
         self.cache.resize(min(self.cache.limit_bytes, room))
 
@@ -308,6 +326,12 @@ class WindowReader:
     def _frames(self) -> int:
         """Frames in a window: inputs then targets."""
         return self.spec.input_frames + self.spec.output_frames
+
+
+def read_buffers(block_bytes: int) -> int:
+    """Bytes that reading blocks of `block_bytes` leaves allocated beyond the cache: the
+    assembled block, and a block's stored bytes and decoded values in each reading thread."""
+    return (1 + 2 * read_threads()) * block_bytes
 
 
 class TrainingBatches:
