@@ -18,6 +18,8 @@ from nowcast.core.errors import ConfigError
 from nowcast.data.archive import Archive
 from nowcast.data.transform import Transform, from_attrs
 from nowcast.data.zarr_threads import ZARR3, read_threads
+from nowcast.models import ModelConfig, build_model
+from nowcast.training import run as training_run
 from nowcast.training.cache import BoundedCache
 from nowcast.training.loader import LoaderBatches
 from nowcast.training.synthetic import CADENCE, write_squares_archive
@@ -58,6 +60,10 @@ WORKER = textwrap.dedent(
             rows = [window.start.value for window in windows]
             self.log.extend(rows)
             return self.data[rows]
+
+        def batches(self, windows):
+            for start in range(0, len(windows), 16):
+                yield self.batch(windows[start : start + 16])
 
     out, world = sys.argv[1], int(sys.argv[2])
     data = moving_squares(32, 8)(0, torch.Generator().manual_seed(7))
@@ -258,6 +264,34 @@ def test_a_bound_without_room_for_the_batch_the_read_path_and_a_block_is_refused
     with pytest.raises(ConfigError, match=r"cache_mb = 3.5 is too small.* need 3.6 MB"):
         TrainingBatches(WindowReader(archive, SPEC, cache_mb=3.5), windows, 8)
     TrainingBatches(WindowReader(archive, SPEC, cache_mb=3.6), windows, 8)
+
+
+def test_validation_and_test_windows_are_read_in_runs_of_the_training_batch(
+    tmp_path: Path,
+) -> None:
+    archive = write_squares_archive(tmp_path / "a.zarr", 900, size=16)
+    windows = find_windows(archive, ["squares"], SPEC)
+    reader = WindowReader(archive, SPEC, cache_mb=4.0)
+    TrainingBatches(reader, windows, batch_size=6)
+    read_sizes: list[int] = []
+    read_batch = reader.batch
+    reader.batch = lambda chosen: read_sizes.append(len(chosen)) or read_batch(chosen)
+    model = build_model(ModelConfig(hidden=4, num_layers=1, patch=4, height=16, width=16)).eval()
+    validate = training_run.validation_loss(reader, windows, SPEC)
+    with torch.no_grad():
+        first, second = validate(model), validate(model)
+        every = len(windows) // training_run.EVAL_WINDOWS
+        chosen = windows[::every][: training_run.EVAL_WINDOWS]
+        whole = read_batch(chosen)  # the reference: every validation window in one batch
+        predicted = model.predict(torch.nan_to_num(whole[:, :4]), 4)
+    assert read_sizes == 2 * ([6] * 10 + [4])  # read again on each call, nothing kept
+    truth = whole[:, 4:]
+    valid = torch.isfinite(truth)
+    expected = float(((predicted - truth)[valid].double() ** 2).mean())
+    assert first == second == pytest.approx(expected, rel=1e-6)
+    read_sizes.clear()
+    scores = training_run.test_scores(model, reader, windows[:40], SPEC)
+    assert read_sizes == [6] * 6 + [4] and len(scores["model"]["mse"]) == 4
 
 
 def test_a_rain_rate_gain_on_values_that_are_not_rain_is_refused(tmp_path: Path) -> None:

@@ -62,9 +62,9 @@ class TrainingSettings(Strict):
         gt=0,
         description=(
             "bound on the window reader's data path, per rank and worker: its cache of archive "
-            "chunks plus the training batch it assembles (batch x frames x H x W x 4 bytes) and "
-            "one chunk being decoded; a bound without room for those and one cached chunk is "
-            "refused"
+            "chunks plus the training batch it assembles (batch x frames x H x W x 4 bytes), "
+            "the buffers each zarr reading thread keeps, the frame times and the code reading "
+            "loads; a bound without room for those and one cached chunk is refused"
         ),
     )
     loader_workers: int = Field(

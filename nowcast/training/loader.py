@@ -5,8 +5,8 @@ of the in-process `TrainingBatches`, so a seed gives the same batches with 0 or 
 resumed run continues identically. A private copy of the generator plans the coming batches,
 and the workers read only this rank's windows of them. Each worker opens the archive itself
 (the dataset carries its path, never an open store) and its own reader, whose data path (chunk
-cache, the batch it assembles, the block it decodes) is bounded by `cache_mb`: N workers hold up
-to N bounds, beside the training process's own reader, which still reads the validation and
+cache, the batch it assembles, the read buffers and code) is bounded by `cache_mb`: N workers
+hold up to N bounds, beside the training process's own reader, which still reads the validation and
 test windows.
 """
 

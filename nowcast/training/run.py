@@ -183,26 +183,30 @@ def validation_loss(
     """A validator on fixed validation windows: MSE over valid pixels, or with `rate` (model
     scale -> mm/h) 1 - CSI at 1 mm/h, so early stopping can follow rain detection skill.
 
-    The windows are read on the first call, so ranks that never validate never read them.
+    Each call reads the windows through the reader in training-batch-sized runs (its cache
+    keeps the chunks it can), so no validation batch is held between calls and ranks that never
+    validate never read them.
     """
     chosen = windows[:: max(1, len(windows) // EVAL_WINDOWS)][:EVAL_WINDOWS]
-    batches: list[torch.Tensor] = []
 
     def score(model: nn.Module) -> float:
-        if not batches:
-            batches.append(reader.batch(chosen))
-        batch = batches[0]
         device = next(model.parameters()).device
-        history = torch.nan_to_num(batch[:, : spec.input_frames]).to(device)
-        predicted = model.predict(history, spec.output_frames).float().cpu()
-        truth = batch[:, spec.input_frames :]
-        valid = torch.isfinite(truth)
+        error, pixels, hits, events = 0.0, 0, 0.0, 0.0
+        for batch in reader.batches(chosen):
+            history = torch.nan_to_num(batch[:, : spec.input_frames]).to(device)
+            predicted = model.predict(history, spec.output_frames).float().cpu()
+            truth = batch[:, spec.input_frames :]
+            valid = torch.isfinite(truth)
+            if rate is None:
+                error += float(((predicted - truth)[valid].double() ** 2).sum())
+                pixels += int(valid.sum())
+                continue
+            forecast = rate(predicted)[valid] >= CSI_THRESHOLD
+            observed = rate(truth)[valid] >= CSI_THRESHOLD
+            hits += float((forecast & observed).sum())
+            events += float((forecast | observed).sum())
         if rate is None:
-            return float(((predicted - truth)[valid] ** 2).mean())
-        forecast = rate(predicted)[valid] >= CSI_THRESHOLD
-        observed = rate(truth)[valid] >= CSI_THRESHOLD
-        hits = float((forecast & observed).sum())
-        events = float((forecast | observed).sum())
+            return error / pixels if pixels else float("nan")
         return 1.0 - hits / events if events else 0.0
 
     return score
@@ -218,8 +222,8 @@ def test_scores(
     """Per-lead MSE/MAE/SSIM/PSNR of the model and of persistence on the test windows.
 
     Under DDP each rank scores every world_size-th window and the running sums are added up
-    over ranks, so every rank returns the scores of all of them. Pixels without data are zero
-    in both fields, so they add no error.
+    over ranks, so every rank returns the scores of all of them, read in runs of the reader's
+    batch size. Pixels without data are zero in both fields, so they add no error.
     """
     dist = dist or DistContext()
     chosen = windows[:: max(1, len(windows) // TEST_WINDOWS)][:TEST_WINDOWS]
@@ -227,8 +231,7 @@ def test_scores(
     scores = {"model": LeadTimeScores(), "persistence": LeadTimeScores()}
     device = next(model.parameters()).device
     model.eval()
-    for start in range(0, len(mine), 16):
-        batch = reader.batch(mine[start : start + 16])
+    for batch in reader.batches(mine):
         target = batch[:, spec.input_frames :, 0].numpy()
         missing = np.isnan(target)
         truth = np.where(missing, np.float32(0), target)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +26,7 @@ SPLITS = ("train", "val", "test")
 # (numpy, Blosc, zarr's codecs, pandas time code; 1.3 to 1.9 MB measured) and the modules zarr
 # imports to open a store (fsspec; 0.3 to 0.5 MB).
 READ_PATH_CODE_BYTES = 5 << 19
+UNRESERVED_BATCH = 16  # windows per batch of `WindowReader.batches` before a reservation
 
 
 @dataclass(frozen=True)
@@ -207,10 +208,10 @@ class WindowReader:
     (`TrainingBatches` tells it): the cache gets what is left after the batch it assembles
     (batch x frames x H x W x 4 bytes), the buffers reading a block leaves in Zarr's reading
     threads (`read_buffers`), the groups' frame times it keeps and the code reading loads
-    (`READ_PATH_CODE_BYTES`). Until
-    then the cache alone has the bound. Zarr reads in one pool thread unless the site chose
-    more (`read_one_chunk_at_a_time`). Arrays a caller keeps (a validation batch held for the
-    whole run, test batches larger than the training batch) are the caller's memory.
+    (`READ_PATH_CODE_BYTES`). Until then the cache alone has the bound. Zarr reads in one pool
+    thread unless the site chose more (`read_one_chunk_at_a_time`). `batches` splits a long
+    list of windows (validation, test) into batches of the reserved size, so those stay inside
+    the bound too; arrays a caller keeps are the caller's memory.
 
     Values reach the model scale through `space` (the model's value space, e.g. rain rate
     whatever each group stores), else through each group's own transform. `reads` counts the
@@ -230,6 +231,7 @@ class WindowReader:
         self.space = space
         self.cache = BoundedCache(int(cache_mb * 2**20))
         self.reads = 0
+        self.batch_windows: int | None = None  # the smallest reserved batch
         read_one_chunk_at_a_time()
         self._groups: dict[str, _GroupIndex] = {}
 
@@ -276,6 +278,7 @@ class WindowReader:
                 f"{needed:g} or more"
             )
         self.cache.resize(min(self.cache.limit_bytes, room))
+        self.batch_windows = min(self.batch_windows or batch_size, batch_size)
 
     def grid(self, group: str) -> tuple[int, int]:
         """The group's frame size (rows, columns), without reading pixels."""
@@ -322,6 +325,13 @@ class WindowReader:
         ):
             self.read_into(window, index.groups[group], start)
         return torch.from_numpy(batch)
+
+    def batches(self, windows: Sequence[Window]) -> Iterator[torch.Tensor]:
+        """`batch` of each run of at most `batch_windows` windows (`UNRESERVED_BATCH` before a
+        reservation), in order: a long list read within the memory reserved for one batch."""
+        size = self.batch_windows or UNRESERVED_BATCH
+        for start in range(0, len(windows), size):
+            yield self.batch(windows[start : start + size])
 
     def _frames(self) -> int:
         """Frames in a window: inputs then targets."""
