@@ -29,6 +29,7 @@ from nowcast.models.registry import build_from_config, list_presets, load_preset
 from nowcast.settings.config import Settings
 from nowcast.training.card import write_card
 from nowcast.training.checkpoint import (
+    CheckpointMeta,
     checkpoint_folder,
     load_model,
     load_weights,
@@ -126,11 +127,11 @@ def pipeline_stride(cadence: pd.Timedelta, request: TrainRequest, pipeline: str)
     return stride
 
 
-def with_parent_step(request: TrainRequest) -> TrainRequest:
-    """A fine-tune keeps its parent's sampling step unless --step or --stride says otherwise."""
-    if request.parent is None or request.step is not None or request.stride != 1:
+def with_parent_step(request: TrainRequest, parent: CheckpointMeta | None) -> TrainRequest:
+    """A fine-tune keeps its `parent`'s sampling step unless --step or --stride says otherwise."""
+    if parent is None or request.step is not None or request.stride != 1:
         return request
-    step = read_meta(request.parent).extra.get("step")
+    step = parent.extra.get("step")
     return replace(request, step=step) if step else request
 
 
@@ -258,12 +259,14 @@ def reduce_scores(board: LeadTimeScores, dist: DistContext, leads: int) -> None:
     board.count = int(round(total[-1]))
 
 
-def _parent_model(path: Path, preset_name: str | None) -> tuple[Preset, nn.Module, dict[str, Any]]:
-    """For finetune: the parent's model with its weights, and its preset's recipe when known.
+def _parent_model(
+    path: Path, meta: CheckpointMeta, preset_name: str | None
+) -> tuple[Preset, nn.Module, dict[str, Any]]:
+    """For finetune: the parent's model (sidecar `meta`) with its weights, and its preset's
+    recipe when known.
 
     With `preset_name` the weights must fit that preset's model (else a clear mismatch error).
     """
-    meta = read_meta(path)
     if preset_name:
         preset = load_preset(preset_name)
     else:
@@ -307,7 +310,8 @@ def fit_then_stop_workers(
 def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     """Train (or fine-tune, with `parent`) on the pipeline's archive windows; write the card."""
     started = time.perf_counter()
-    request = with_parent_step(request)
+    parent_meta = None if request.parent is None else read_meta(request.parent)
+    request = with_parent_step(request, parent_meta)
     config = load_pipeline(settings, request.pipeline, source=False)
     configs = [config, *(load_pipeline(settings, name, source=False) for name in request.also)]
     archive = Archive.require(settings.archive)
@@ -335,9 +339,9 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     stored = [stored_values(archive, group) for group in groups]
     parent: dict[str, Any] | None = None
     space = training_space(groups, stored)
-    if request.parent is not None:
-        preset, model, parent = _parent_model(request.parent, request.preset)
-        space = recorded_space(read_meta(request.parent).normalisation) or space
+    if request.parent is not None and parent_meta is not None:
+        preset, model, parent = _parent_model(request.parent, parent_meta, request.preset)
+        space = recorded_space(parent_meta.normalisation) or space
         check_space(space, groups, stored)
     else:
         preset = load_preset(request.preset or config.model.preset)
