@@ -162,7 +162,7 @@ def main() -> int:
         "pairs_within_bound": sum(run["within_bound"] for run in runs),
         "pair_extra_beyond_cache_mb_max": max(run["extra_beyond_cache_mb"] for run in runs),
         "model_peak_median_mb": model_median,
-        "archive_peak_median_mb": archive_median,
+        "archive_peak_median_mb": round(archive_median, 2),
         "extra_beyond_cache_at_medians_mb": round(archive_median - model_median - args.cache_mb, 2),
         "within_bound_at_medians": archive_median <= model_median + args.cache_mb,
         **machine_record(),
