@@ -236,6 +236,22 @@ def test_too_few_windows_is_refused(site: Path, tmp_path: Path) -> None:
     assert "--stride" in result.output
 
 
+def test_a_memory_bound_without_room_for_reading_is_refused(site: Path, tmp_path: Path) -> None:
+    config = tmp_path / "nowcast.toml"
+    settings = (site / "nowcast.toml").read_text()
+    config.write_text(
+        settings.replace('"archive.zarr"', f'"{site}/archive.zarr"') + "[training]\ncache_mb = 4\n"
+    )
+    env = {"NOWCAST_BOM_DIR": str(site / "bom")}
+    preset = str(site / "tiny.toml")
+    result = cli(config, "train", "-p", "bom-radar", "--preset", preset, "--stride", "6", env=env)
+    assert result.exit_code == 2, result.output
+    # batch 4 x 12 x 64 x 64 x 4 bytes (0.75 MB), reading 3 x 1 MB + 2.5 MB, one 1 MB chunk
+    assert "training.cache_mb = 4 is too small" in result.output
+    assert "set training.cache_mb to 7.3 or more" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "checkpoints").exists()
+
+
 def test_torchrun_two_processes(site: Path, trained: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     env = {"NOWCAST_BOM_DIR": str(site / "bom"), "NOWCAST_CONFIG": str(site / "nowcast.toml")}
