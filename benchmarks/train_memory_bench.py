@@ -1,19 +1,20 @@
 """Training memory: peak RSS of a run reading a synthetic archive through the bounded cache.
 
 Writes a `--frames` synthetic archive (64x64 float32 squares, 10-minute cadence), then trains
-`--iterations` steps of a small MoDeRNN (batch 8, 8 in + 4 out) in a fresh process twice:
-`model`, on batches already in memory (the model's own memory: torch, weights, activations,
-optimiser), and `archive`, on random windows of the compact window index read through
-`WindowReader` with `--cache-mb`, in the training process. Both children import the same
-modules, then record their baseline RSS (interpreter, torch, nowcast, before any model or
-data); each peak is the child's peak RSS (`ru_maxrss`), and each child also records the two
-parts of its RSS at the end, anonymous memory and mapped library files. The target: archive
-peak <= model peak + cache bound, which is archive peak - baseline <= (model peak - baseline) +
-bound while the two baselines agree; both baselines are recorded to show that they do. With
-`--repeats N` the pair runs N times, one after the other; the figures say in how many pairs
-the target held and whether it holds between the medians of the two peaks (each peak moves by a
-few MB between runs of the same code). Results go to
-`benchmarks/results/cpu.json` under "train_memory".
+`--iterations` steps of a small MoDeRNN (batch 8, 8 in + 4 out), validating and checkpointing
+three times, in a fresh process twice: `model`, on batches already in memory (the model's own
+memory: torch, weights, activations, optimiser, the validation compute), and `archive`, on
+random windows of the compact window index read through `WindowReader` with `--cache-mb`, in the
+training process, validating on 64 windows spread over the archive as `nowcast train` does. Both
+children import the same modules, then record their baseline RSS (interpreter, torch, nowcast,
+before any model or data); each peak is the child's peak RSS (`ru_maxrss`), and each child also
+records the two parts of its RSS at the end, anonymous memory and mapped library files. The
+target: archive peak <= model peak + cache bound, which is archive peak - baseline <= (model
+peak - baseline) + bound while the two baselines agree; both baselines are recorded to show that
+they do. With `--repeats N` the pair runs N times, one after the other; the figures say in how
+many pairs the target held and whether it holds between the medians of the two peaks (each peak
+moves by a few MB between runs of the same code). Results go to `benchmarks/results/cpu.json`
+under "train_memory".
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -46,6 +49,7 @@ def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> No
     from nowcast.data.zarr_threads import read_threads
     from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
     from nowcast.training import Trainer
+    from nowcast.training.run import EVAL_WINDOWS, validation_loss
     from nowcast.training.synthetic import CADENCE
     from nowcast.training.windows import TrainingBatches, WindowReader, WindowSpec, find_windows
 
@@ -61,12 +65,15 @@ def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> No
         if mode == "model":
             fixed = torch.rand(BATCH, 12, 1, SIZE, SIZE)
             source = lambda iteration, generator: fixed  # noqa: E731 - the in-memory case
+            validate = in_memory_validation(fixed, EVAL_WINDOWS // BATCH)
         else:
             archive = Archive(archive_path)
             reader = WindowReader(archive, spec, cache_mb)
-            source = TrainingBatches(reader, find_windows(archive, ["squares"], spec), BATCH)
+            windows = find_windows(archive, ["squares"], spec)
+            source = TrainingBatches(reader, windows, BATCH)
+            validate = validation_loss(reader, windows, spec)
         started = time.perf_counter()
-        trainer.fit(source, iterations, every=iterations)
+        trainer.fit(source, iterations, every=max(1, iterations // 3), validate=validate)
         wall = time.perf_counter() - started
     record = {
         "baseline_rss_mb": baseline,
@@ -85,6 +92,20 @@ def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> No
             windows_read=reader.reads,
         )
     print(json.dumps(record))
+
+
+def in_memory_validation(batch: Any, runs: int) -> Callable[[Any], float]:
+    """The model-only run's validator: the archive run's validation compute (`runs` batches of
+    8 in + 4 out) on the batch it already holds."""
+
+    def score(model: Any) -> float:
+        error = 0.0
+        for _ in range(runs):
+            predicted = model.predict(batch[:, :8], 4)
+            error += float(((predicted - batch[:, 8:]) ** 2).mean())
+        return error / runs
+
+    return score
 
 
 def status_mb(field: str) -> float:
@@ -148,8 +169,8 @@ def main() -> int:
         write_squares_archive(path, args.frames, SIZE)
         written = time.perf_counter() - started
         runs = [pair(path, args.cache_mb, args.iterations) for _ in range(args.repeats)]
-    model_median = statistics.median(run["model_only"]["peak_rss_mb"] for run in runs)
-    archive_median = statistics.median(run["from_archive"]["peak_rss_mb"] for run in runs)
+    model_median = round(statistics.median(run["model_only"]["peak_rss_mb"] for run in runs), 2)
+    archive_median = round(statistics.median(run["from_archive"]["peak_rss_mb"] for run in runs), 2)
     results = {
         "frames": args.frames,
         "grid": f"{SIZE}x{SIZE} float32",
@@ -162,7 +183,7 @@ def main() -> int:
         "pairs_within_bound": sum(run["within_bound"] for run in runs),
         "pair_extra_beyond_cache_mb_max": max(run["extra_beyond_cache_mb"] for run in runs),
         "model_peak_median_mb": model_median,
-        "archive_peak_median_mb": round(archive_median, 2),
+        "archive_peak_median_mb": archive_median,
         "extra_beyond_cache_at_medians_mb": round(archive_median - model_median - args.cache_mb, 2),
         "within_bound_at_medians": archive_median <= model_median + args.cache_mb,
         **machine_record(),
