@@ -65,7 +65,7 @@ def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> No
         if mode == "model":
             fixed = torch.rand(BATCH, 12, 1, SIZE, SIZE)
             source = lambda iteration, generator: fixed  # noqa: E731 - the in-memory case
-            validate = in_memory_validation(fixed, EVAL_WINDOWS // BATCH)
+            validate = in_memory_validation(fixed, spec, EVAL_WINDOWS // BATCH)
         else:
             archive = Archive(archive_path)
             reader = WindowReader(archive, spec, cache_mb)
@@ -94,15 +94,15 @@ def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> No
     print(json.dumps(record))
 
 
-def in_memory_validation(batch: Any, runs: int) -> Callable[[Any], float]:
+def in_memory_validation(batch: Any, spec: Any, runs: int) -> Callable[[Any], float]:
     """The model-only run's validator: the archive run's validation compute (`runs` batches of
-    8 in + 4 out) on the batch it already holds."""
+    the `spec`'s frames in and out) on the batch it already holds."""
 
     def score(model: Any) -> float:
         error = 0.0
         for _ in range(runs):
-            predicted = model.predict(batch[:, :8], 4)
-            error += float(((predicted - batch[:, 8:]) ** 2).mean())
+            predicted = model.predict(batch[:, : spec.input_frames], spec.output_frames)
+            error += float(((predicted - batch[:, spec.input_frames :]) ** 2).mean())
         return error / runs
 
     return score

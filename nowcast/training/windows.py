@@ -23,7 +23,7 @@ from nowcast.training.window_index import Window, WindowIndex
 
 SPLITS = ("train", "val", "test")
 # What reading the archive loads and no model-only run does: library pages of the code it runs
-# (numpy, Blosc, zarr's codecs, pandas time code; 1.3 to 1.9 MB measured) and the modules zarr
+# (numpy, Blosc, zarr's codecs, pandas time code; 1.1 to 1.9 MB measured) and the modules zarr
 # imports to open a store (fsspec; 0.3 to 0.5 MB).
 READ_PATH_CODE_BYTES = 5 << 19
 UNRESERVED_BATCH = 16  # windows per batch of `WindowReader.batches` before a reservation
