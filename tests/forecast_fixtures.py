@@ -8,7 +8,6 @@ the datasets they return as read-only.
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from datetime import datetime
 from functools import cache
@@ -20,12 +19,11 @@ import pandas as pd
 import pyproj
 import pytest
 import xarray as xr
+from conftest import shared_data_path, shared_data_root
 
 from nowcast.core.timeutil import utc
 
-DATA = Path(
-    os.environ.get("NOWCAST_TEST_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
-)
+DATA = shared_data_root()
 BOM_DIR = DATA / "radar" / "bom-prcp-c10-66-20201031"
 SAF_DIR = DATA / "satellite" / "saf-crr-20180601"
 TYPHOON_DIR = DATA / "typhoon" / "digital-typhoon"
@@ -115,7 +113,7 @@ def forecast_dataset(
 
 def bom_files() -> list[Path]:
     """The BOM radar day, one file per 10 minutes."""
-    return sorted(BOM_DIR.glob("*.prcp-c10.nc"))
+    return sorted(shared_data_path(*BOM_DIR.relative_to(DATA).parts).glob("*.prcp-c10.nc"))
 
 
 @cache
@@ -146,7 +144,7 @@ def saf_forecast(index: int = 20, factor: int = 4) -> xr.Dataset:
     """NWC SAF CRR (mm/h) on its geostationary grid, block-averaged by `factor`."""
     from pysteps.io.importers import import_saf_crri
 
-    path = sorted(SAF_DIR.glob("S_NWC_CRR_*.nc"))[index]
+    path = sorted(shared_data_path(*SAF_DIR.relative_to(DATA).parts).glob("S_NWC_CRR_*.nc"))[index]
     data, _, meta = import_saf_crri(str(path))
     values = coarsen(np.asarray(data, dtype=float), factor)
     step = float(meta["xpixelsize"]) * factor

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -10,6 +11,15 @@ import torch.distributed as dist
 from torch import Tensor
 
 from nowcast.core.errors import ConfigError
+
+# Every tensor this process handed to a collective, until gloo has let go of it. Gloo frees a
+# finished operation's tensors on its own worker thread, some time after the caller's wait
+# returned (a barrier keeps earlier operations alive until the barrier itself is freed). A
+# tensor whose Python object is already gone then needs the GIL there; after the interpreter
+# began to exit, taking the GIL ends that C++ thread and the process aborts ("terminate called
+# without an active exception"). Holding the Python object keeps that release GIL-free.
+_lent: list[Tensor] = []
+RETURN_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +50,7 @@ class DistContext:
         """Sum a tensor over all ranks (identity for one process)."""
         if not self.enabled:
             return value
-        value = value.clone()
+        value = _lend(value.clone())
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         return value
 
@@ -48,7 +58,7 @@ class DistContext:
         """Average a tensor over all ranks (identity for one process)."""
         if not self.enabled:
             return value
-        value = value.clone()
+        value = _lend(value.clone())
         dist.all_reduce(value, op=dist.ReduceOp.SUM)
         return value / self.world_size
 
@@ -61,9 +71,30 @@ class DistContext:
         """Rank 0's value of a tensor, on every rank."""
         if not self.enabled:
             return value
-        value = value.clone()
+        value = _lend(value.clone())
         dist.broadcast(value, src=0)
         return value
+
+
+def _held_by_gloo(tensor: Tensor) -> bool:
+    """True while a collective's record still references `tensor` (we hold one reference)."""
+    return tensor._use_count() > 1
+
+
+def _lend(tensor: Tensor) -> Tensor:
+    """Keep `tensor` alive for as long as gloo may hold it; forget those it has let go of."""
+    _lent[:] = [held for held in _lent if _held_by_gloo(held)]
+    _lent.append(tensor)
+    return tensor
+
+
+def _wait_for_lent_tensors(timeout_s: float = RETURN_TIMEOUT_S) -> None:
+    """Block until gloo's worker threads have freed every operation on a lent tensor, so none
+    is left for them to free once the interpreter exits; then let the tensors go."""
+    deadline = time.monotonic() + timeout_s
+    while any(_held_by_gloo(held) for held in _lent) and time.monotonic() < deadline:
+        time.sleep(0.001)
+    _lent.clear()
 
 
 def shard_slice(size: int, rank: int, world_size: int) -> slice:
@@ -95,8 +126,10 @@ def init_distributed(device: torch.device) -> tuple[DistContext, torch.device]:
 
 def shutdown_distributed() -> None:
     """Leave the process group if one is active, after every rank got here (a rank that
-    tears down its connections while another still talks to it aborts that one)."""
+    tears down its connections while another still talks to it aborts that one), and once
+    gloo has freed every tensor this process lent it (see `_lent`)."""
     if dist.is_initialized():
         if dist.get_world_size() > 1:
             dist.barrier()
         dist.destroy_process_group()
+    _wait_for_lent_tensors()
