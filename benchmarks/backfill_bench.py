@@ -33,8 +33,8 @@ sys.path.insert(0, str(REPO))
 
 from record import machine_record, merge_results  # noqa: E402 - beside this script
 
-from nowcast.data.backfill import Backfill  # noqa: E402
-from nowcast.data.ingest import run_ingest  # noqa: E402
+from nowcast.ingest.backfill import Backfill  # noqa: E402
+from nowcast.ingest.run import run_ingest  # noqa: E402
 from nowcast.settings.config import Settings  # noqa: E402 - after the path set-up above
 
 FULL_ARCHIVE = 189_364

@@ -29,13 +29,13 @@ sys.path.insert(0, str(REPO))
 from record import machine_record, merge_results  # noqa: E402 - beside this script
 
 from nowcast.core.threads import pin_threads  # noqa: E402
-from nowcast.data.ingest import run_ingest  # noqa: E402
 from nowcast.forecasting.run import ForecastRequest, run_forecast  # noqa: E402
+from nowcast.ingest.run import run_ingest  # noqa: E402
+from nowcast.models.checkpoint import CheckpointMeta, checkpoint_folder, save_checkpoint  # noqa: E402
 from nowcast.models.preset import SequenceConfig  # noqa: E402
 from nowcast.models.registry import build_from_config, load_preset  # noqa: E402
 from nowcast.products.render import render_forecast  # noqa: E402
 from nowcast.settings.config import Settings  # noqa: E402 - after the path set-up above
-from nowcast.training.checkpoint import CheckpointMeta, checkpoint_folder, save_checkpoint  # noqa: E402
 
 TARGET_MAP_S = 10.0
 

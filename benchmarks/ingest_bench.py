@@ -29,7 +29,7 @@ sys.path.insert(0, str(REPO))
 
 from record import CPU_RESULTS, machine_record, merge_results  # noqa: E402 - beside this script
 
-from nowcast.data.ingest import run_ingest  # noqa: E402
+from nowcast.ingest.run import run_ingest  # noqa: E402
 from nowcast.settings.config import Settings  # noqa: E402 - after the path set-up above
 
 TARGET_FPS = 100.0

@@ -15,7 +15,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from nowcast.data.ledger import Entry, Ledger  # noqa: E402
+from nowcast.ingest.ledger import Entry, Ledger  # noqa: E402
 
 STATUSES = ("fetched", "skipped", "rejected", "pending")
 

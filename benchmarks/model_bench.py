@@ -35,8 +35,9 @@ sys.path.insert(0, str(REPO))
 from record import machine_record, merge_results  # noqa: E402 - beside this script
 
 from nowcast.models import Preset, build_model, load_preset  # noqa: E402 - after path set-up
+from nowcast.models.device import resolve_device  # noqa: E402
 from nowcast.models.reference import ReferenceNet  # noqa: E402
-from nowcast.training import resolve_device, sequence_loss  # noqa: E402
+from nowcast.training import sequence_loss  # noqa: E402
 
 DEFAULT_PRESET = "modernn-mmnist"
 

@@ -45,9 +45,9 @@ def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> No
     """One training run; prints peak RSS (MB) and what the reader did, as JSON."""
     import torch
 
-    from nowcast.data.archive import Archive
-    from nowcast.data.zarr_threads import read_threads
     from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
+    from nowcast.store.archive import Archive
+    from nowcast.store.zarr_threads import read_threads
     from nowcast.training import Trainer
     from nowcast.training.run import EVAL_WINDOWS, validation_loss
     from nowcast.training.synthetic import CADENCE

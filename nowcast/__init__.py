@@ -22,8 +22,8 @@ from nowcast.core.version import __version__
 __all__ = ["Archive", "forecast", "__version__"]
 
 if TYPE_CHECKING:
-    from nowcast.data.archive import Archive
     from nowcast.forecasting.predict import forecast
+    from nowcast.store.archive import Archive
 
 
 def __getattr__(name: str) -> Any:
@@ -33,7 +33,7 @@ def __getattr__(name: str) -> Any:
 
         return forecast
     if name == "Archive":
-        from nowcast.data.archive import Archive
+        from nowcast.store.archive import Archive
 
         return Archive
     raise AttributeError(f"module 'nowcast' has no attribute {name!r}")

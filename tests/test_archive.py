@@ -16,9 +16,9 @@ import pytest
 import xarray as xr
 
 from nowcast.core.errors import DataMissingError
-from nowcast.data.archive import COMMITTED, Archive, ArchiveLocked, open_store
-from nowcast.data.grid import crs_coord, crs_of
-from nowcast.data.transform import Transform, from_attrs
+from nowcast.store.archive import COMMITTED, Archive, ArchiveLocked, open_store
+from nowcast.store.grid import crs_coord, crs_of
+from nowcast.store.transform import Transform, from_attrs
 
 CRS = pyproj.CRS.from_epsg(3577)
 LEGACY = Path(__file__).parent / "data" / "archive-v0.1.zarr"  # written by release 0.1.0

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.rain import RAIN_RATE_SCALE
-from nowcast.data.transform import Transform
 from nowcast.models.preset import TrainingRecipe
+from nowcast.store.rain import RAIN_RATE_SCALE
+from nowcast.store.transform import Transform
 from nowcast.training.augment import (
     SYMMETRIES,
     augment_batch,

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import torch
 
-from nowcast.data.transform import Transform
 from nowcast.models.preset import TrainingRecipe
+from nowcast.store.transform import Transform
 from nowcast.training.intensity import model_rain_rate, rain_weighting
 from nowcast.training.loss import balanced_weights, sequence_loss
 

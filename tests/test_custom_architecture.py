@@ -15,8 +15,8 @@ from pydantic import Field
 from torch import Tensor, nn
 
 from nowcast.models import ARCHITECTURES, ArchitectureConfig, Forecaster, register_architecture
+from nowcast.models.checkpoint import load_model, read_meta
 from nowcast.models.network import GridMismatchError
-from nowcast.training.checkpoint import load_model, read_meta
 
 
 class TwoLayerConfig(ArchitectureConfig):

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 from forecast_fixtures import bom_forecast
 
-from nowcast.forecasting.files import write_netcdf, write_zarr
+from nowcast.store.forecast_files import write_netcdf, write_zarr
 
 WRITERS = 10
 

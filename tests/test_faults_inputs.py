@@ -12,8 +12,8 @@ from pathlib import Path
 from conftest import shared_data_path
 from ingest_fixtures import BOM, TYPHOON, TYPHOON_FILE, cli, write_settings, write_typhoon_frames
 
-from nowcast.data.archive import Archive
-from nowcast.data.ledger import Ledger
+from nowcast.ingest.ledger import Ledger
+from nowcast.store.archive import Archive
 
 NAME = "66_20201031_{}00.prcp-c10.nc".format
 

@@ -15,7 +15,7 @@ import xarray as xr
 from conftest import REPO
 from test_ingest_faults import archive_of, assert_whole_day, bom_setup, nowcast
 
-from nowcast.data.ledger import Ledger
+from nowcast.ingest.ledger import Ledger
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,7 @@ STEPS = (
 KILLER = """
 import os, signal, sys
 import zarr
-import nowcast.data.archive as archive
+import nowcast.store.archive as archive
 from nowcast.cli.app import main
 
 STEP = sys.argv[1]

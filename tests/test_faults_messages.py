@@ -10,8 +10,8 @@ import pytest
 from conftest import shared_data_path
 from ingest_fixtures import BOM, cli, write_settings
 
-from nowcast.data import ingest
-from nowcast.data.archive import Archive
+from nowcast.ingest import run as ingest
+from nowcast.store.archive import Archive
 
 NAME = "66_20201031_{}00.prcp-c10.nc".format
 

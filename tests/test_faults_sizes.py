@@ -16,7 +16,7 @@ from ingest_fixtures import BOM, TYPHOON, TYPHOON_FILE, cli, write_settings, wri
 from test_scheduler import tiny_checkpoint
 
 from nowcast.core.errors import DataMissingError
-from nowcast.training.checkpoint import (
+from nowcast.models.checkpoint import (
     STATE_FILE,
     CheckpointMismatchError,
     load_model,

@@ -17,11 +17,11 @@ from ingest_fixtures import BOM, cli
 
 import nowcast
 from nowcast.cli.commands.status import model_line
-from nowcast.forecasting.files import list_forecasts, write_netcdf
+from nowcast.models.checkpoint import CheckpointMeta, save_checkpoint
 from nowcast.models.preset import ModelConfig, SequenceConfig
 from nowcast.models.registry import build_from_config
 from nowcast.settings.config import load_settings
-from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint
+from nowcast.store.forecast_files import list_forecasts, write_netcdf
 
 HISTORY = "1h"  # 6 frames at the BOM cadence of 10 minutes
 STEPS = 6  # the pipeline's 1 h horizon at 10 minutes

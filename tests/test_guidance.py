@@ -8,8 +8,8 @@ import torch
 
 from nowcast.models import ModelConfig, build_model
 from nowcast.models.baselines import extrapolation
+from nowcast.models.checkpoint import CheckpointMeta, load_model, save_checkpoint
 from nowcast.models.guidance import step_guesses
-from nowcast.training.checkpoint import CheckpointMeta, load_model, save_checkpoint
 
 GUIDED = ModelConfig(
     hidden=8, num_layers=1, patch=4, dcb_iterations=1, norm="group", guidance="extrapolation"

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from nowcast.core.errors import DataMissingError
-from nowcast.data.history import select_history
+from nowcast.store.history import select_history
 
 HOUR = pd.Timedelta("1h")
 

@@ -22,9 +22,9 @@ from ingest_fixtures import (
     write_typhoon_frames,
 )
 
-from nowcast.data.archive import Archive
-from nowcast.data.ledger import Ledger
-from nowcast.data.transform import from_attrs
+from nowcast.ingest.ledger import Ledger
+from nowcast.store.archive import Archive
+from nowcast.store.transform import from_attrs
 
 
 def archive_of(config: Path) -> Archive:

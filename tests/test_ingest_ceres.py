@@ -14,12 +14,12 @@ from ingest_fixtures import cli, faulty_server, write_settings
 from satellite_fixtures import SEA_COUNT, ceres_kelvin, write_ceres_file, write_ceres_lut
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.archive import Archive
-from nowcast.data.pipeline import read_pipeline
-from nowcast.data.readers import get_reader
-from nowcast.data.readers.base import Payload
-from nowcast.data.readers.bunzip import bunzip2
-from nowcast.data.readers.ceres import CeresOptions, crop_window
+from nowcast.ingest.pipeline import read_pipeline
+from nowcast.ingest.readers import get_reader
+from nowcast.ingest.readers.base import Payload
+from nowcast.ingest.readers.bunzip import bunzip2
+from nowcast.ingest.readers.ceres import CeresOptions, crop_window
+from nowcast.store.archive import Archive
 
 START = datetime(2019, 11, 1, 0, 0)
 NAME = "201911010{}.tir.01.fld.geoss.bz2".format

@@ -15,12 +15,12 @@ from conftest import shared_data_path
 from distributed import Client, LocalCluster
 from ingest_fixtures import TYPHOON, TYPHOON_FILE, cli, write_settings, write_typhoon_frames
 
-from nowcast.data import backfill as backfill_module
-from nowcast.data.archive import COMMITTED, Archive
-from nowcast.data.backfill import Backfill
-from nowcast.data.ingest import run_ingest
-from nowcast.data.ledger import Ledger
+from nowcast.ingest import backfill as backfill_module
+from nowcast.ingest.backfill import Backfill
+from nowcast.ingest.ledger import Ledger
+from nowcast.ingest.run import run_ingest
 from nowcast.settings.config import load_settings
+from nowcast.store.archive import COMMITTED, Archive
 
 GROUP = "digital-typhoon/202224"
 START = pd.Timestamp("2022-11-11T12:00")

@@ -16,8 +16,8 @@ import pytest
 from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, write_settings
 
-from nowcast.data.archive import Archive
-from nowcast.data.ledger import Ledger
+from nowcast.ingest.ledger import Ledger
+from nowcast.store.archive import Archive
 
 pytestmark = pytest.mark.slow
 
@@ -83,7 +83,7 @@ def test_two_concurrent_ingests_neither_duplicate_nor_corrupt(tmp_path: Path) ->
 
 KILLER = """
 import os, signal, sys
-from nowcast.data.archive import Archive
+from nowcast.store.archive import Archive
 from nowcast.cli.app import main
 
 commits = []

@@ -13,11 +13,11 @@ from ingest_fixtures import TYPHOON, cli, write_settings
 from satellite_fixtures import storm_kelvin
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.archive import Archive
-from nowcast.data.ledger import Ledger
-from nowcast.data.pipeline import read_pipeline
-from nowcast.data.tracks import read_tracks
-from nowcast.data.transform import from_attrs
+from nowcast.ingest.ledger import Ledger
+from nowcast.ingest.pipeline import read_pipeline
+from nowcast.ingest.tracks import read_tracks
+from nowcast.store.archive import Archive
+from nowcast.store.transform import from_attrs
 
 TRACKS = ("metadata-fixture", "track")
 FOLLOW_DT = """

@@ -17,13 +17,13 @@ from ingest_fixtures import cli, faulty_server, write_settings
 from satellite_fixtures import hsd_name, write_hsd_frame
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.archive import Archive
-from nowcast.data.ledger import Ledger
-from nowcast.data.pipeline import make_reader, make_source, read_pipeline
-from nowcast.data.readers import get_reader
-from nowcast.data.readers.base import Payload
-from nowcast.data.readers.bundle import pack, unpack
-from nowcast.data.sources.himawari import HimawariOptions, HimawariSource, covering_segments
+from nowcast.ingest.ledger import Ledger
+from nowcast.ingest.pipeline import make_reader, make_source, read_pipeline
+from nowcast.ingest.readers import get_reader
+from nowcast.ingest.readers.base import Payload
+from nowcast.ingest.readers.bundle import pack, unpack
+from nowcast.ingest.sources.himawari import HimawariOptions, HimawariSource, covering_segments
+from nowcast.store.archive import Archive
 
 BOX = (125.0, 10.0, 150.0, 30.0)
 START = datetime(2022, 11, 11, 12, 0)

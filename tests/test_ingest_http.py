@@ -8,8 +8,8 @@ import pandas as pd
 from conftest import shared_data_path
 from ingest_fixtures import BOM, cli, faulty_server, write_settings
 
-from nowcast.data.archive import Archive
-from nowcast.data.ledger import Ledger
+from nowcast.ingest.ledger import Ledger
+from nowcast.store.archive import Archive
 
 NAME = "66_20201031_{}00.prcp-c10.nc".format
 PIPELINE = """

@@ -12,7 +12,7 @@ import pytest
 from conftest import shared_data_path
 from ingest_fixtures import cli, write_settings
 
-from nowcast.data.ledger import Ledger, ledger_path
+from nowcast.ingest.ledger import Ledger, ledger_path
 
 FMI = ("radar", "fmi-pgm-20160928")
 FILES = 3  # 14:45, 14:50, 14:55

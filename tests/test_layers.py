@@ -13,8 +13,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nowcast"
 STAGES = (
     "core",
     "settings",
-    "data",
+    "store",
     "models",
+    "ingest",
     "training",
     "forecasting",
     "verify",
@@ -74,9 +75,9 @@ def test_no_stage_imports_a_higher_one() -> None:
 
 
 def test_the_walk_sees_an_upward_import(tmp_path: Path) -> None:
-    """The checker itself: a data module importing the CLI is reported."""
+    """The checker itself: an ingest module importing the CLI is reported."""
     bad = tmp_path / "bad.py"
     bad.write_text("from nowcast.cli.app import app\nimport nowcast.core.errors\n")
     names = [name for _, name in _imports(bad)]
     assert names == ["nowcast.cli.app", "nowcast.core.errors"]
-    assert STAGES.index(_stage_of(names[0])) > STAGES.index("data")
+    assert STAGES.index(_stage_of(names[0])) > STAGES.index("ingest")

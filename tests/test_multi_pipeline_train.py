@@ -12,10 +12,10 @@ import xarray as xr
 from conftest import shared_data_path
 from ingest_fixtures import cli
 
-from nowcast.data.archive import Archive
-from nowcast.data.rain import RAIN_RATE_SCALE, to_rain_rate
-from nowcast.training.checkpoint import read_meta
-from nowcast.training.space import RAIN_SPACE, recorded_space, stored_values
+from nowcast.models.checkpoint import read_meta
+from nowcast.models.space import RAIN_SPACE, recorded_space, stored_values
+from nowcast.store.archive import Archive
+from nowcast.store.rain import RAIN_RATE_SCALE, to_rain_rate
 from nowcast.training.windows import WindowReader, WindowSpec, find_windows
 
 KNMI = ("radar", "knmi-20100826")

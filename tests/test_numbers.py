@@ -10,12 +10,12 @@ import pytest
 import torch
 import xarray as xr
 
-from nowcast.data.grid import decibel_block_mean, metres_projection
-from nowcast.data.history import History
-from nowcast.data.transform import Transform
-from nowcast.forecasting.files import write_netcdf
 from nowcast.forecasting.predict import Forecaster, run_forecaster, training_period
 from nowcast.models.preset import SequenceConfig
+from nowcast.store.forecast_files import write_netcdf
+from nowcast.store.grid import decibel_block_mean, metres_projection
+from nowcast.store.history import History
+from nowcast.store.transform import Transform
 from nowcast.training.loss import sequence_loss
 from nowcast.training.windows import SPLITS, Window, WindowSpec, split_windows
 from nowcast.verify.accumulate import Accumulator

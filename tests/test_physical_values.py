@@ -17,10 +17,10 @@ import zarr
 from conftest import shared_data_path
 from ingest_fixtures import BOM, MCH, SAF, cli, write_settings
 
-from nowcast.data.archive import Archive
-from nowcast.data.sources.synthetic import Storm, SyntheticOptions
-from nowcast.data.transform import Transform
+from nowcast.ingest.sources.synthetic import Storm, SyntheticOptions
 from nowcast.products.styles import field_style
+from nowcast.store.archive import Archive
+from nowcast.store.transform import Transform
 
 KNMI = ("radar", "knmi-20100826")
 FMI = ("radar", "fmi-pgm-20160928")

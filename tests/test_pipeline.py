@@ -8,15 +8,15 @@ import pandas as pd
 import pytest
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.pipeline import (
+from nowcast.ingest.pipeline import (
     list_pipelines,
     load_pipeline,
     make_reader,
     make_source,
     read_pipeline,
 )
-from nowcast.data.readers import get_reader
-from nowcast.data.sources import get_source
+from nowcast.ingest.readers import get_reader
+from nowcast.ingest.sources import get_source
 from nowcast.settings.config import Settings
 
 ENV = {

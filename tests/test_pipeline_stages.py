@@ -9,9 +9,9 @@ import pytest
 import xarray as xr
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.checks import FrameChecks, frame_problem, mask_outliers
-from nowcast.data.grid import GridSpec, Regridder, block_mean, crs_of, frame_array, pixel_centres
-from nowcast.data.transform import Transform, from_attrs
+from nowcast.ingest.checks import FrameChecks, frame_problem, mask_outliers
+from nowcast.store.grid import GridSpec, Regridder, block_mean, crs_of, frame_array, pixel_centres
+from nowcast.store.transform import Transform, from_attrs
 
 ALBERS = pyproj.CRS.from_proj4("+proj=aea +lat_1=-26.2 +lat_2=-29.3 +lat_0=-27.7 +lon_0=153.2")
 

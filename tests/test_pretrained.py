@@ -13,9 +13,9 @@ import xarray as xr
 from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 
+from nowcast.models.checkpoint import read_meta
 from nowcast.models.registry import pretrained_checkpoint
-from nowcast.training.checkpoint import read_meta
-from nowcast.training.space import RAIN_SPACE, recorded_space
+from nowcast.models.space import RAIN_SPACE, recorded_space
 
 NAME = tomllib.loads((REPO / "pipelines" / "bom-radar.toml").read_text())["model"]["pretrained"]
 SHIPPED = REPO / "models" / "pretrained" / NAME

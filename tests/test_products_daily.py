@@ -22,10 +22,10 @@ from forecast_fixtures import (
 from PIL import Image
 
 from nowcast.core.errors import DataMissingError
-from nowcast.forecasting.files import ForecastFile, list_forecasts
 from nowcast.products.daily import daily_cases, day_scores, render_daily, synoptic_inits
 from nowcast.products.maps import map_grid
 from nowcast.settings.config import OutputSettings, Settings
+from nowcast.store.forecast_files import ForecastFile, list_forecasts
 from nowcast.verify.table import ScoreRow, ScoreTable
 
 DAY = date(2020, 10, 31)

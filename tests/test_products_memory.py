@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from forecast_fixtures import BOM_DIR, bom_forecast, requires, shifted_init
 
-from nowcast.forecasting.files import init_time
 from nowcast.products.figures import forecast_figure, save_png, write_gif
+from nowcast.store.forecast_files import init_time
 
 RENDERS = 100
 WARM_UP = 5

@@ -14,15 +14,6 @@ import xarray as xr
 from forecast_fixtures import forecast_dataset
 
 from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.forecasting.files import (
-    init_time,
-    latest_forecast,
-    list_forecasts,
-    open_forecast,
-    valid_times,
-    write_netcdf,
-    write_zarr,
-)
 from nowcast.products.figures import (
     choose_columns,
     figure_title,
@@ -32,6 +23,15 @@ from nowcast.products.figures import (
 )
 from nowcast.products.maps import GridProjection, graticule, lat_label, lon_label, map_grid
 from nowcast.products.styles import TRANSPARENT, field_style
+from nowcast.store.forecast_files import (
+    init_time,
+    latest_forecast,
+    list_forecasts,
+    open_forecast,
+    valid_times,
+    write_netcdf,
+    write_zarr,
+)
 
 INIT = pd.Timestamp("2020-10-31T10:00")
 ALBERS = pyproj.CRS("+proj=aea +lon_0=153.24 +lat_0=-27.718 +lat_1=-26.2 +lat_2=-29.3")

@@ -8,9 +8,7 @@ import pytest
 
 from nowcast.core.errors import ConfigError
 from nowcast.core.timeutil import whole_steps
-from nowcast.data.rain import RAIN_RATE_SCALE, from_rain_rate, is_rain, to_rain_rate
-from nowcast.data.transform import Transform
-from nowcast.training.space import (
+from nowcast.models.space import (
     RAIN_SPACE,
     ModelSpace,
     StoredValues,
@@ -19,6 +17,8 @@ from nowcast.training.space import (
     recorded_space,
     training_space,
 )
+from nowcast.store.rain import RAIN_RATE_SCALE, from_rain_rate, is_rain, to_rain_rate
+from nowcast.store.transform import Transform
 
 FIVE = pd.Timedelta("5min")
 TEN = pd.Timedelta("10min")

@@ -11,9 +11,9 @@ import tifffile
 from conftest import shared_data_path
 from PIL import Image
 
-from nowcast.data.grid import crs_of
-from nowcast.data.readers import Payload, get_reader
-from nowcast.data.readers.digital_typhoon import parse_name
+from nowcast.ingest.readers import Payload, get_reader
+from nowcast.ingest.readers.digital_typhoon import parse_name
+from nowcast.store.grid import crs_of
 
 
 def read(format: str, path: Path, **options: object):  # noqa: ANN201 - a DataArray

@@ -25,7 +25,8 @@ from ingest_fixtures import cli
 
 from nowcast.core.errors import ConfigError
 from nowcast.core.timeutil import now_utc
-from nowcast.data import ingest
+from nowcast.ingest import run as ingest
+from nowcast.models.checkpoint import CheckpointMeta, save_checkpoint
 from nowcast.models.preset import ModelConfig, SequenceConfig
 from nowcast.models.registry import build_from_config
 from nowcast.scheduler import jobs
@@ -35,7 +36,6 @@ from nowcast.scheduler.lock import lock_path, scheduler_lock
 from nowcast.scheduler.plan import ScheduleOptions, job_specs
 from nowcast.scheduler.view import scheduler_lines
 from nowcast.settings.config import ENV_OVERRIDES, Settings, load_settings
-from nowcast.training.checkpoint import CheckpointMeta, save_checkpoint
 
 HOURS = 12  # frames the demo source holds when ingest starts: enough for 8 in, 4 out
 LONG_INGEST_HOURS = 72  # an ingest that is surely still running when SIGTERM arrives

@@ -11,11 +11,11 @@ from conftest import shared_data_path
 from ingest_fixtures import BOM, faulty_server
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.sources import BadInput, NotPublished, SourceUnavailable, get_source
-from nowcast.data.sources.directory import DirectoryOptions, DirectorySource
-from nowcast.data.sources.http import HttpOptions, HttpSource, redact
-from nowcast.data.sources.pattern import compile_pattern
-from nowcast.data.sources.synthetic import SyntheticOptions, SyntheticSource
+from nowcast.ingest.sources import BadInput, NotPublished, SourceUnavailable, get_source
+from nowcast.ingest.sources.directory import DirectoryOptions, DirectorySource
+from nowcast.ingest.sources.http import HttpOptions, HttpSource, redact
+from nowcast.ingest.sources.pattern import compile_pattern
+from nowcast.ingest.sources.synthetic import SyntheticOptions, SyntheticSource
 
 BOM_NAME = "66_20201031_{:%H%M%S}.prcp-c10.nc"
 

@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO, shared_data_path, torchrun
 from ingest_fixtures import BOM, SAF, cli
 
+from nowcast.models.checkpoint import load_model, read_meta
 from nowcast.training import run as train_run
-from nowcast.training.checkpoint import load_model, read_meta
 
 TINY_PRESET = """
 description = "test-sized MoDeRNN"

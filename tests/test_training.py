@@ -16,18 +16,15 @@ import nowcast
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.metrics import ssim_per_frame
 from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
-from nowcast.training import (
+from nowcast.models.checkpoint import (
     CheckpointMeta,
     CheckpointMismatchError,
-    ScheduledSampler,
-    Trainer,
-    engine,
     load_model,
     load_weights,
-    resolve_device,
     save_checkpoint,
-    sequence_loss,
 )
+from nowcast.models.device import resolve_device
+from nowcast.training import ScheduledSampler, Trainer, engine, sequence_loss
 from nowcast.training.ssim import ssim
 from nowcast.training.synthetic import moving_squares
 

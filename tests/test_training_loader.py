@@ -13,8 +13,8 @@ import psutil
 import pytest
 import torch
 
-from nowcast.data.archive import Archive
 from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
+from nowcast.store.archive import Archive
 from nowcast.training import Trainer
 from nowcast.training.loader import LoaderBatches
 from nowcast.training.synthetic import CADENCE, write_squares_archive
@@ -102,7 +102,7 @@ EXITS = textwrap.dedent(
     """
     import json, sys
     import psutil, torch
-    from nowcast.data.archive import Archive
+    from nowcast.store.archive import Archive
     from nowcast.training.loader import LoaderBatches
     from nowcast.training.windows import TrainingBatches, WindowReader, WindowSpec, find_windows
     from nowcast.training.synthetic import CADENCE

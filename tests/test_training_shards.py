@@ -15,10 +15,10 @@ import zarr
 from conftest import torchrun
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.archive import Archive
-from nowcast.data.transform import Transform, from_attrs
-from nowcast.data.zarr_threads import ZARR3, read_threads
 from nowcast.models import ModelConfig, build_model
+from nowcast.store.archive import Archive
+from nowcast.store.transform import Transform, from_attrs
+from nowcast.store.zarr_threads import ZARR3, read_threads
 from nowcast.training import run as training_run
 from nowcast.training.cache import BoundedCache
 from nowcast.training.loader import LoaderBatches

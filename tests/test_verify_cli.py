@@ -18,9 +18,9 @@ from pysteps.verification.detcatscores import (
 )
 from pysteps.verification.spatialscores import fss_accum, fss_compute, fss_init
 
-from nowcast.data.archive import Archive
-from nowcast.data.transform import from_attrs
 from nowcast.settings.config import load_settings
+from nowcast.store.archive import Archive
+from nowcast.store.transform import from_attrs
 from nowcast.verify.runner import run_verify
 
 INITS = pd.date_range("2020-10-31T00:50", "2020-10-31T02:00", freq="10min")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from nowcast.core.errors import DataMissingError, NowcastError
-from nowcast.data.ingest import IngestReport, run_ingest
 from nowcast.forecasting.run import ForecastRequest, ForecastResult, run_forecast
+from nowcast.ingest.run import IngestReport, run_ingest
+from nowcast.models.checkpoint import checkpoint_folder
 from nowcast.products.render import render_forecast
 from nowcast.settings.config import Settings
-from nowcast.training.checkpoint import checkpoint_folder
 from nowcast.training.run import TrainRequest, TrainResult, run_train
 from nowcast.verify.backtest import run_backtest
 from nowcast.verify.report import write_report

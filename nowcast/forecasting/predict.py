@@ -14,14 +14,14 @@ from torch import nn
 
 from nowcast.core.errors import ConfigError
 from nowcast.core.timeutil import parse_duration, utc
-from nowcast.data.history import History
-from nowcast.forecasting.files import ForecastIdentity, forecast_dataset
 from nowcast.models.baselines import get_baseline
+from nowcast.models.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
+from nowcast.models.device import resolve_device
 from nowcast.models.preset import SequenceConfig
+from nowcast.models.space import ModelSpace, StoredValues, described_values, recorded_space
 from nowcast.settings.config import DEFAULT_MAX_PARAMETERS
-from nowcast.training.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
-from nowcast.training.device import resolve_device
-from nowcast.training.space import ModelSpace, StoredValues, described_values, recorded_space
+from nowcast.store.forecast_files import ForecastIdentity, forecast_dataset
+from nowcast.store.history import History
 
 
 @dataclass

@@ -13,19 +13,19 @@ import xarray as xr
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.threads import use_free_cpus
 from nowcast.core.timeutil import iso, parse_duration, short_duration, whole_steps
-from nowcast.data.archive import Archive
-from nowcast.data.history import select_history
-from nowcast.data.pipeline import PipelineConfig, load_pipeline
-from nowcast.forecasting.files import pipeline_slug, write_netcdf, write_zarr
 from nowcast.forecasting.predict import (
     Forecaster,
     baseline_forecaster,
     model_forecaster,
     run_forecaster,
 )
+from nowcast.ingest.pipeline import PipelineConfig, load_pipeline
+from nowcast.models.checkpoint import CorruptCheckpointError, checkpoint_folder
 from nowcast.models.registry import list_presets, pretrained_checkpoint
 from nowcast.settings.config import Settings
-from nowcast.training.checkpoint import CorruptCheckpointError, checkpoint_folder
+from nowcast.store.archive import Archive
+from nowcast.store.forecast_files import pipeline_slug, write_netcdf, write_zarr
+from nowcast.store.history import select_history
 
 log = logging.getLogger(__name__)
 

@@ -24,15 +24,6 @@ from nowcast.core.errors import DataMissingError
 from nowcast.core.files import atomic_path
 from nowcast.core.timeutil import iso_minutes
 from nowcast.core.version import __version__
-from nowcast.forecasting.files import (
-    ForecastFile,
-    init_time,
-    lead_times,
-    list_forecasts,
-    open_forecast,
-    read_observation,
-    valid_times,
-)
 from nowcast.products.figures import (
     Rect,
     add_colorbar,
@@ -50,6 +41,15 @@ from nowcast.products.figures import (
 from nowcast.products.maps import MapFeatures, MapGrid, map_features, map_grid
 from nowcast.products.styles import FieldStyle, field_style
 from nowcast.settings.config import Settings
+from nowcast.store.forecast_files import (
+    ForecastFile,
+    init_time,
+    lead_times,
+    list_forecasts,
+    open_forecast,
+    read_observation,
+    valid_times,
+)
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ import xarray as xr
 
 from nowcast.core.errors import ConfigError
 from nowcast.core.files import atomic_path
-from nowcast.forecasting.files import check_forecast, open_forecast, product_stem
 from nowcast.products.figures import forecast_figure, save_png, write_gif
+from nowcast.store.forecast_files import check_forecast, open_forecast, product_stem
 
 log = logging.getLogger(__name__)
 

@@ -16,14 +16,14 @@ import pandas as pd
 
 from nowcast.core.errors import ConfigError, DataMissingError, error_with_code
 from nowcast.core.timeutil import iso, last_complete_day, parse_when
-from nowcast.data.ingest import run_ingest
-from nowcast.data.pipeline import load_pipeline
 from nowcast.forecasting.run import ForecastRequest, run_forecast
+from nowcast.ingest.pipeline import load_pipeline
+from nowcast.ingest.run import run_ingest
+from nowcast.models.checkpoint import checkpoint_folder, resolve_checkpoint
 from nowcast.products.daily import render_daily
 from nowcast.products.render import render_forecast
 from nowcast.scheduler.heartbeat import Outcome
 from nowcast.settings.config import Settings, load_settings
-from nowcast.training.checkpoint import checkpoint_folder, resolve_checkpoint
 
 log = logging.getLogger(__name__)
 

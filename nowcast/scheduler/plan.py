@@ -9,7 +9,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from nowcast.data.pipeline import load_pipeline
+from nowcast.ingest.pipeline import load_pipeline
 from nowcast.settings.config import Settings
 
 JOBS = "nowcast.scheduler.jobs"

@@ -10,10 +10,10 @@ from starlette.routing import Route
 
 from nowcast.core.timeutil import iso_minutes
 from nowcast.core.version import __version__
-from nowcast.forecasting.files import lead_times, valid_times
 from nowcast.serve.catalog import Entry
 from nowcast.serve.context import ServeContext
 from nowcast.serve.images import style_label
+from nowcast.store.forecast_files import lead_times, valid_times
 
 
 def ctx(request: Request) -> ServeContext:

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from nowcast.forecasting.files import ForecastFile, open_forecast, parse_forecast_name
 from nowcast.serve.security import valid_name
+from nowcast.store.forecast_files import ForecastFile, open_forecast, parse_forecast_name
 
 DETAILS_CACHED = 64
 DATASETS_CACHED = 8

@@ -12,10 +12,10 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
 from nowcast.core.timeutil import iso_minutes
-from nowcast.forecasting.files import lead_times, valid_times
 from nowcast.products.figures import add_colorbar, add_map, decorate, draw_field, lead_label
 from nowcast.products.maps import map_features, map_grid
 from nowcast.products.styles import field_style
+from nowcast.store.forecast_files import lead_times, valid_times
 
 FRAME_WIDTH_IN = 5.0
 FRAME_DPI = 90

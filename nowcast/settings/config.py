@@ -41,7 +41,7 @@ class OutputSettings(Strict):
 
 
 class BackfillSettings(Strict):
-    """Where `nowcast ingest` decodes long runs in parallel (Dask; see `nowcast.data.backfill`)."""
+    """Where `nowcast ingest` decodes long runs in parallel (Dask; `nowcast.ingest.backfill`)."""
 
     scheduler: str | None = Field(
         None,

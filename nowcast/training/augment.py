@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.transform import Transform
+from nowcast.store.transform import Transform
 
 SYMMETRIES = 8
 

@@ -25,9 +25,7 @@ from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
 from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.models.preset import SequenceConfig, TrainingRecipe
-from nowcast.models.registry import PresetLike, build_from_config, load_preset
-from nowcast.training.checkpoint import (
+from nowcast.models.checkpoint import (
     STATE_FILE,
     CheckpointMeta,
     load_training_state,
@@ -35,7 +33,9 @@ from nowcast.training.checkpoint import (
     resolve_checkpoint,
     save_checkpoint,
 )
-from nowcast.training.device import resolve_device
+from nowcast.models.device import resolve_device
+from nowcast.models.preset import SequenceConfig, TrainingRecipe
+from nowcast.models.registry import PresetLike, build_from_config, load_preset
 from nowcast.training.distributed import DistContext, init_distributed
 from nowcast.training.loss import sequence_loss
 from nowcast.training.metrics_log import MetricsLog

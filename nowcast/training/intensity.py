@@ -14,8 +14,8 @@ import torch
 from torch import Tensor
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.rain import MARSHALL_PALMER, PYSTEPS_UNITS
-from nowcast.data.transform import Transform
+from nowcast.store.rain import MARSHALL_PALMER, PYSTEPS_UNITS
+from nowcast.store.transform import Transform
 from nowcast.training.loss import balanced_weights
 
 
@@ -35,7 +35,7 @@ def physical(transform: Transform, model: Tensor) -> Tensor:
 
 def to_rain_rate(units: str, cadence: pd.Timedelta) -> Callable[[Tensor], Tensor]:
     """Physical values in `units` (accumulated over `cadence` when mm) -> mm/h; the units are
-    read as `nowcast.data.rain` reads them."""
+    read as `nowcast.store.rain` reads them."""
     unit = PYSTEPS_UNITS.get(units.strip().lower())
     if unit == "mm/h":
         return lambda values: values

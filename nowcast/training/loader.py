@@ -25,9 +25,9 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.archive import Archive
+from nowcast.models.space import ModelSpace
+from nowcast.store.archive import Archive
 from nowcast.training.distributed import shard_slice
-from nowcast.training.space import ModelSpace
 from nowcast.training.window_index import WindowIndex
 from nowcast.training.windows import TrainingBatches, WindowReader, WindowSpec
 

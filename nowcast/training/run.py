@@ -21,14 +21,8 @@ from nowcast.core.metrics import METRICS, LeadTimeScores
 from nowcast.core.threads import use_free_cpus
 from nowcast.core.timeutil import parse_duration, short_duration, whole_steps
 from nowcast.core.version import __version__
-from nowcast.data.archive import Archive
-from nowcast.data.pipeline import PipelineConfig, load_pipeline
-from nowcast.models.network import GridMismatchError
-from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
-from nowcast.models.registry import build_from_config, list_presets, load_preset
-from nowcast.settings.config import Settings
-from nowcast.training.card import write_card
-from nowcast.training.checkpoint import (
+from nowcast.ingest.pipeline import PipelineConfig, load_pipeline
+from nowcast.models.checkpoint import (
     CheckpointMeta,
     checkpoint_folder,
     load_model,
@@ -36,11 +30,17 @@ from nowcast.training.checkpoint import (
     read_meta,
     resolve_checkpoint,
 )
+from nowcast.models.network import GridMismatchError
+from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
+from nowcast.models.registry import build_from_config, list_presets, load_preset
+from nowcast.models.space import check_space, recorded_space, stored_values, training_space
+from nowcast.settings.config import Settings
+from nowcast.store.archive import Archive
+from nowcast.training.card import write_card
 from nowcast.training.distributed import DistContext, shutdown_distributed
 from nowcast.training.engine import FitResult, Trainer, Validator
 from nowcast.training.intensity import model_rain_rate, rain_weighting
 from nowcast.training.loader import LoaderBatches
-from nowcast.training.space import check_space, recorded_space, stored_values, training_space
 from nowcast.training.windows import (
     SPLITS,
     Split,

@@ -11,8 +11,8 @@ import torch
 import xarray as xr
 from torch import Tensor
 
-from nowcast.data.archive import Archive
-from nowcast.data.transform import Transform
+from nowcast.store.archive import Archive
+from nowcast.store.transform import Transform
 
 CADENCE = pd.Timedelta(minutes=10)
 

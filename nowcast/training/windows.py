@@ -12,13 +12,13 @@ import torch
 
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.timeutil import iso, short_duration
-from nowcast.data.archive import Archive, FrameRows
-from nowcast.data.transform import from_attrs
-from nowcast.data.zarr_threads import read_one_chunk_at_a_time, read_threads
+from nowcast.models.space import ModelSpace, described_values
+from nowcast.store.archive import Archive, FrameRows
+from nowcast.store.transform import from_attrs
+from nowcast.store.zarr_threads import read_one_chunk_at_a_time, read_threads
 from nowcast.training.augment import Draw, apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
-from nowcast.training.space import ModelSpace, described_values
 from nowcast.training.window_index import Window, WindowIndex
 
 SPLITS = ("train", "val", "test")

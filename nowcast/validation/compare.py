@@ -14,7 +14,8 @@ from matplotlib.figure import Figure
 from rich.console import Console
 
 from nowcast.core.metrics import CONVENTION, METRICS
-from nowcast.training import load_model, resolve_device
+from nowcast.models.checkpoint import load_model
+from nowcast.models.device import resolve_device
 from nowcast.validation.data import SequenceSpec
 from nowcast.validation.harness import (
     REPRODUCIBILITY,

@@ -19,7 +19,8 @@ from nowcast.core.errors import ConfigError
 from nowcast.core.metrics import CONVENTION, LeadTimeScores
 from nowcast.core.threads import pin_threads
 from nowcast.core.version import __version__
-from nowcast.training import load_model, resolve_device
+from nowcast.models.checkpoint import load_model
+from nowcast.models.device import resolve_device
 from nowcast.validation import report
 from nowcast.validation.budget import Budget
 from nowcast.validation.data import (

@@ -10,8 +10,6 @@ import pandas as pd
 
 from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso
-from nowcast.data.archive import Archive
-from nowcast.data.pipeline import load_pipeline
 from nowcast.forecasting.predict import Forecaster, check_fit
 from nowcast.forecasting.run import (
     ForecastRequest,
@@ -19,8 +17,10 @@ from nowcast.forecasting.run import (
     choose_forecaster,
     steps_in,
 )
+from nowcast.ingest.pipeline import load_pipeline
+from nowcast.models.space import described_values
 from nowcast.settings.config import Settings
-from nowcast.training.space import described_values
+from nowcast.store.archive import Archive
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import baseline_case, make_case
 from nowcast.verify.runner import (

@@ -7,8 +7,8 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.core.timeutil import iso
-from nowcast.data.transform import Transform, from_attrs
 from nowcast.models.baselines import get_baseline
+from nowcast.store.transform import Transform, from_attrs
 from nowcast.verify.case import Case
 
 

@@ -11,9 +11,9 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.core.timeutil import iso, utc
-from nowcast.data.archive import Archive
-from nowcast.forecasting.files import list_forecasts, open_forecast
 from nowcast.settings.config import Settings
+from nowcast.store.archive import Archive
+from nowcast.store.forecast_files import list_forecasts, open_forecast
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.case import Case, EventDefinition, default_events, score_case
 from nowcast.verify.cases import baseline_case, stored_case

@@ -28,7 +28,7 @@ def migrate(
     under the archive lock, so an interrupted migration leaves the old array readable. A group
     already physical is left as it is. Exits 3 when the archive or a named group is missing.
     """
-    from nowcast.data.archive import Archive
+    from nowcast.store.archive import Archive
 
     settings = app_state(ctx).settings
     archive = Archive.require(settings.archive)

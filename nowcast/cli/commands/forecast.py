@@ -66,8 +66,8 @@ def forecast(
     )
     result = run_forecast(settings, request)
     if render:
-        from nowcast.forecasting.files import pipeline_slug
         from nowcast.products.render import render_forecast
+        from nowcast.store.forecast_files import pipeline_slug
 
         folder = settings.output.products / pipeline_slug(str(result.dataset.attrs["pipeline"]))
         result.products = render_forecast(result.netcdf, folder, ("png", "gif"))

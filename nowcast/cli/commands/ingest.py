@@ -14,7 +14,7 @@ from nowcast.cli.state import app_state
 from nowcast.core.errors import error_with_code
 
 if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help stays fast
-    from nowcast.data.ingest import IngestReport
+    from nowcast.ingest.run import IngestReport
 
 
 def summary_table(report: IngestReport) -> Table:
@@ -103,8 +103,8 @@ def ingest(
     An unreachable scheduler exits 4 before anything is fetched.
     """
     from nowcast.core.timeutil import now_utc, parse_when
-    from nowcast.data.backfill import Backfill
-    from nowcast.data.ingest import run_ingest
+    from nowcast.ingest.backfill import Backfill
+    from nowcast.ingest.run import run_ingest
 
     state = app_state(ctx)
     settings = state.settings

@@ -55,14 +55,14 @@ def render(
 ) -> None:
     """Draw forecast maps (observation and each lead time, PNG and GIF), or the daily sheets."""
     # Imported here so that `nowcast --help` does not load cartopy and matplotlib.
-    from nowcast.forecasting.files import (
+    from nowcast.products.daily import render_daily
+    from nowcast.products.render import render_forecast
+    from nowcast.store.forecast_files import (
         latest_forecast,
         open_forecast,
         pipeline_name,
         pipeline_slug,
     )
-    from nowcast.products.daily import render_daily
-    from nowcast.products.render import render_forecast
 
     settings = app_state(ctx).settings
     if daily:

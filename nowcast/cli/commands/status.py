@@ -15,8 +15,8 @@ from nowcast.core.errors import DataMissingError
 if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help stays fast
     import pandas as pd
 
-    from nowcast.data.archive import GroupSummary
     from nowcast.settings.config import Settings
+    from nowcast.store.archive import GroupSummary
 
 MAX_ROWS = 30
 
@@ -54,7 +54,7 @@ def archive_table(rows: list[GroupSummary]) -> Table:
 def shipped_model(settings: Settings, pipeline: str) -> str | None:
     """The shipped checkpoint a pipeline falls back to (`[model] pretrained`), if it names one."""
     from nowcast.core.errors import NowcastError
-    from nowcast.data.pipeline import load_pipeline
+    from nowcast.ingest.pipeline import load_pipeline
 
     try:
         return load_pipeline(settings, pipeline, source=False).model.pretrained
@@ -64,7 +64,7 @@ def shipped_model(settings: Settings, pipeline: str) -> str | None:
 
 def model_line(settings: Settings, pipeline: str) -> str:
     """Which trained model `nowcast forecast` would use for a pipeline, or how to get one."""
-    from nowcast.training.checkpoint import CorruptCheckpointError, checkpoint_folder, read_meta
+    from nowcast.models.checkpoint import CorruptCheckpointError, checkpoint_folder, read_meta
 
     folder = checkpoint_folder(settings, pipeline)
     try:
@@ -90,11 +90,11 @@ def model_line(settings: Settings, pipeline: str) -> str:
 
 def status(ctx: typer.Context) -> None:
     """Show the archive's coverage, gaps and last ingest, the model, and the scheduler's health."""
-    from nowcast.data.archive import Archive
-    from nowcast.data.ledger import Ledger
-    from nowcast.forecasting.files import list_forecasts
+    from nowcast.ingest.ledger import Ledger
     from nowcast.scheduler.heartbeat import heartbeat_path, read_heartbeat
     from nowcast.scheduler.view import scheduler_lines, scheduler_table
+    from nowcast.store.archive import Archive
+    from nowcast.store.forecast_files import list_forecasts
 
     settings = app_state(ctx).settings
     archive = Archive.require(settings.archive)

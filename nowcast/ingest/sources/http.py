@@ -30,8 +30,8 @@ from pydantic import Field
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.readers.base import Payload
-from nowcast.data.sources.base import (
+from nowcast.ingest.readers.base import Payload
+from nowcast.ingest.sources.base import (
     BadInput,
     Candidate,
     Fetched,
@@ -39,8 +39,8 @@ from nowcast.data.sources.base import (
     SourceOptions,
     SourceUnavailable,
 )
-from nowcast.data.sources.deadline import DeadlineRetry
-from nowcast.data.sources.watchdog import WatchedAdapter, watch
+from nowcast.ingest.sources.deadline import DeadlineRetry
+from nowcast.ingest.sources.watchdog import WatchedAdapter, watch
 
 RETRY_STATUS = (500, 502, 503, 504)
 MAX_REDIRECTS = 5

@@ -1,6 +1,6 @@
 """Backfill decoding on a `dask.distributed` cluster, results handed back in time order.
 
-Workers only fetch, read, check and regrid (`nowcast.data.decode`); the one writer, the
+Workers only fetch, read, check and regrid (`nowcast.ingest.decode`); the one writer, the
 archive lock, the ledger and quarantine stay in the calling process, which applies results in
 the order of the candidates. A worker that dies loses only tasks that Dask runs again
 elsewhere; a run that dies loses only uncommitted batches, which the next run fetches again.
@@ -20,11 +20,11 @@ from typing import Any
 
 from nowcast.core.errors import SourceError
 from nowcast.core.threads import free_cpus
-from nowcast.data.decode import Decoded, Decoder
-from nowcast.data.pipeline import PipelineConfig
-from nowcast.data.sources import Candidate
+from nowcast.ingest.decode import Decoded, Decoder
+from nowcast.ingest.pipeline import PipelineConfig
+from nowcast.ingest.sources import Candidate
 
-log = logging.getLogger("nowcast.data.backfill")
+log = logging.getLogger("nowcast.ingest.backfill")
 
 CONNECT_TIMEOUT_S = 10
 FRAMES_PER_TASK = 16

@@ -39,11 +39,11 @@ from xarray.core import indexing
 from nowcast.core.errors import DataMissingError, NowcastError
 from nowcast.core.jsonsafe import json_safe
 from nowcast.core.timeutil import iso, now_utc, parse_duration
-from nowcast.data.grid import GRID_MAPPING
-from nowcast.data.history import select_history
-from nowcast.data.names import group_problem
-from nowcast.data.transform import ATTR as TRANSFORM
-from nowcast.data.transform import Transform, from_attrs
+from nowcast.store.grid import GRID_MAPPING
+from nowcast.store.history import select_history
+from nowcast.store.names import group_problem
+from nowcast.store.transform import ATTR as TRANSFORM
+from nowcast.store.transform import Transform, from_attrs
 
 COMMITTED = "nowcast_committed"
 VARIABLE = "nowcast_variable"

@@ -15,15 +15,15 @@ import numpy as np
 import pandas as pd
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.archive import CADENCE, Archive
-from nowcast.data.rain import (
+from nowcast.store.archive import CADENCE, Archive
+from nowcast.store.rain import (
     RAIN_RATE_SCALE,
     RAIN_RATE_UNITS,
     from_rain_rate,
     is_rain,
     to_rain_rate,
 )
-from nowcast.data.transform import Transform, from_attrs
+from nowcast.store.transform import Transform, from_attrs
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ import pandas as pd
 import pyproj
 from pydantic import Field
 
-from nowcast.data.grid import crs_from_string, frame_array, pixel_centres
-from nowcast.data.sources.base import Candidate, Fetched, SourceOptions
+from nowcast.ingest.sources.base import Candidate, Fetched, SourceOptions
+from nowcast.store.grid import crs_from_string, frame_array, pixel_centres
 
 EPOCH = pd.Timestamp("2000-01-01")
 ATTRS = {

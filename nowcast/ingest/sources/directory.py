@@ -11,9 +11,9 @@ from pathlib import Path
 import pandas as pd
 from pydantic import field_validator
 
-from nowcast.data.readers.base import Payload
-from nowcast.data.sources.base import Candidate, Fetched, SourceOptions, SourceUnavailable
-from nowcast.data.sources.pattern import NamePattern, compile_pattern
+from nowcast.ingest.readers.base import Payload
+from nowcast.ingest.sources.base import Candidate, Fetched, SourceOptions, SourceUnavailable
+from nowcast.ingest.sources.pattern import NamePattern, compile_pattern
 
 
 class DirectoryOptions(SourceOptions):

@@ -17,9 +17,9 @@ import xarray as xr
 from pydantic import Field
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.grid import crs_from_string, frame_array, pixel_centres
-from nowcast.data.readers.base import Payload, ReaderOptions
-from nowcast.data.readers.bunzip import bunzip2_pieces
+from nowcast.ingest.readers.base import Payload, ReaderOptions
+from nowcast.ingest.readers.bunzip import bunzip2_pieces
+from nowcast.store.grid import crs_from_string, frame_array, pixel_centres
 
 LONLAT = "EPSG:4326"
 

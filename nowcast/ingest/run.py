@@ -6,7 +6,7 @@ unchanged), fetches the rest, and for each frame: read -> check -> regrid -> bat
 `Archive.append` (physical values, NaN for no-data; the transform is metadata). Bad inputs
 go to quarantine with their reason and never stop the run; an unreachable source makes the
 run exit 4 but keeps whatever was fetched. With `[follow]`, each frame is offered once per
-storm whose track spans it and cut into that storm's centred box (`nowcast.data.follow`)
+storm whose track spans it and cut into that storm's centred box (`nowcast.ingest.follow`)
 before it is checked again and regridded.
 """
 
@@ -37,24 +37,24 @@ from nowcast.core.errors import (
 )
 from nowcast.core.stop import stop_requested
 from nowcast.core.timeutil import floor_time, iso, now_utc, utc
-from nowcast.data.archive import ALONG_TIME, STORM_ATTRS, Archive
-from nowcast.data.backfill import Backfill
-from nowcast.data.decode import Decoded, Decoder
-from nowcast.data.follow import StormFollower
-from nowcast.data.grid import GRID_MAPPING, GridPlan
-from nowcast.data.ledger import Entry, Ledger
-from nowcast.data.names import name_problem
-from nowcast.data.pipeline import PipelineConfig, load_pipeline
-from nowcast.data.quarantine import quarantine, quarantine_dir
-from nowcast.data.readers.base import Payload
-from nowcast.data.sources import (
+from nowcast.ingest.backfill import Backfill
+from nowcast.ingest.decode import Decoded, Decoder
+from nowcast.ingest.follow import StormFollower
+from nowcast.ingest.ledger import Entry, Ledger
+from nowcast.ingest.pipeline import PipelineConfig, load_pipeline
+from nowcast.ingest.quarantine import quarantine, quarantine_dir
+from nowcast.ingest.readers.base import Payload
+from nowcast.ingest.sources import (
     Candidate,
     Source,
     SourceUnavailable,
 )
 from nowcast.settings.config import Settings
+from nowcast.store.archive import ALONG_TIME, STORM_ATTRS, Archive
+from nowcast.store.grid import GRID_MAPPING, GridPlan
+from nowcast.store.names import name_problem
 
-log = logging.getLogger("nowcast.data.ingest")
+log = logging.getLogger("nowcast.ingest.run")
 
 ProgressFn = Callable[[str, int, int], None]
 PHYSICAL_ATTRS = ("units", "standard_name", "long_name")
@@ -599,7 +599,7 @@ def run_ingest(
 
     `since`/`until` bound the valid times (UTC); without `since` each pipeline resumes
     shortly before its newest archived frame; without `until` it runs up to now, floored to
-    its cadence. With `backfill`, long runs decode on Dask (see `nowcast.data.backfill`); the
+    its cadence. With `backfill`, long runs decode on Dask (see `nowcast.ingest.backfill`); the
     caller closes it. Each pipeline runs on its own: one that fails (a bad definition, a crash)
     is reported and recorded in its ledger, and the others still run. `now` (default: the
     clock) bounds future valid times: `until` is capped at now + `ingest.max_future`.

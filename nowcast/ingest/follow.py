@@ -15,10 +15,10 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.checks import FrameChecks
-from nowcast.data.sources.base import Candidate
-from nowcast.data.storm_box import storm_box
-from nowcast.data.tracks import StormTrack, read_tracks
+from nowcast.ingest.checks import FrameChecks
+from nowcast.ingest.sources.base import Candidate
+from nowcast.ingest.storm_box import storm_box
+from nowcast.ingest.tracks import StormTrack, read_tracks
 
 
 class FollowSpec(BaseModel):

@@ -31,14 +31,14 @@ from pydantic import (
 from nowcast.core.errors import ConfigError, NowcastError
 from nowcast.core.strict import Strict, describe_validation_error
 from nowcast.core.timeutil import parse_duration, utc
-from nowcast.data.checks import FrameChecks
-from nowcast.data.follow import FollowSpec
-from nowcast.data.grid import GridSpec
-from nowcast.data.readers import Reader, ReaderOptions, get_reader
-from nowcast.data.sources import Source, get_source
-from nowcast.data.transform import Transform
+from nowcast.ingest.checks import FrameChecks
+from nowcast.ingest.follow import FollowSpec
+from nowcast.ingest.readers import Reader, ReaderOptions, get_reader
+from nowcast.ingest.sources import Source, get_source
 from nowcast.settings.config import Settings, read_toml
 from nowcast.settings.envexpand import expand_tree
+from nowcast.store.grid import GridSpec
+from nowcast.store.transform import Transform
 
 
 def _duration(value: Any) -> pd.Timedelta:

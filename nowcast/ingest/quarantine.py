@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from nowcast.core.timeutil import iso, now_utc
-from nowcast.data.readers.base import Payload
+from nowcast.ingest.readers.base import Payload
 
 
 def quarantine_dir(archive_path: Path, pipeline: str) -> Path:

@@ -9,7 +9,7 @@ import pandas as pd
 import xarray as xr
 from pydantic import BaseModel, ConfigDict
 
-from nowcast.data.readers.base import Payload
+from nowcast.ingest.readers.base import Payload
 
 
 class SourceOptions(BaseModel):

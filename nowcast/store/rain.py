@@ -13,7 +13,7 @@ import pandas as pd
 
 from nowcast.core.errors import ConfigError
 from nowcast.core.quiet import silenced_stdout
-from nowcast.data.transform import Transform
+from nowcast.store.transform import Transform
 
 RAIN_RATE_UNITS = "mm/h"
 RAIN_RATE_SCALE = Transform(kind="log10", vmin=0.1, vmax=100.0)  # 0.1-100 mm/h -> [0, 1]

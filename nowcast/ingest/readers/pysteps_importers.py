@@ -14,8 +14,8 @@ import numpy as np
 import xarray as xr
 
 from nowcast.core.quiet import silenced_stdout
-from nowcast.data.grid import crs_from_string, frame_array, metres_projection, pixel_centres
-from nowcast.data.readers.base import Payload, ReaderOptions, local_path
+from nowcast.ingest.readers.base import Payload, ReaderOptions, local_path
+from nowcast.store.grid import crs_from_string, frame_array, metres_projection, pixel_centres
 
 # pysteps unit -> (CF standard name, CF units)
 UNITS = {

@@ -1,7 +1,7 @@
 """One candidate from source to target grid: fetch -> read -> check -> (follow) -> regrid.
 
 The part of ingest with no archive state, so it runs in-process for a live run and on Dask
-workers for a backfill (`nowcast.data.backfill`); the writer applies each `Decoded` in order.
+workers for a backfill (`nowcast.ingest.backfill`); the writer applies each `Decoded` in order.
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import numpy as np
 import xarray as xr
 
 from nowcast.core.errors import ConfigError, NowcastError
-from nowcast.data.checks import frame_problem, mask_outliers
-from nowcast.data.follow import StormFollower
-from nowcast.data.grid import GridPlan, Regridder
-from nowcast.data.pipeline import PipelineConfig, make_reader, make_source
-from nowcast.data.readers.base import Payload
-from nowcast.data.sources import BadInput, Candidate, Fetched, NotPublished, SourceUnavailable
+from nowcast.ingest.checks import frame_problem, mask_outliers
+from nowcast.ingest.follow import StormFollower
+from nowcast.ingest.pipeline import PipelineConfig, make_reader, make_source
+from nowcast.ingest.readers.base import Payload
+from nowcast.ingest.sources import BadInput, Candidate, Fetched, NotPublished, SourceUnavailable
+from nowcast.store.grid import GridPlan, Regridder
 
-log = logging.getLogger("nowcast.data.decode")
+log = logging.getLogger("nowcast.ingest.decode")
 
 Status = Literal["staged", "pending", "rejected", "failed"]
 

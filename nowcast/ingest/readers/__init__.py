@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.readers.base import Payload, Reader, ReaderOptions
+from nowcast.ingest.readers.base import Payload, Reader, ReaderOptions
 
 PYSTEPS_FORMATS = (
     "bom_rf3",
@@ -28,12 +28,12 @@ PYSTEPS_FORMATS = (
 
 # format name -> "module:class" (imported on first use, so pysteps loads only when needed)
 _READERS: dict[str, str] = {
-    "netcdf": "nowcast.data.readers.netcdf:NetcdfReader",
-    "digital_typhoon": "nowcast.data.readers.digital_typhoon:DigitalTyphoonReader",
-    "image": "nowcast.data.readers.image:ImageReader",
-    "ahi_hsd": "nowcast.data.readers.ahi_hsd:AhiHsdReader",
-    "ceres_gridded": "nowcast.data.readers.ceres:CeresReader",
-    **{name: "nowcast.data.readers.pysteps_importers:PystepsReader" for name in PYSTEPS_FORMATS},
+    "netcdf": "nowcast.ingest.readers.netcdf:NetcdfReader",
+    "digital_typhoon": "nowcast.ingest.readers.digital_typhoon:DigitalTyphoonReader",
+    "image": "nowcast.ingest.readers.image:ImageReader",
+    "ahi_hsd": "nowcast.ingest.readers.ahi_hsd:AhiHsdReader",
+    "ceres_gridded": "nowcast.ingest.readers.ceres:CeresReader",
+    **{name: "nowcast.ingest.readers.pysteps_importers:PystepsReader" for name in PYSTEPS_FORMATS},
 }
 
 

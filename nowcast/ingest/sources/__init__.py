@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 
 from nowcast.core.errors import ConfigError
-from nowcast.data.sources.base import (
+from nowcast.ingest.sources.base import (
     BadInput,
     Candidate,
     Fetched,
@@ -21,10 +21,10 @@ from nowcast.data.sources.base import (
 
 # source kind -> "module:class"
 _SOURCES: dict[str, str] = {
-    "directory": "nowcast.data.sources.directory:DirectorySource",
-    "himawari": "nowcast.data.sources.himawari:HimawariSource",
-    "http": "nowcast.data.sources.http:HttpSource",
-    "synthetic": "nowcast.data.sources.synthetic:SyntheticSource",
+    "directory": "nowcast.ingest.sources.directory:DirectorySource",
+    "himawari": "nowcast.ingest.sources.himawari:HimawariSource",
+    "http": "nowcast.ingest.sources.http:HttpSource",
+    "synthetic": "nowcast.ingest.sources.synthetic:SyntheticSource",
 }
 
 

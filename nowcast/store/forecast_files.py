@@ -18,10 +18,10 @@ from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.files import atomic_path
 from nowcast.core.timeutil import iso, utc
 from nowcast.core.version import __version__
-from nowcast.data.archive import LOCK_SUFFIX, STORM_ATTRS, ZARR3, ZARR_FORMAT, consolidate
-from nowcast.data.grid import GRID_MAPPING, cf_attrs, crs_of
-from nowcast.data.history import History
-from nowcast.data.transform import from_attrs
+from nowcast.store.archive import LOCK_SUFFIX, STORM_ATTRS, ZARR3, ZARR_FORMAT, consolidate
+from nowcast.store.grid import GRID_MAPPING, cf_attrs, crs_of
+from nowcast.store.history import History
+from nowcast.store.transform import from_attrs
 
 STAMP = "%Y%m%dT%H%MZ"
 

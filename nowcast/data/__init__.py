@@ -1,1 +1,0 @@
-"""From a source to the archive: pipelines, sources, readers, grid, checks, archive."""

@@ -1,0 +1,1 @@
+"""From a source to the archive: pipelines, sources, readers, checks, quarantine, backfill."""
