@@ -318,3 +318,45 @@ def test_since_must_fit_the_forecaster(
     assert result.exit_code == 2
     assert message in result.output
     assert not list(tmp_path.rglob("*.nc"))
+
+
+def test_the_live_page_serves_every_forecast_the_tool_writes(
+    bom_site: Path, tmp_path: Path
+) -> None:
+    """Model and each baseline written by `nowcast forecast`, then found by every route."""
+    from serve_fixtures import settings_for
+
+    from nowcast.serve.app import create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # starlette suggests httpx2; httpx works
+        from starlette.testclient import TestClient
+
+    checkpoint = tiny_checkpoint(tmp_path / "ckpt")
+    out = tmp_path / "forecasts"
+    for args in (
+        ["--model", str(checkpoint)],
+        ["--baseline", "persistence"],
+        ["--baseline", "extrapolation"],
+    ):
+        result = run(bom_site, *args, "--out", str(out))
+        assert result.exit_code == 0, result.output
+    assert (out / "forecasts.zarr").is_dir()
+    with TestClient(create_app(settings_for(tmp_path))) as client:
+        cards = client.get("/api/pipelines").json()["pipelines"]
+        assert [card["name"] for card in cards] == ["bom-radar"]
+        assert client.get(cards[0]["newest"]["page"]).status_code == 200
+        listed = client.get("/api/pipelines/bom-radar").json()["forecast_list"]
+        assert sorted(forecast["id"] for forecast in listed) == [
+            "bom-radar_20201031T0150Z_extrapolation",
+            "bom-radar_20201031T0150Z_model-modernn-typhoon",
+            "bom-radar_20201031T0150Z_persistence",
+        ]
+        for forecast in listed:
+            assert client.get(forecast["page"]).status_code == 200
+            detail = client.get(f"/api/forecasts/{forecast['id']}")
+            assert detail.status_code == 200 and detail.json()["netcdf"].endswith(
+                f"{forecast['id']}.nc"
+            )
+            image = client.get(f"/frames/{forecast['id']}/lead-0.png")
+            assert image.status_code == 200 and image.content.startswith(b"\x89PNG")

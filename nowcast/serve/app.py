@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,17 +16,24 @@ from starlette.staticfiles import StaticFiles
 
 from nowcast.core.timeutil import now_utc
 from nowcast.serve import api, files, pages
+from nowcast.serve.catalog import UnreadableForecast
 from nowcast.serve.context import ServeContext
 from nowcast.serve.files import ImageCache
 from nowcast.serve.security import EncodedPathGuard, TokenMiddleware
 from nowcast.settings.config import Settings
 
+log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 READ_ONLY = ("GET", "HEAD")
 
 
 async def _not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": "not found"}, status_code=404)
+
+
+async def _unreadable(request: Request, exc: Exception) -> Response:
+    log.warning("%s: %s", request.url.path, exc)
+    return JSONResponse({"error": str(exc)}, status_code=422)
 
 
 async def _not_allowed(request: Request, exc: Exception) -> Response:
@@ -53,7 +61,11 @@ def create_app(
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         middleware=middleware,
-        exception_handlers={404: _not_found, 405: _not_allowed},
+        exception_handlers={
+            404: _not_found,
+            405: _not_allowed,
+            UnreadableForecast: _unreadable,
+        },
     )
     app.state.serve = ServeContext(settings, clock)
     app.state.images = ImageCache()

@@ -11,19 +11,27 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import xarray as xr
 
-from nowcast.serve.security import valid_name
+from nowcast.core.errors import NowcastError
+from nowcast.serve.security import PathRefused, safe_file, valid_name
 from nowcast.store.forecast_files import ForecastFile, open_forecast, parse_forecast_name
 
 DETAILS_CACHED = 64
 DATASETS_CACHED = 8
 # netCDF4/HDF5 is not thread-safe: the threadpool serving images opens one file at a time.
 NETCDF_LOCK = threading.Lock()
+
+
+class UnreadableForecast(Exception):
+    """A stored forecast the page cannot show (damaged, incomplete or too large): why, in one
+    line; it stays in its own card and page, the rest of the site answers as usual."""
 
 
 @dataclass(frozen=True)
@@ -62,12 +70,19 @@ class _Folder:
         self.by_id = {entry.id: entry for entry in entries}
 
 
-def _scan(folder: Path, pipeline: str) -> list[Entry]:
-    """Forecast files in one pipeline folder, oldest first, from their names and stat only."""
+def _scan(root: Path, pipeline: str) -> list[Entry]:
+    """Forecast files in one pipeline folder, oldest first, from their names and stat only.
+
+    The same rule as the file route: a name that is hidden, or a link that leads out of the
+    forecasts folder, is no forecast of this site."""
     entries = []
-    with os.scandir(folder) as listing:
+    with os.scandir(root / pipeline) as listing:
         for item in listing:
-            if item.name.startswith(".") or not item.is_file():
+            if item.name.startswith("."):
+                continue
+            try:
+                safe_file(root, f"{pipeline}/{item.name}")
+            except (PathRefused, OSError):
                 continue
             found: ForecastFile | None = parse_forecast_name(Path(item.path))
             if found is None or found.pipeline != pipeline:
@@ -79,10 +94,11 @@ def _scan(folder: Path, pipeline: str) -> list[Entry]:
 
 
 class Catalog:
-    """Thread-safe, mtime-cached index of `<forecasts>/<pipeline>/<pipeline>_<init>.nc`."""
+    """Thread-safe, mtime-cached index of `<forecasts>/<pipeline>/<pipeline>_<init>_<method>.nc`."""
 
-    def __init__(self, forecasts_dir: Path) -> None:
+    def __init__(self, forecasts_dir: Path, max_bytes: float = float("inf")) -> None:
         self.root = forecasts_dir
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._folders: dict[str, _Folder] = {}
         self._names: tuple[int, list[str]] | None = None
@@ -101,7 +117,10 @@ class Catalog:
                     names = sorted(
                         item.name
                         for item in listing
-                        if item.is_dir() and not item.name.startswith(".") and valid_name(item.name)
+                        if item.is_dir()
+                        and not item.name.startswith(".")
+                        and valid_name(item.name)
+                        and not _is_zarr_store(Path(item.path))
                     )
                 self._names = (mtime, names)
             return list(self._names[1])
@@ -118,7 +137,7 @@ class Catalog:
         with self._lock:
             cached = self._folders.get(pipeline)
             if cached is None or cached.mtime_ns != mtime:
-                cached = _Folder(mtime, _scan(folder, pipeline))
+                cached = _Folder(mtime, _scan(self.root, pipeline))
                 self._folders[pipeline] = cached
             return cached
 
@@ -133,11 +152,11 @@ class Catalog:
         return folder.entries[-1] if folder and folder.entries else None
 
     def find(self, forecast_id: str) -> Entry | None:
-        """The forecast with this id (`<pipeline>_<init>`), or None."""
-        pipeline, _, _ = forecast_id.rpartition("_")
-        if not valid_name(forecast_id) or not pipeline:
+        """The forecast with this id (its file stem, `<pipeline>_<init>[_<method>]`), or None."""
+        if not valid_name(forecast_id):
             return None
-        folder = self._folder(pipeline)
+        named = parse_forecast_name(Path(f"{forecast_id}.nc"))
+        folder = self._folder(named.pipeline) if named else None
         return folder.by_id.get(forecast_id) if folder else None
 
     def revision(self) -> str:
@@ -152,7 +171,8 @@ class Catalog:
             if key in self._datasets:
                 self._datasets.move_to_end(key)
                 return self._datasets[key]
-        with NETCDF_LOCK:
+        with NETCDF_LOCK, _unreadable(entry):
+            self._check_size(entry)
             ds = open_forecast(entry.path)
         with self._lock:
             self._datasets[key] = ds
@@ -168,8 +188,10 @@ class Catalog:
                 return self._details[key]
         with (
             NETCDF_LOCK,
+            _unreadable(entry),
             xr.open_dataset(entry.path, engine="netcdf4", decode_timedelta=True) as ds,
         ):
+            self._check_size(entry, ds)
             field = ds["forecast"]
             found = Details(
                 method=str(ds.attrs.get("method", "")),
@@ -183,3 +205,32 @@ class Catalog:
             while len(self._details) > DETAILS_CACHED:
                 self._details.popitem(last=False)
         return found
+
+    def _check_size(self, entry: Entry, lazy: xr.Dataset | None = None) -> None:
+        """Refuse a file whose arrays, as its header declares them, exceed the bound."""
+        if lazy is None:
+            with xr.open_dataset(entry.path, engine="netcdf4", decode_timedelta=True) as opened:
+                return self._check_size(entry, opened)
+        declared = sum(variable.nbytes for variable in lazy.variables.values())
+        if declared > self.max_bytes:
+            raise UnreadableForecast(
+                f"{entry.path.name}: its arrays hold {declared / 2**20:.0f} MB, over the "
+                f"{self.max_bytes / 2**20:.0f} MB bound (serve.max_forecast_mb)"
+            )
+
+
+def _is_zarr_store(folder: Path) -> bool:
+    """A Zarr store (such as the forecast store beside the pipeline folders), not a pipeline."""
+    return (folder / ".zgroup").is_file() or (folder / "zarr.json").is_file()
+
+
+@contextmanager
+def _unreadable(entry: Entry) -> Iterator[None]:
+    """Turn any failure to read a forecast file into one `UnreadableForecast` line."""
+    try:
+        yield
+    except UnreadableForecast:
+        raise
+    except (NowcastError, OSError, ValueError, KeyError, IndexError, TypeError) as exc:
+        reason = str(exc).replace(str(entry.path), entry.path.name) or type(exc).__name__
+        raise UnreadableForecast(f"{entry.path.name} cannot be read: {reason}") from None

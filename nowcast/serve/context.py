@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from nowcast.core.timeutil import iso_minutes, now_utc
-from nowcast.serve.catalog import Catalog, Entry
+from nowcast.serve.catalog import Catalog, Details, Entry, UnreadableForecast
 from nowcast.serve.health import pipeline_jobs, scheduler_state
 from nowcast.serve.scores import Scores
 from nowcast.settings.config import Settings
@@ -29,7 +29,9 @@ class ServeContext:
     scores: Scores = field(init=False)
 
     def __post_init__(self) -> None:
-        self.catalog = Catalog(self.settings.output.forecasts)
+        self.catalog = Catalog(
+            self.settings.output.forecasts, self.settings.serve.max_forecast_mb * 2**20
+        )
         self.scores = Scores(self.settings.output.verification)
 
     def product(self, entry: Entry, suffix: str) -> str | None:
@@ -40,8 +42,12 @@ class ServeContext:
         return None
 
     def summary(self, entry: Entry, now: pd.Timestamp) -> dict[str, Any]:
-        """A forecast as cards and lists show it."""
-        details = self.catalog.details(entry)
+        """A forecast as cards and lists show it; a file that cannot be read says why in
+        `error` and stays in its own card."""
+        try:
+            details, error = self.catalog.details(entry), None
+        except UnreadableForecast as exc:
+            details, error = Details("", "", "", "", 0), str(exc)
         return {
             "id": entry.id,
             "pipeline": entry.pipeline,
@@ -51,6 +57,7 @@ class ServeContext:
             "model": details.model,
             "units": details.units,
             "leads": details.leads,
+            "error": error,
             "page": f"/forecasts/{entry.id}",
             "api": f"/api/forecasts/{entry.id}",
             "netcdf": f"/files/forecasts/{entry.relative}",

@@ -15,6 +15,7 @@ from starlette.routing import Route
 from nowcast.core.timeutil import iso_minutes
 from nowcast.core.version import __version__
 from nowcast.serve.api import ctx, daily_data, forecast_data, pipelines_data, scores_data
+from nowcast.serve.catalog import UnreadableForecast
 from nowcast.serve.context import ServeContext
 
 BASE = Template((Path(__file__).parent / "templates" / "base.html").read_text(encoding="utf-8"))
@@ -56,7 +57,10 @@ def card_html(card: dict[str, Any]) -> str:
     state = card["scheduler"]["state"]
     rows = [("forecasts", str(card["forecasts"]))]
     thumb = ""
-    if newest:
+    unreadable = ""
+    if newest and newest["error"]:
+        unreadable = f'<p class="error">newest forecast: {escape(newest["error"])}</p>'
+    elif newest:
         rows = [
             (
                 "newest init",
@@ -93,7 +97,7 @@ def card_html(card: dict[str, Any]) -> str:
         links += f' · <a href="{escape(newest["netcdf"])}">NetCDF</a>'
     return (
         f'<section class="card" data-pipeline="{name}"><h2>{name}</h2>{thumb}'
-        f"<dl>{dl}</dl>{error_html}<p>{links}</p></section>"
+        f"<dl>{dl}</dl>{unreadable}{error_html}<p>{links}</p></section>"
     )
 
 
@@ -124,7 +128,11 @@ def forecast_page(request: Request) -> HTMLResponse:
     entry = serve.catalog.find(request.path_params["id"])
     if entry is None:
         return missing(serve, "forecast " + request.path_params["id"])
-    data = forecast_data(serve, entry)
+    try:
+        data = forecast_data(serve, entry)
+    except UnreadableForecast as exc:
+        body = f'<p class="error">{escape(str(exc))}</p>'
+        return page(serve, f"forecast {entry.id}", body, status=422)
     frames = json.dumps(data["frames"]).replace("</", "<\\/")
     start = next(i for i, f in enumerate(data["frames"]) if f["kind"] == "forecast")
     links = [f'<a href="{escape(data["netcdf"])}">NetCDF</a>']

@@ -74,6 +74,14 @@ class TrainingSettings(Strict):
     )
 
 
+class ServeSettings(Strict):
+    """What `nowcast serve` agrees to load."""
+
+    max_forecast_mb: float = Field(
+        512.0, gt=0, description="largest forecast file (its arrays, decoded) the page loads"
+    )
+
+
 class ScheduleSettings(Strict):
     """What the `nowcast schedule` daemon runs and when (UTC)."""
 
@@ -100,6 +108,7 @@ class Settings(Strict):
     )
     output: OutputSettings = Field(default_factory=OutputSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
 
@@ -136,12 +145,21 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file, turning a missing file or bad syntax into a ConfigError."""
+    """Parse a TOML file, turning a missing file, a folder, an unreadable file, text that is not
+    UTF-8 or bad syntax into a ConfigError."""
     try:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a folder, not a config file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied (cannot read the config file)") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
