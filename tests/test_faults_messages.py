@@ -59,3 +59,45 @@ def test_an_unexpected_error_is_one_bounded_line(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and len(lines[0]) <= 420
     assert lines[0].startswith("error: cannot write /srv/out/a.nc: read-only file system xxx")
+
+
+@pytest.mark.parametrize(
+    ("sqlite_says", "read_only", "advice"),
+    [
+        ("database or disk is full", False, "the file system is full"),
+        ("attempt to write a readonly database", True, "the file system is read-only"),
+        ("unable to open database file", False, "permission denied"),
+    ],
+)
+def test_a_ledger_that_cannot_be_written_names_its_path(
+    tmp_path: Path,
+    repo_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sqlite_says: str,
+    read_only: bool,
+    advice: str,
+) -> None:
+    import os
+    import sqlite3
+
+    from nowcast.ingest import ledger
+
+    config, env = site(tmp_path, repo_root)
+    real_statvfs = os.statvfs
+
+    def refuse(*_: object, **__: object) -> None:
+        raise sqlite3.OperationalError(sqlite_says)
+
+    def statvfs(path: object) -> object:
+        found = real_statvfs(path)
+        flags = found.f_flag | os.ST_RDONLY if read_only else found.f_flag & ~os.ST_RDONLY
+        return type("StatVfs", (), {"f_flag": flags})()
+
+    monkeypatch.setattr(ledger.sqlite3, "connect", refuse)
+    monkeypatch.setattr(ledger.os, "statvfs", statvfs)
+    result = cli(config, "ingest", "-p", "bom-radar", env=env)
+    assert result.exit_code == 1, result.output
+    where = tmp_path / "archive" / "nowcast.ledger.sqlite"
+    (line,) = [row for row in result.output.splitlines() if row.startswith("error:")]
+    assert f"cannot write {where}" in line and advice in line, result.output
+    assert "Traceback" not in result.output and "OperationalError" not in result.output

@@ -140,3 +140,20 @@ def test_huge_hdf5_dataset_is_refused_from_its_header(tmp_path: Path, repo_root:
     notes = (tmp_path / "archive" / "quarantine" / "digital-typhoon").glob("*.reason.json")
     (reason,) = [json.loads(note.read_text())["reason"] for note in notes]
     assert "dataset 'Infrared' has shape (100, 2048, 2048), not one 2D frame" in reason
+
+
+def test_a_huge_rejected_file_is_recorded_but_not_copied(tmp_path: Path, repo_root: Path) -> None:
+    config, folder, env = bom_site(tmp_path, repo_root)
+    junk = folder / NAME("0020")
+    with junk.open("wb") as handle:  # 100 MiB of junk, sparse on disk
+        handle.truncate(100 * 2**20)
+    result = cli(config, "ingest", "-p", "bom-radar", env=env)
+    assert result.exit_code == 0, result.output
+    quarantined = tmp_path / "archive" / "quarantine" / "bom-radar"
+    (note,) = quarantined.glob("*.reason.json")
+    record = json.loads(note.read_text())
+    assert record["source"] == str(junk)
+    assert record["not_kept"] == f"{100 * 2**20} bytes, over the {64 * 2**20}-byte bound"
+    assert "file" not in record
+    assert sum(p.stat().st_size for p in quarantined.iterdir()) < 10_000
+    assert junk.exists()  # the source keeps its originals

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nowcast.core.timeutil import iso
 
@@ -22,6 +22,14 @@ class FrameChecks(BaseModel):
     )
     max_missing: float = Field(0.99, ge=0.0, le=1.0, description="largest NaN fraction")
     time_tolerance_s: float = Field(0.0, ge=0.0, description="file time vs name time")
+
+    @field_validator("valid_range")
+    @classmethod
+    def _low_below_high(cls, bounds: tuple[float, float] | None) -> tuple[float, float] | None:
+        """A range whose minimum is not below its maximum would reject every frame."""
+        if bounds is not None and not bounds[0] < bounds[1]:
+            raise ValueError(f"the minimum {bounds[0]} must be below the maximum {bounds[1]}")
+        return bounds
 
 
 def _outliers(values: np.ndarray, checks: FrameChecks) -> np.ndarray | None:

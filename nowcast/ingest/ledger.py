@@ -8,10 +8,12 @@ is imported on first open and renamed `*.jsonl.migrated`.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -66,14 +68,27 @@ class Ledger:
     def _connect(self) -> sqlite3.Connection:
         """A connection with the schema in place (the file is created on first use)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=30)
-        connection.executescript(SCHEMA)
+        with self.as_os_errors():
+            connection = sqlite3.connect(self.path, timeout=30)
+            connection.executescript(SCHEMA)
         return connection
+
+    @contextmanager
+    def as_os_errors(self) -> Iterator[None]:
+        """SQLite's write failures as the OSError they stand for, naming the ledger's path, so
+        they read like every other file-system failure (see `describe_os_error`)."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            cause = _os_cause(str(exc), self.path.parent)
+            if cause is None:
+                raise
+            raise OSError(cause, os.strerror(cause), str(self.path)) from exc
 
     def _insert(self, connection: sqlite3.Connection, entries: list[Entry]) -> None:
         """Insert entries in one statement batch (the caller commits)."""
         marks = ", ".join("?" * (len(COLUMNS) + 1))
-        rows = [(self.pipeline, *astuple(entry)) for entry in entries]
+        rows = [tuple(map(_storable, (self.pipeline, *astuple(entry)))) for entry in entries]
         connection.executemany(
             f"INSERT INTO entries (pipeline, {', '.join(COLUMNS)}) VALUES ({marks})", rows
         )
@@ -101,7 +116,7 @@ class Ledger:
         """Write queued entries in one transaction."""
         if not self._pending:
             return
-        with closing(self._connect()) as connection, connection:
+        with closing(self._connect()) as connection, self.as_os_errors(), connection:
             self._insert(connection, self._pending)
         self._pending.clear()
 
@@ -113,7 +128,8 @@ class Ledger:
             return []
         query = f"SELECT {columns or ', '.join(COLUMNS)} FROM entries WHERE pipeline = ? "
         with closing(self._connect()) as connection:
-            return connection.execute(f"{query} {where} {tail}", (self.pipeline, *args)).fetchall()
+            rows = connection.execute(f"{query} {where} {tail}", (self.pipeline, *args)).fetchall()
+        return [tuple(map(_text, row)) for row in rows]
 
     def entries(self) -> Iterator[Entry]:
         """Every entry written so far, oldest first."""
@@ -134,6 +150,36 @@ class Ledger:
         """The newest entry."""
         rows = self._select(tail="ORDER BY id DESC LIMIT 1")
         return Entry(*rows[0]) if rows else None
+
+
+def _os_cause(message: str, folder: Path) -> int | None:
+    """The errno behind an SQLite message about writing, or None for any other failure."""
+    if "disk is full" in message:
+        return errno.ENOSPC
+    if "readonly database" not in message and "unable to open database file" not in message:
+        return None
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return errno.EROFS
+    except OSError:
+        return errno.ENOENT
+    return errno.EACCES
+
+
+def _storable(value: object) -> object:
+    """A value SQLite can hold: text that carries undecodable bytes of a file name (Python's
+    surrogate escapes) is stored as those bytes, which `_text` turns back into the same str."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+    return value
+
+
+def _text(value: object) -> object:
+    """A value as it was recorded (see `_storable`)."""
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
 def astuple(entry: Entry) -> tuple[object, ...]:

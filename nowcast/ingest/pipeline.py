@@ -10,6 +10,7 @@ typo anywhere is an error naming the key.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -152,8 +153,10 @@ class PipelineConfig(Strict):
         The ledger records it, so inputs rejected under one definition are retried after an edit.
         """
         keys = {"source", "grid", "transform", "checks", "follow"}
-        text = self.model_dump_json(include=keys)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        values = self.model_dump(mode="json", include=keys)
+        text = json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+        # A path may hold bytes that are not UTF-8 (kept by Python as surrogate escapes).
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 # (section, key) of file paths that are relative to the pipeline file's folder

@@ -573,7 +573,10 @@ def _pipeline_failed(
     report.errors.append(message)
     report.crash_code = exc.exit_code if isinstance(exc, NowcastError) else EXIT_FAILURE
     definition = run.config.fingerprint if run is not None else None
-    record_failure(Ledger(archive.path, name), run_id, message, definition)
+    try:
+        record_failure(Ledger(archive.path, name), run_id, message, definition)
+    except OSError as unwritable:
+        log.error("%s: the failure is not in the ledger: %s", name, describe_os_error(unwritable))
     return report
 
 

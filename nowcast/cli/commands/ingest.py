@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nowcast.cli.console import table_console, when
+from nowcast.cli.console import output_console, table_console, when
 from nowcast.cli.state import app_state
 from nowcast.core.errors import error_with_code
 
@@ -102,6 +101,7 @@ def ingest(
     backfill.threshold frames are to be fetched. One process still writes, in time order.
     An unreachable scheduler exits 4 before anything is fetched.
     """
+    from nowcast.core.errors import ConfigError
     from nowcast.core.timeutil import now_utc, parse_when
     from nowcast.ingest.backfill import Backfill
     from nowcast.ingest.run import run_ingest
@@ -111,13 +111,15 @@ def ingest(
     now = now_utc()
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
+    if start is not None and end is not None and end <= start:
+        raise ConfigError(f"--until {until} is not after --since {since}: nothing to ingest")
     options = settings.backfill
     backfill = Backfill(
         scheduler or options.scheduler, workers or options.workers, options.threshold
     )
     if backfill.scheduler is not None and not dry_run:
         backfill.client()
-    errors = Console(stderr=True)
+    errors = output_console(stderr=True)
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

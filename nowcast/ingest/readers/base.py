@@ -32,15 +32,35 @@ class Payload:
 
 @contextmanager
 def local_path(payload: Payload) -> Iterator[Path]:
-    """A file path holding the payload, for libraries that only open files by name."""
-    if payload.path is not None:
+    """A file path holding the payload, for libraries that only open files by name.
+
+    A path with bytes that are not UTF-8 (which netCDF4, HDF5 and GDAL cannot take as a str)
+    is reached through a symbolic link with a plain name in a temporary folder."""
+    if payload.path is not None and _utf8(str(payload.path)):
         yield payload.path
+        return
+    if payload.path is not None:
+        with tempfile.TemporaryDirectory(prefix="nowcast-") as folder:
+            link = Path(folder) / f"input{''.join(payload.path.suffixes)}"
+            if not _utf8(link.name):
+                link = Path(folder) / "input"
+            link.symlink_to(payload.path.absolute())
+            yield link
         return
     suffix = Path(payload.name).suffix
     with tempfile.NamedTemporaryFile(suffix=suffix, prefix="nowcast-") as handle:
         handle.write(payload.read_bytes())
         handle.flush()
         yield Path(handle.name)
+
+
+def _utf8(text: str) -> bool:
+    """Whether `text` is plain UTF-8 (no surrogate-escaped bytes from a file name)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ReaderOptions(BaseModel):

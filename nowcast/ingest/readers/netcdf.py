@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import netCDF4
@@ -18,7 +20,7 @@ import xarray as xr
 
 from nowcast.core.jsonsafe import json_safe
 from nowcast.core.timeutil import utc
-from nowcast.ingest.readers.base import Payload, ReaderOptions, check_frame_size
+from nowcast.ingest.readers.base import Payload, ReaderOptions, check_frame_size, local_path
 from nowcast.store.grid import crs_from_string, frame_array
 
 UNIT_TO_METRES = {"m": 1.0, "metre": 1.0, "meter": 1.0, "km": 1000.0, "kilometre": 1000.0}
@@ -48,11 +50,15 @@ class NetcdfOptions(ReaderOptions):
     long_name: str | None = None
 
 
-def _open(payload: Payload) -> netCDF4.Dataset:
-    """Open a file, or bytes in memory, as a netCDF4 Dataset."""
-    if payload.path is not None:
-        return netCDF4.Dataset(payload.path)
-    return netCDF4.Dataset(payload.name, memory=payload.data)
+@contextmanager
+def _open(payload: Payload) -> Iterator[netCDF4.Dataset]:
+    """Open a file (under a name netCDF4 can take), or bytes in memory, as a netCDF4 Dataset."""
+    if payload.path is None:
+        with netCDF4.Dataset(payload.name, memory=payload.data) as ds:
+            yield ds
+        return
+    with local_path(payload) as path, netCDF4.Dataset(path) as ds:
+        yield ds
 
 
 def _values(var: netCDF4.Variable) -> np.ndarray:

@@ -46,6 +46,7 @@ RETRY_STATUS = (500, 502, 503, 504)
 MAX_REDIRECTS = 5
 CHUNK_BYTES = 1 << 16
 QUERY_VALUE = re.compile(r"([?&][^=&\s'\"]*)=[^&\s'\"]*")
+BARE_QUERY_TOKEN = re.compile(r"([?&])[^=&\s'\"]+(?=$|[&\s'\"])")
 
 
 class HttpOptions(SourceOptions):
@@ -75,14 +76,15 @@ class HttpOptions(SourceOptions):
 
 
 def redact(url: str, public: frozenset[str] = frozenset()) -> str:
-    """The URL without user:password and with every query value masked but `public` keys'."""
+    """The URL without user:password and with every query value masked but `public` keys';
+    a query item with no `=` (a bare token) is masked whole."""
     parts = urlsplit(url)
     netloc = parts.hostname or ""
     if parts.port:
         netloc += f":{parts.port}"
     query = "&".join(
-        f"{k}={v}" if k in public else f"{k}=***"
-        for k, _, v in (item.partition("=") for item in parts.query.split("&") if item)
+        (f"{k}={v}" if k in public else f"{k}=***") if sep else "***"
+        for k, sep, v in (item.partition("=") for item in parts.query.split("&") if item)
     )
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
@@ -292,5 +294,5 @@ def _fingerprint(headers: Mapping[str, str], size: int | None = None) -> str | N
 def _describe(exc: Exception) -> str:
     """A short reason for a failed request (the exception type and first line, values masked)."""
     text = str(exc).splitlines()[0] if str(exc) else ""
-    text = QUERY_VALUE.sub(r"\1=***", text)
+    text = BARE_QUERY_TOKEN.sub(r"\1***", QUERY_VALUE.sub(r"\1=***", text))
     return f"{type(exc).__name__}: {text}"[:300]
