@@ -38,7 +38,14 @@ def build_wheel(tmp: Path) -> Path:
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*BUILD_JUNK))
     dist = tmp / "dist"
     pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
-    subprocess.run([*pip, "--no-index", "-w", str(dist), str(source)], check=True, timeout=300)
+    built = subprocess.run(
+        [*pip, "--no-index", "-w", str(dist), str(source)],
+        check=True,
+        timeout=300,
+        capture_output=True,
+        text=True,
+    )
+    assert "BuildBackendWarning" not in built.stdout + built.stderr, built.stderr
     (wheel,) = dist.glob("nowcast-*.whl")
     return wheel
 

@@ -1,4 +1,4 @@
-"""What the commands' tables share: a fixed width when output is not a terminal, time cells."""
+"""How commands print: whole lines when output is not a terminal, and time cells for tables."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TABLE_WIDTH = 120
+
+
+def output_console(*, stderr: bool = False, quiet: bool = False) -> Console:
+    """A console for standard output (or error). On a terminal it wraps at the terminal's
+    width; into a pipe or a log it never breaks a line, so paths and messages stay whole."""
+    on_terminal = Console(stderr=stderr).is_terminal
+    return Console(stderr=stderr, quiet=quiet, soft_wrap=not on_terminal)
 
 
 def table_console() -> Console:

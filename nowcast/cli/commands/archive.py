@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import typer
-from rich.console import Console
 
+from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 from nowcast.core.errors import DataMissingError
 
@@ -39,7 +39,7 @@ def migrate(
             f"archive {settings.archive} has no group {', '.join(map(repr, unknown))}"
             f" (has: {', '.join(known) or 'none'})"
         )
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     for name in groups or known:
         if not archive.needs_migration(name):
             console.print(f"{name}: physical already")

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
+from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 from nowcast.core.errors import ConfigError
 from nowcast.settings.config import Settings, load_settings
@@ -49,4 +49,4 @@ def check(
     problems = missing_paths(settings)
     if problems:
         raise ConfigError(f"{target or 'configuration'}: " + "; ".join(problems))
-    Console(stderr=True).print(f"[green]ok[/green] {target or 'defaults'}")
+    output_console(stderr=True).print(f"[green]ok[/green] {target or 'defaults'}")

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def demo(
     """
     from nowcast.cli.demo import run_demo
 
-    console = Console()
+    console = output_console()
     result = run_demo(app_state(ctx).settings, out.resolve(), quick, real, data, retrain, up_to_now)
     pipeline = result.ingest.pipelines[0]
     console.print(

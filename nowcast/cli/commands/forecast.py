@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from nowcast.cli.choices import Baseline, Device, FillMethod, value_of
+from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 
 
@@ -84,7 +84,7 @@ def forecast(
             iso(dataset.time.values[index]),
             f"{float(dataset['forecast'][index].mean()):.2f}",
         )
-    console = Console()
+    console = output_console()
     console.print(table)
     console.print(
         f"init {iso(dataset.forecast_reference_time.values)}  model {dataset.attrs['model']}"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from nowcast.cli.choices import Device, value_of
+from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 
 # Options train and finetune share, defined once.
@@ -33,7 +33,7 @@ WORKERS = typer.Option(
 
 def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
     """Print where the checkpoint and card went, and the headline numbers."""
-    console = Console()
+    console = output_console()
     card = result.card
     if not card:
         return

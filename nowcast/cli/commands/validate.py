@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nowcast.cli.choices import Device, value_of
+from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 from nowcast.core.errors import ConfigError, NotDoneError
 from nowcast.validation.budget import BUDGETS, resolve_budget
@@ -184,12 +185,12 @@ def validate(
         threads=threads,
         time_limit_s=time_limit,
     )
-    console = Console(stderr=True, quiet=state.quiet)
+    console = output_console(stderr=True, quiet=state.quiet)
     if compare:
-        run_comparison(options, models or [], console, Console(quiet=state.quiet))
+        run_comparison(options, models or [], console, output_console(quiet=state.quiet))
         return
     record = run_harness(options, console)
-    out_console = Console(quiet=state.quiet)
+    out_console = output_console(quiet=state.quiet)
     out_console.print(summary_table(record))
     out_console.print("\n".join(check_lines(record)), highlight=False)
     console.print(f"outputs in {options.out}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import Progress
 
+from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 
 
@@ -78,7 +78,7 @@ def verify(
     from nowcast.verify.report import write_report
 
     settings = app_state(ctx).settings
-    console = Console(stderr=True)
+    console = output_console(stderr=True)
     options = {"thresholds": _floats(thresholds), "scales": _floats(scales), "out": out}
     if options["scales"]:
         options["scales"] = [int(s) for s in options["scales"]]
