@@ -87,6 +87,21 @@ def test_dry_run_fetches_nothing(tmp_path: Path, repo_root: Path) -> None:
     assert not archive_of(config).exists()
 
 
+@pytest.mark.parametrize("day", ["mch-20160711", "mch-20150515"])
+def test_the_shipped_meteoswiss_pipeline_takes_v_and_f_file_names(
+    tmp_path: Path, repo_root: Path, day: str
+) -> None:
+    """The 2016 day's files end in `V_00005.801.gif`, the 2015 day's in `F_...`."""
+    folder = shared_data_path("radar", day)
+    config = write_settings(tmp_path, repo_root / "pipelines")
+    env = {"NOWCAST_MCH_DIR": str(folder)}
+    result = cli(
+        config, "ingest", "-p", "mch-radar", "--dry-run", "--since", "2015-01-01T00:00Z", env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.count("would fetch") == len(list(folder.glob("*.gif"))) == 40
+
+
 def test_demo_runs_with_no_network_and_resumes(tmp_path: Path, repo_root: Path) -> None:
     config = write_settings(tmp_path, repo_root / "pipelines")
     first = cli(config, "ingest", "--until", "2024-09-05T00:30Z")
