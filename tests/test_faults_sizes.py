@@ -157,3 +157,38 @@ def test_a_huge_rejected_file_is_recorded_but_not_copied(tmp_path: Path, repo_ro
     assert "file" not in record
     assert sum(p.stat().st_size for p in quarantined.iterdir()) < 10_000
     assert junk.exists()  # the source keeps its originals
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("huge_sidecar", "more than a sidecar's 1,048,576"),
+        ("endless_sequence", "output_frames"),
+        ("forged_weights", "corrupt checkpoint weights:"),
+    ],
+)
+def test_a_damaged_checkpoint_exits_with_the_checkpoint_code(
+    tmp_path: Path, repo_root: Path, damage: str, said: str
+) -> None:
+    """Each case exits 3 (data missing: the checkpoint) in one line, reading nothing huge."""
+    config, _, env = bom_site(tmp_path, repo_root)
+    assert cli(config, "ingest", "-p", "bom-radar", env=env).exit_code == 0
+    folder = tiny_checkpoint(tmp_path / "models" / "checkpoints" / "bom-radar")
+    sidecar = folder / "model.json"
+    if damage == "huge_sidecar":
+        with sidecar.open("r+b") as handle:  # 1 GiB, sparse on disk
+            handle.truncate(GIB)
+    elif damage == "endless_sequence":
+        meta = json.loads(sidecar.read_text())
+        meta["sequence"]["output_frames"] = 10**9
+        sidecar.write_text(json.dumps(meta))
+    else:
+        weights = folder / "model.safetensors"
+        forged = b'{"w": {"dtype": "F32", "shape": [1000000000], "data_offsets": [0, 4]}}'
+        weights.write_bytes(len(forged).to_bytes(8, "little") + forged + b"\0" * 4)
+    before = peak_rss_bytes()
+    result = cli(config, "forecast", "-p", "bom-radar")
+    assert peak_rss_bytes() - before < GIB // 4
+    assert result.exit_code == 3, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: corrupt checkpoint") and said in line, line

@@ -360,3 +360,29 @@ def test_the_live_page_serves_every_forecast_the_tool_writes(
             )
             image = client.get(f"/frames/{forecast['id']}/lead-0.png")
             assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+
+
+def test_a_forecast_removes_what_killed_forecasts_left(bom_site: Path, tmp_path: Path) -> None:
+    """Hidden temporaries of a writer that is gone are removed; a live writer's stay."""
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(gone.stdout)
+    out = tmp_path / "out"
+    folder = out / "bom-radar"
+    folder.mkdir(parents=True)
+    orphan = folder / f".bom-radar_20201031T0140Z_persistence.{dead_pid}.0badcafe.tmp.nc"
+    orphan.write_bytes(b"half a file")
+    live = folder / f".bom-radar_20201031T0140Z_extrapolation.{os.getpid()}.0123abcd.tmp.nc"
+    live.write_bytes(b"being written")
+    result = run(bom_site, "--baseline", "persistence", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert not orphan.exists() and live.exists()
+    assert (folder / "bom-radar_20201031T0150Z_persistence.nc").is_file()

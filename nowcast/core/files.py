@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 from collections.abc import Iterator
@@ -14,9 +15,39 @@ from pathlib import Path
 BACKUP_SUFFIX = ".old"
 
 
+TEMPORARY_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(\.[^/]*)?$")
+
+
 def temporary_sibling(path: Path) -> Path:
     """A hidden name beside `path`, unique per process and call, keeping the suffix."""
     return path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id runs (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_orphaned_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporaries that writers killed mid-write left in `folder` (their process is
+    gone); return what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = TEMPORARY_NAME.match(entry.name)
+        if match and not _alive(int(match["pid"])):
+            _remove(Path(entry.path))
+            removed.append(Path(entry.path))
+    return removed
 
 
 def _fsync_tree(path: Path) -> None:
@@ -38,8 +69,10 @@ def _remove(path: Path) -> None:
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling to write (a file or a folder); on success, fsync it and rename
-    it over `path`. On any error `path` is left as it was and the temporary is removed."""
+    it over `path`. On any error `path` is left as it was and the temporary is removed; the
+    temporaries of writers that were killed are removed first."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphaned_temporaries(path.parent)
     tmp = temporary_sibling(path)
     try:
         yield tmp

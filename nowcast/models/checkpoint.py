@@ -23,10 +23,11 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from nowcast.core.errors import ConfigError, DataMissingError
+from nowcast.core.errors import ConfigError, DataMissingError, one_line
 from nowcast.core.files import BACKUP_SUFFIX, atomic_path
 from nowcast.core.strict import MAX_PROBLEM_CHARS, describe_validation_error
 from nowcast.core.version import __version__
@@ -38,6 +39,9 @@ from nowcast.settings.config import DEFAULT_MAX_PARAMETERS, Settings
 WEIGHTS_FILE = "model.safetensors"
 SIDECAR_FILE = "model.json"
 STATE_FILE = "training_state.pt"
+
+
+MAX_SIDECAR_BYTES = 1 << 20
 
 
 class CorruptCheckpointError(DataMissingError):
@@ -103,11 +107,15 @@ def resolve_checkpoint(path: str | Path) -> Path:
 
 
 def read_meta(path: str | Path) -> CheckpointMeta:
-    """The sidecar of the checkpoint at `path`; one bounded line when it is corrupt."""
+    """The sidecar of the checkpoint at `path`; one bounded line when it is corrupt (a sidecar
+    larger than MAX_SIDECAR_BYTES is refused before it is read)."""
     folder = resolve_checkpoint(path)
     sidecar = folder / SIDECAR_FILE
     try:
-        return CheckpointMeta.model_validate_json(sidecar.read_text(encoding="utf-8"))
+        size = sidecar.stat().st_size
+        if size <= MAX_SIDECAR_BYTES:
+            return CheckpointMeta.model_validate_json(sidecar.read_text(encoding="utf-8"))
+        problem = f"{sidecar}: {size:,} bytes, more than a sidecar's {MAX_SIDECAR_BYTES:,}"
     except ValidationError as exc:
         problem = describe_validation_error(str(sidecar), exc)
     except (OSError, UnicodeDecodeError) as exc:
@@ -139,7 +147,13 @@ def load_weights(model: nn.Module, path: str | Path) -> CheckpointMeta:
             f"checkpoint {folder} was trained for another model config ({differences})"
         )
     device = next(model.parameters()).device
-    tensors = load_file(str(folder / WEIGHTS_FILE), device=str(device))
+    try:
+        tensors = load_file(str(folder / WEIGHTS_FILE), device=str(device))
+    except (SafetensorError, OSError) as error:
+        raise CorruptCheckpointError(
+            f"corrupt checkpoint weights: {folder / WEIGHTS_FILE}: {one_line(str(error), 200)};"
+            " copy the checkpoint folder again or train a new one"
+        ) from None
     try:
         model.load_state_dict(tensors)
     except RuntimeError as error:

@@ -49,11 +49,14 @@ class ModelConfig(ArchitectureConfig):
         return self.height // self.patch, self.width // self.patch
 
 
+MAX_SEQUENCE_FRAMES = 1000  # far beyond any nowcast; a larger count is a damaged file
+
+
 class SequenceConfig(Strict):
     """How many frames the model sees and how many it forecasts."""
 
-    input_frames: int = Field(10, ge=1)
-    output_frames: int = Field(10, ge=1)
+    input_frames: int = Field(10, ge=1, le=MAX_SEQUENCE_FRAMES)
+    output_frames: int = Field(10, ge=1, le=MAX_SEQUENCE_FRAMES)
 
     @property
     def total_frames(self) -> int:
