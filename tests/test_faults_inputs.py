@@ -88,6 +88,15 @@ def test_identical_copies_skip_and_conflicting_files_are_refused(
         assert "AAAA-1.h5, 2022111114-202224-HMW8-1.h5" in reason
     skipped = [e.reason for e in ledger_of(config, "digital-typhoon") if e.status == "skipped"]
     assert skipped == ["identical copy of 2022111112-202224-HMW8-1.h5"]
+    unchanged = cli(config, "ingest", "-p", "digital-typhoon", env=env)
+    assert unchanged.exit_code == 0, unchanged.output
+    quarantined = config.parent / "archive" / "quarantine" / "digital-typhoon"
+    assert len(list(quarantined.glob("*.reason.json"))) == 2  # the same conflict: no new copies
+    (storm / "2022111114-202224-AAAA-1.h5").unlink()  # as the message says: remove the wrong one
+    resolved = cli(config, "ingest", "-p", "digital-typhoon", env=env)
+    assert resolved.exit_code == 0, resolved.output
+    times = archive_of(config).times("digital-typhoon/202224")
+    assert [t.hour for t in times] == [12, 13, 14]  # with no --retry-rejected
 
 
 def bom_folder(tmp_path: Path) -> Path:

@@ -135,12 +135,13 @@ class Ledger:
         """Every entry written so far, oldest first."""
         yield from (Entry(*row) for row in self._select(tail="ORDER BY id"))
 
-    def rejected(self, definition: str | None = None) -> set[tuple[str, str]]:
-        """(source, fingerprint) of inputs rejected under this pipeline definition."""
+    def rejected(self, definition: str | None = None) -> dict[tuple[str, str], str]:
+        """The latest reason for each (source, fingerprint) rejected under this definition."""
         match = "definition = ?" if definition is not None else "definition IS NULL"
         args = (definition,) if definition is not None else ()
         where = f"AND status = 'rejected' AND {match} AND fingerprint IS NOT NULL"
-        return set(self._select(where, args, columns="source, fingerprint"))
+        rows = self._select(where, args, "ORDER BY id", columns="source, fingerprint, reason")
+        return {(source, fingerprint): reason for source, fingerprint, reason in rows}
 
     def fetched(self) -> set[tuple[str, str]]:
         """(group, time) of every frame recorded as fetched."""

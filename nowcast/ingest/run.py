@@ -64,6 +64,7 @@ MASK_ATTRS = {
     "flag_meanings": "no_data data",
 }
 MAX_NAMES_CHARS = 300
+CONFLICT = "conflicting files"  # how a conflict rejection begins, in the ledger too
 RECOVERED = "in the archive; its ledger record was lost in a crash and is restored"
 
 
@@ -276,7 +277,7 @@ class _PipelineRun:
             return same[:1]
         names = ", ".join(c.name for c in same)[:MAX_NAMES_CHARS]
         reason = (
-            f"conflicting files for {iso(same[0].time)} with different contents: {names};"
+            f"{CONFLICT} for {iso(same[0].time)} with different contents: {names};"
             " keep the right one in the source folder and remove the others"
         )
         for candidate in same:
@@ -288,10 +289,11 @@ class _PipelineRun:
 
         Unsafe names, future and off-cadence times and conflicting files are refused.
         "Rejected before" counts only under the current pipeline definition, and not at all
-        with `retry_rejected`.
+        with `retry_rejected`. A file refused for a conflict is judged again with the files
+        that compete for its time now: alone, it is fetched; beside the same files, skipped.
         """
         rejected_before = (
-            set() if self.retry_rejected else self.ledger.rejected(self.config.fingerprint)
+            {} if self.retry_rejected else self.ledger.rejected(self.config.fingerprint)
         )
         for candidate, reason in getattr(self.source, "ignored", []):
             log.warning("%s: %s: %s", self.config.name, candidate.location, reason)
@@ -305,18 +307,36 @@ class _PipelineRun:
                 candidate = replace(candidate, fingerprint=fingerprint(candidate))
             if problem is None and self._is_present(group, candidate.time):
                 self._skip(candidate, group, "already in the archive", dry_run)
-            elif (candidate.location, candidate.fingerprint) in rejected_before:
-                self.report.rejected_before += 1
-                reason = "rejected before, file and pipeline unchanged (see quarantine)"
-                self._skip(candidate, group, reason, dry_run)
             elif problem is not None:
                 self._refuse(candidate, group, problem, dry_run)
+            elif self._unchanged_rejection(candidate, rejected_before) == "other":
+                self._skip_rejected_before(candidate, group, dry_run)
             else:
                 buckets.setdefault((group, candidate.time.value), []).append(candidate)
         todo = []
         for (group, _), same in buckets.items():
-            todo.extend(self._one_per_time(group, same, dry_run))
+            kinds = {self._unchanged_rejection(c, rejected_before) for c in same}
+            if len(same) > 1 and kinds == {CONFLICT}:
+                for candidate in same:
+                    self._skip_rejected_before(candidate, group, dry_run)
+            else:
+                todo.extend(self._one_per_time(group, same, dry_run))
         return todo
+
+    @staticmethod
+    def _unchanged_rejection(candidate: Candidate, rejected: dict[tuple[str, str], str]) -> str:
+        """How this very file (same location and fingerprint) was rejected before under this
+        definition: CONFLICT, "other", or "" when it was not."""
+        reason = rejected.get((candidate.location, candidate.fingerprint))
+        if reason is None:
+            return ""
+        return CONFLICT if reason.startswith(CONFLICT) else "other"
+
+    def _skip_rejected_before(self, candidate: Candidate, group: str, dry_run: bool) -> None:
+        """Skip a file rejected before whose file, pipeline and competitors are unchanged."""
+        self.report.rejected_before += 1
+        reason = "rejected before, file and pipeline unchanged (see quarantine)"
+        self._skip(candidate, group, reason, dry_run)
 
     def _reconcile(self) -> None:
         """Record as fetched every archived frame the ledger lacks (a kill after the commit).
