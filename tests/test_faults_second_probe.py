@@ -41,7 +41,7 @@ def test_until_before_since_is_refused(tmp_path: Path) -> None:
         "2024-09-01T05:00Z",
     )
     assert result.exit_code == 2, result.output
-    assert "--until 2024-09-01T05:00Z is not after --since 2024-09-01T06:00Z" in result.output
+    assert "--until 2024-09-01T05:00Z is before --since 2024-09-01T06:00Z" in result.output
     assert not (tmp_path / "archive").exists()
 
 
@@ -115,3 +115,48 @@ def test_a_folder_name_with_a_non_utf8_byte_ingests_and_resumes(tmp_path: Path) 
     again = cli(config, *args, "--until", "2020-10-31T00:30Z", env=env)
     assert again.exit_code == 0, again.output
     assert sorted(quarantined.glob("*.reason.json")) == notes
+
+
+def test_a_few_clutter_pixels_become_missing_and_the_frame_is_kept(tmp_path: Path) -> None:
+    """Under the default max_outliers (0.1 %), three pixels of 1205 mm in a BOM frame are set
+    to missing and counted in the ledger; the frame lands."""
+    import shutil
+
+    import netCDF4
+    import numpy as np
+    from conftest import shared_data_path
+    from ingest_fixtures import BOM
+
+    from nowcast.ingest.ledger import Ledger
+    from nowcast.store.archive import Archive
+
+    name = "66_20201031_000000.prcp-c10.nc"
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    shutil.copy(shared_data_path(*BOM, name), folder / name)
+    with netCDF4.Dataset(folder / name, "a") as handle:
+        handle["precipitation"][0, 100:103] = 1205.0
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    shipped = (REPO / "pipelines" / "bom-radar.toml").read_text()
+    own = "\n".join(line for line in shipped.splitlines() if not line.startswith("max_outliers"))
+    (pipelines / "bom-radar.toml").write_text(own)
+    config = write_settings(tmp_path, pipelines)
+    env = {"NOWCAST_BOM_DIR": str(folder)}
+    result = cli(
+        config,
+        "ingest",
+        "-p",
+        "bom-radar",
+        "--since",
+        "2020-10-31T00:00Z",
+        "--until",
+        "2020-10-31T00:00Z",
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    archive = Archive(tmp_path / "archive" / "nowcast.zarr")
+    assert archive.read("bom-radar").sizes["time"] == 1
+    assert float(np.nanmax(archive.read("bom-radar").values)) < 500
+    (fetched,) = [e for e in Ledger(archive.path, "bom-radar").entries() if e.status == "fetched"]
+    assert fetched.reason.endswith("; 3 pixels outside valid_range set to missing")

@@ -101,4 +101,5 @@ def test_checks_name_each_problem() -> None:
     one_bad = physical(fill=1.0)
     one_bad.values[0, 0] = -0.1
     assert frame_problem(one_bad, when, checks) is None
-    assert np.isnan(mask_outliers(one_bad.values, checks)[0, 0])
+    masked, count = mask_outliers(one_bad.values, checks)
+    assert np.isnan(masked[0, 0]) and count == 1

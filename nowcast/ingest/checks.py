@@ -9,6 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from nowcast.core.timeutil import iso
 
+# One pixel in a thousand: radar clutter and isolated bad pixels become missing, the frame is
+# kept; a frame with more such pixels is rejected as a whole.
+DEFAULT_MAX_OUTLIERS = 0.001
+
 
 class FrameChecks(BaseModel):
     """What a physical frame must satisfy to be archived (the pipeline's `[checks]`)."""
@@ -18,7 +22,10 @@ class FrameChecks(BaseModel):
     shape: tuple[int, int] | None = Field(None, description="expected (ny, nx) as read")
     valid_range: tuple[float, float] | None = Field(None, description="physical min, max")
     max_outliers: float = Field(
-        0.0, ge=0.0, le=1.0, description="fraction of pixels allowed outside valid_range"
+        DEFAULT_MAX_OUTLIERS,
+        ge=0.0,
+        le=1.0,
+        description="share of valid pixels that may lie outside valid_range (they become NaN)",
     )
     max_missing: float = Field(0.99, ge=0.0, le=1.0, description="largest NaN fraction")
     time_tolerance_s: float = Field(0.0, ge=0.0, description="file time vs name time")
@@ -74,11 +81,11 @@ def frame_problem(frame: xr.DataArray, expected: pd.Timestamp, checks: FrameChec
     return None
 
 
-def mask_outliers(values: np.ndarray, checks: FrameChecks) -> np.ndarray:
-    """Values with the few tolerated out-of-range pixels set to NaN (missing)."""
+def mask_outliers(values: np.ndarray, checks: FrameChecks) -> tuple[np.ndarray, int]:
+    """Values with the few tolerated out-of-range pixels set to NaN (missing), and how many."""
     if checks.max_outliers == 0:
-        return values  # frames with any outlier were rejected already
+        return values, 0  # frames with any outlier were rejected already
     outside = _outliers(values, checks)
     if outside is None or not outside.any():
-        return values
-    return np.where(outside, np.float32(np.nan), values)
+        return values, 0
+    return np.where(outside, np.float32(np.nan), values), int(outside.sum())

@@ -101,7 +101,10 @@ class Decoder:
                 fetched.candidate, "rejected", problem, fetched.provenance, payload=fetched.payload
             )
         plan = self.regrid.plan(frame)
-        values = plan.apply(mask_outliers(frame.values, self.config.checks))
+        masked, outliers = mask_outliers(frame.values, self.config.checks)
+        provenance = fetched.provenance
+        if outliers:
+            provenance += f"; {outliers} pixels outside valid_range set to missing"
         return Decoded(
-            candidate, "staged", "", fetched.provenance, values, frame, plan, fetched.payload
+            candidate, "staged", "", provenance, plan.apply(masked), frame, plan, fetched.payload
         )

@@ -111,8 +111,8 @@ def ingest(
     now = now_utc()
     start = parse_when(since, now) if since else None
     end = parse_when(until, now) if until else None
-    if start is not None and end is not None and end <= start:
-        raise ConfigError(f"--until {until} is not after --since {since}: nothing to ingest")
+    if start is not None and end is not None and end < start:
+        raise ConfigError(f"--until {until} is before --since {since}: nothing to ingest")
     options = settings.backfill
     backfill = Backfill(
         scheduler or options.scheduler, workers or options.workers, options.threshold
