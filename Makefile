@@ -1,6 +1,9 @@
 # Set-up and entry points. `make test` and `make demo` each build .venv when it is missing.
 # `make ci` also runs the suite at both ends of the dependency range: .venv-lowest holds each
 # dependency at its lowest declared release series (.ci/lowest.py), .venv-newest the newest.
+# Those two legs leave out the tests marked slow (the wheel, kills, long renders, the two-rank
+# DDP runs), which `make test` runs; every stage (ingest, models, training, forecast, verify,
+# products, serve) keeps its tests in each leg. Each run prints its slowest tests.
 PYTHON ?= python3
 VENV := .venv
 LOWEST := .venv-lowest
@@ -56,16 +59,19 @@ lint: $(VENV)
 	$(BIN)/ruff check nowcast tests benchmarks setup.py .ci/lowest.py
 	$(BIN)/ruff format --check nowcast tests benchmarks setup.py .ci/lowest.py
 
+DURATIONS := --durations=15
+LEG := -m "not slow" $(DURATIONS)
+
 test: $(VENV) lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q $(DURATIONS)
 
 test-lowest: $(LOWEST)/bin/nowcast
 	$(LOWEST)/bin/pip list --format=freeze | grep -iE '^(numpy|pandas|xarray|zarr)='
-	$(LOWEST)/bin/pytest -q
+	$(LOWEST)/bin/pytest -q $(LEG)
 
 test-newest: $(NEWEST)/bin/nowcast
 	$(NEWEST)/bin/pip list --format=freeze | grep -iE '^(numpy|pandas|xarray|zarr)='
-	$(NEWEST)/bin/pytest -q
+	$(NEWEST)/bin/pytest -q $(LEG)
 
 ci: test test-lowest test-newest
 
