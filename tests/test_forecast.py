@@ -386,3 +386,30 @@ def test_a_forecast_removes_what_killed_forecasts_left(bom_site: Path, tmp_path:
     assert result.exit_code == 0, result.output
     assert not orphan.exists() and live.exists()
     assert (folder / "bom-radar_20201031T0150Z_persistence.nc").is_file()
+
+
+def test_the_model_forecast_has_no_data_where_the_radar_has_none(tmp_path: Path) -> None:
+    """Outside the MeteoSwiss composite's domain (NaN in the archive) the model's forecast is
+    NaN at every lead, as the baselines' is; inside it is a number."""
+    site = tmp_path / "site"
+    site.mkdir()
+    config = site / "nowcast.toml"
+    config.write_text(f'archive = "archive.zarr"\npipelines_dir = "{REPO / "pipelines"}"\n')
+    env = {"NOWCAST_MCH_DIR": str(shared_data_path("radar", "mch-20160711"))}
+    ingested = cli(config, "ingest", "-p", "mch-radar", "--since", "2016-07-11T20:00Z", env=env)
+    assert ingested.exit_code == 0, ingested.output
+    torch.manual_seed(0)
+    model = ModelConfig(hidden=8, num_layers=1, patch=4, height=64, width=64)
+    meta = CheckpointMeta(model=model, sequence=SequenceConfig(input_frames=6, output_frames=12))
+    checkpoint = save_checkpoint(tmp_path / "ckpt", build_from_config(model), meta)
+    out = tmp_path / "out"
+    for args in (["--model", str(checkpoint)], ["--baseline", "extrapolation"]):
+        result = cli(config, "forecast", "-p", "mch-radar", *args, "--out", str(out), env=env)
+        assert result.exit_code == 0, result.output
+    for path in sorted((out / "mch-radar").glob("*.nc")):
+        with xr.open_dataset(path) as forecast:
+            outside = np.isnan(forecast["observation"].values)
+            assert 0 < outside.mean() < 1, path.name
+            for lead in forecast["forecast"].values:
+                assert np.isnan(lead[outside]).all(), path.name
+                assert np.isfinite(lead[~outside]).mean() > 0.9, path.name

@@ -44,7 +44,8 @@ class Forecaster:
 
         Baselines work on the stored values; the model gets them in its own value space (rain
         rate for rain models, else the stored transform; no-data as 0, or the transform's
-        `fill`) and its output is mapped back to the stored units.
+        `fill`) and its output is mapped back to the stored units. Where the latest frame has
+        no data (outside the radar's range), the model's forecast is NaN, as the baselines'.
         """
         if self.model is None:
             return stored.transform.clip(get_baseline(self.method)(frames, steps, 1))
@@ -54,7 +55,8 @@ class Forecaster:
         batch = batch[None, :, None].to(self.device)
         with torch.inference_mode():
             predicted = self.model.predict(batch, steps)
-        return space.to_stored(predicted[0, :, 0].float().cpu().numpy(), stored)
+        values = space.to_stored(predicted[0, :, 0].float().cpu().numpy(), stored)
+        return np.where(np.isnan(frames[-1]), np.float32(np.nan), values)
 
 
 def baseline_forecaster(name: str) -> Forecaster:
