@@ -52,3 +52,26 @@ def test_fill_persistence_and_linear() -> None:
 def test_empty_archive() -> None:
     with pytest.raises(DataMissingError, match="no frames"):
         select_history(series([]), 8, HOUR)
+
+
+@pytest.mark.parametrize(("archive_min", "model_min", "said"), [(6, 10, "6min"), (15, 10, "15min")])
+def test_a_cadence_the_model_cannot_take_is_named(
+    archive_min: int, model_min: int, said: str
+) -> None:
+    times = pd.Timestamp("2021-07-04T12:00") + pd.to_timedelta(
+        np.arange(20) * archive_min, unit="min"
+    )
+    frames = xr.DataArray(np.ones((20, 4, 4)), dims=("time", "y", "x"), coords={"time": times})
+    with pytest.raises(DataMissingError) as caught:
+        select_history(frames, 3, pd.Timedelta(minutes=model_min))
+    message = str(caught.value)
+    assert f"frames are {said} apart but this forecaster steps {model_min}min" in message
+
+
+def test_a_coarser_model_step_reads_a_finer_archive() -> None:
+    """A 10-minute model on a 5-minute archive takes every second frame, no refusal."""
+    times = pd.Timestamp("2021-07-04T12:00") + pd.to_timedelta(np.arange(12) * 5, unit="min")
+    values = np.arange(12, dtype=float)[:, None, None] * np.ones((12, 4, 4))
+    frames = xr.DataArray(values, dims=("time", "y", "x"), coords={"time": times})
+    history = select_history(frames, 3, pd.Timedelta(minutes=10))
+    assert history.frames.values[:, 0, 0].tolist() == [7.0, 9.0, 11.0]

@@ -9,7 +9,7 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.core.errors import DataMissingError
-from nowcast.core.timeutil import iso, utc
+from nowcast.core.timeutil import iso, short_duration, utc
 
 FILL_METHODS = ("persistence", "linear")
 MAX_FILL_SHARE = 0.25  # --fill refuses a window with more than this share of invented frames
@@ -55,6 +55,8 @@ def select_history(
             f"{iso(available[0])}; ingest earlier data or forecast from a later --at"
         )
     share = len(missing) / len(wanted)
+    if len(missing):
+        _check_cadence(available, cadence)
     if len(missing) and (fill is None or share > MAX_FILL_SHARE):
         listed = ", ".join(iso(t) for t in missing)
         advice = (
@@ -72,6 +74,22 @@ def select_history(
     if len(missing):
         window = _fill(window, fill or "persistence")
     return History(window.astype(np.float32), tuple(missing))
+
+
+def _check_cadence(available: pd.DatetimeIndex, cadence: pd.Timedelta) -> None:
+    """Name the cause when frames are missing because the archive's cadence does not divide
+    the step the forecaster needs (a 10-minute model on a 6- or 15-minute radar)."""
+    recent = available[-13:]
+    if len(recent) < 2:
+        return
+    spacing = pd.Timedelta(pd.Series(recent).diff().median())
+    if spacing > pd.Timedelta(0) and cadence % spacing != pd.Timedelta(0):
+        raise DataMissingError(
+            f"the archive's frames are {short_duration(spacing)} apart but this forecaster steps"
+            f" {short_duration(cadence)}: its history cannot be taken from this cadence; use a"
+            f" model trained at a step that is a multiple of {short_duration(spacing)}, or a"
+            " baseline (--baseline extrapolation)"
+        )
 
 
 def _fill(window: xr.DataArray, method: str) -> xr.DataArray:

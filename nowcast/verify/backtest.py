@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from nowcast.core.errors import DataMissingError
-from nowcast.core.timeutil import iso
+from nowcast.core.timeutil import iso, short_duration
 from nowcast.forecasting.predict import Forecaster, check_fit
 from nowcast.forecasting.run import (
     ForecastRequest,
@@ -104,8 +104,9 @@ def run_backtest(
         inits = [t for t in inits if t not in set(seen)]
     if not inits:
         raise DataMissingError(
-            f"no init time between {start} and {end} has {history} of history and "
-            f"{horizon} of observations in {group} outside the model's training period"
+            f"no init time between {iso(start)} and {iso(end)} has {short_duration(history)} of"
+            f" history and {short_duration(horizon)} of observations in {group} outside the"
+            " model's training period"
         )
     steps = steps_in(horizon, cadence, "horizon")
     leads = pd.timedelta_range(start=cadence, periods=steps, freq=cadence)
