@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import xarray as xr
 from torch import nn
 
 from nowcast.core.errors import ConfigError
+from nowcast.core.files import file_sha256
 from nowcast.core.timeutil import parse_duration, utc
 from nowcast.models.baselines import get_baseline
 from nowcast.models.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
@@ -96,15 +96,6 @@ def training_period(
         return None
     span = (sequence.input_frames + sequence.output_frames - 1) * parse_duration(extra["step"])
     return utc(train["first_start"]), utc(train["last_start"]) + span
-
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, recorded in each forecast so its weights can be traced."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_fit(forecaster: Forecaster, history_frames: int, steps: int) -> None:

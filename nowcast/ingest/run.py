@@ -12,7 +12,6 @@ before it is checked again and regridded.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
@@ -35,6 +34,7 @@ from nowcast.core.errors import (
     describe_os_error,
     one_line,
 )
+from nowcast.core.files import file_sha256
 from nowcast.core.stop import stop_requested
 from nowcast.core.timeutil import floor_time, iso, now_utc, utc
 from nowcast.ingest.backfill import Backfill
@@ -572,13 +572,7 @@ class _PipelineRun:
 def _digest(location: str) -> str | None:
     """The SHA-256 of a local file's contents, or None when the location is not a file."""
     path = Path(location)
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path) if path.is_file() else None
 
 
 def _pipeline_failed(
