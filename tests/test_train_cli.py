@@ -286,3 +286,13 @@ def test_workers_train_the_same_model(site: Path, trained: Path, tmp_path: Path)
     assert result.exit_code == 0, result.output
     alone = pd.read_csv(trained / "metrics.csv")["loss"].head(30).tolist()
     assert pd.read_csv(out / "metrics.csv")["loss"].tolist() == alone
+
+
+def test_an_unknown_validation_score_is_refused_before_any_work(tmp_path: Path) -> None:
+    """Checked as an option value: no archive is opened (there is none here), exit 2."""
+    config = tmp_path / "nowcast.toml"
+    config.write_text(f'archive = "archive.zarr"\npipelines_dir = "{REPO / "pipelines"}"\n')
+    result = cli(config, "train", "-p", "bom-radar", "--val-score", "rmse")
+    assert result.exit_code == 2, result.output
+    assert "rmse" in result.output and "mse" in result.output and "csi" in result.output
+    assert not (tmp_path / "archive.zarr").exists()

@@ -27,6 +27,13 @@ class FillMethod(StrEnum):
     linear = "linear"
 
 
+class ValScore(StrEnum):
+    """What early stopping watches: validation MSE, or 1 - CSI at 1 mm/h (rain models)."""
+
+    mse = "mse"
+    csi = "csi"
+
+
 def value_of(choice: Enum | None) -> str | None:
     """The plain string a choice stands for (None stays None)."""
     return None if choice is None else str(choice.value)

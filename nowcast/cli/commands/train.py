@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from nowcast.cli.choices import Device, value_of
+from nowcast.cli.choices import Device, ValScore, value_of
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 
@@ -78,8 +78,8 @@ def train(
     patience: int = typer.Option(5, "--patience", help="Validations without gain before stop."),
     resume: bool = RESUME,
     seed: int = typer.Option(0, "--seed", help="Seed for weights and batch order."),
-    val_score: str = typer.Option(
-        "mse", "--val-score", help="Early-stopping score: mse, or csi (1 - CSI at 1 mm/h)."
+    val_score: ValScore = typer.Option(
+        ValScore.mse, "--val-score", help="Early-stopping score: mse, or csi (1 - CSI at 1 mm/h)."
     ),
     workers: int | None = WORKERS,
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast (GPUs)."),
@@ -107,7 +107,7 @@ def train(
         patience=patience,
         resume=resume,
         seed=seed,
-        val_score=val_score,
+        val_score=str(val_score.value),
         amp=amp,
         compile=compile_model,
         workers=workers,
