@@ -20,7 +20,7 @@ from nowcast.training.loss import sequence_loss
 from nowcast.training.windows import SPLITS, Window, WindowSpec, split_windows
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.backtest import in_training
-from nowcast.verify.case import Case, EventDefinition
+from nowcast.verify.cases import Case, EventDefinition
 
 
 def case(init: str, forecast: list[float], observed: list[float]) -> Case:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nowcast.verify.case import Case, EventDefinition, score_case
+from nowcast.verify.cases import Case, EventDefinition, score_case
 from nowcast.verify.categorical import categorical_scores, fractions_skill_score
 from nowcast.verify.table import ScoreRow, ScoreTable
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from nowcast.core.quiet import silenced_stdout
-from nowcast.verify.case import Case, EventDefinition
+from nowcast.verify.cases import Case, EventDefinition
 from nowcast.verify.table import ScoreRow
 
 with silenced_stdout():

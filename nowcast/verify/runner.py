@@ -15,8 +15,14 @@ from nowcast.settings.config import Settings
 from nowcast.store.archive import Archive
 from nowcast.store.forecast_files import list_forecasts, open_forecast
 from nowcast.verify.accumulate import Accumulator
-from nowcast.verify.case import Case, EventDefinition, default_events, score_case
-from nowcast.verify.cases import baseline_case, stored_case
+from nowcast.verify.cases import (
+    Case,
+    EventDefinition,
+    baseline_case,
+    default_events,
+    score_case,
+    stored_case,
+)
 from nowcast.verify.table import ScoreTable
 
 log = logging.getLogger(__name__)
