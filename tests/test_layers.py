@@ -20,7 +20,7 @@ STAGES = (
     "forecasting",
     "verify",
     "products",
-    "validation",
+    "mmnist",
     "scheduler",
     "serve",
     "cli",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from nowcast.core.errors import ConfigError
-from nowcast.validation.budget import BUDGETS, resolve_budget
-from nowcast.validation.harness import checks
-from nowcast.validation.report import paper_row
-from nowcast.validation.training import budget_preset
+from nowcast.mmnist.budget import BUDGETS, resolve_budget
+from nowcast.mmnist.harness import checks
+from nowcast.mmnist.report import paper_row
+from nowcast.mmnist.training import budget_preset
 
 
 def test_budgets_are_fixed_iterations_and_overrides_replace_them() -> None:

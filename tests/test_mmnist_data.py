@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from nowcast.core.errors import ConfigError, DataMissingError, SourceError
-from nowcast.validation.data import (
+from nowcast.mmnist.data import (
     IDX_MD5,
     TEST_FILE,
     TRAIN_FILE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nowcast.validation.data import SequenceSpec, bounce, generate, render, to_unit
+from nowcast.mmnist.data import SequenceSpec, bounce, generate, render, to_unit
 
 
 def square_digits(count: int, value: int = 255) -> np.ndarray:

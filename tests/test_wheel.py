@@ -172,7 +172,7 @@ def test_installed_code_version_ignores_an_enclosing_git_repository(installed: P
     git = ["git", "-C", str(installed.parent), "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run([*git, "init", "-q"], check=True)
     subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "unrelated"], check=True)
-    code = "from nowcast.validation.harness import code_version; print(code_version())"
+    code = "from nowcast.mmnist.harness import code_version; print(code_version())"
     shown = run(installed, installed.parent, "python", "-c", code)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.strip() == __version__

@@ -13,15 +13,15 @@ from nowcast.cli.choices import Device, value_of
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 from nowcast.core.errors import ConfigError, NotDoneError
-from nowcast.validation.budget import BUDGETS, resolve_budget
+from nowcast.mmnist.budget import BUDGETS, resolve_budget
 
 if TYPE_CHECKING:
-    from nowcast.validation.harness import HarnessOptions
+    from nowcast.mmnist.harness import HarnessOptions
 
 
 def summary_table(record: dict[str, Any]) -> Table:
     """The run's mean scores, the model beside both baselines and the paper's row."""
-    from nowcast.validation.report import ARROWS, LABELS, number
+    from nowcast.mmnist.report import ARROWS, LABELS, number
 
     table = Table(title=f"Moving MNIST, {record['budget']['description']}")
     table.add_column("forecast")
@@ -40,7 +40,7 @@ def summary_table(record: dict[str, Any]) -> Table:
 
 def comparison_table(record: dict[str, Any]) -> Table:
     """Mean scores of every compared model at the same budget, then both baselines."""
-    from nowcast.validation.report import ARROWS, number
+    from nowcast.mmnist.report import ARROWS, number
 
     table = Table(title=f"Moving MNIST comparison, {record['budget']['description']}")
     table.add_column("forecast")
@@ -71,7 +71,7 @@ def run_comparison(
     options: HarnessOptions, models: list[str], console: Console, out_console: Console
 ) -> None:
     """Train and score every model on the same budget, write the side-by-side report."""
-    from nowcast.validation.compare import compare_models
+    from nowcast.mmnist.compare import compare_models
 
     record = compare_models(options, models, console)
     out_console.print(comparison_table(record))
@@ -168,8 +168,8 @@ def validate(
     if compare:
         check_compare_options(models or [], model, checkpoint)
     # torch, scikit-image and matplotlib load here, not when the CLI starts.
-    from nowcast.validation.harness import HarnessOptions, default_out_dir, run_harness
-    from nowcast.validation.report import check_lines
+    from nowcast.mmnist.harness import HarnessOptions, default_out_dir, run_harness
+    from nowcast.mmnist.report import check_lines
 
     state = app_state(ctx)
     options = HarnessOptions(

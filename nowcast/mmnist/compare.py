@@ -14,10 +14,8 @@ from matplotlib.figure import Figure
 from rich.console import Console
 
 from nowcast.core.metrics import CONVENTION, METRICS
-from nowcast.models.checkpoint import load_model
-from nowcast.models.device import resolve_device
-from nowcast.validation.data import SequenceSpec
-from nowcast.validation.harness import (
+from nowcast.mmnist.data import SequenceSpec
+from nowcast.mmnist.harness import (
     REPRODUCIBILITY,
     HarnessOptions,
     code_version,
@@ -25,7 +23,7 @@ from nowcast.validation.harness import (
     run_harness,
     sample_forecasts,
 )
-from nowcast.validation.report import (
+from nowcast.mmnist.report import (
     ARROWS,
     LABELS,
     SOURCE,
@@ -37,6 +35,8 @@ from nowcast.validation.report import (
     trained_for,
     write_markdown,
 )
+from nowcast.models.checkpoint import load_model
+from nowcast.models.device import resolve_device
 
 BASELINES = ("copy_last_frame", "all_zero")
 

@@ -19,11 +19,9 @@ from nowcast.core.errors import ConfigError
 from nowcast.core.metrics import CONVENTION, LeadTimeScores
 from nowcast.core.threads import pin_threads
 from nowcast.core.version import __version__
-from nowcast.models.checkpoint import load_model
-from nowcast.models.device import resolve_device
-from nowcast.validation import report
-from nowcast.validation.budget import Budget
-from nowcast.validation.data import (
+from nowcast.mmnist import report
+from nowcast.mmnist.budget import Budget
+from nowcast.mmnist.data import (
     DigitPools,
     SequenceSpec,
     TestSet,
@@ -32,8 +30,10 @@ from nowcast.validation.data import (
     load_sequence_file,
     to_unit,
 )
-from nowcast.validation.evaluate import all_zero, copy_last_frame, evaluate, model_forecaster
-from nowcast.validation.training import TrainingSummary, train
+from nowcast.mmnist.evaluate import all_zero, copy_last_frame, evaluate, model_forecaster
+from nowcast.mmnist.training import TrainingSummary, train
+from nowcast.models.checkpoint import load_model
+from nowcast.models.device import resolve_device
 
 INPUT_FRAMES = 10
 EVAL_BATCH = 50

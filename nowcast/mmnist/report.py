@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from nowcast.core.metrics import CONVENTION, METRICS
-from nowcast.validation.budget import PAPER_ITERATIONS
+from nowcast.mmnist.budget import PAPER_ITERATIONS
 
 LABELS = {"model": "model", "copy_last_frame": "copy last frame", "all_zero": "all zero"}
 ARROWS = {"mse": "MSE ↓", "mae": "MAE ↓", "ssim": "SSIM ↑", "psnr": "PSNR ↑ (dB)"}

@@ -12,11 +12,11 @@ import torch
 from torch import Tensor, nn
 
 from nowcast.core.errors import NotDoneError
+from nowcast.mmnist.budget import Budget
+from nowcast.mmnist.data import SequenceSpec, generate, to_unit
 from nowcast.models.preset import Preset
 from nowcast.models.registry import load_preset
 from nowcast.training import Trainer
-from nowcast.validation.budget import Budget
-from nowcast.validation.data import SequenceSpec, generate, to_unit
 
 
 @dataclass(frozen=True)

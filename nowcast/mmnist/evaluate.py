@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from nowcast.core.metrics import LeadTimeScores
-from nowcast.validation.data import TestSet, to_unit
+from nowcast.mmnist.data import TestSet, to_unit
 
 # A forecaster maps history (B, T_in, H, W) in [0, 1] and a step count to (B, steps, H, W).
 Forecaster = Callable[[np.ndarray, int], np.ndarray]
