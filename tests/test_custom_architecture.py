@@ -14,7 +14,7 @@ from ingest_fixtures import cli
 from pydantic import Field
 from torch import Tensor, nn
 
-from nowcast.models import ARCHITECTURES, ArchitectureConfig, Forecaster, register_architecture
+from nowcast.models import ARCHITECTURES, ArchitectureConfig, ForecastNetwork, register_architecture
 from nowcast.models.checkpoint import load_model, read_meta
 from nowcast.models.network import GridMismatchError
 
@@ -89,7 +89,7 @@ def registered() -> Iterator[None]:
 
 
 def test_the_trivial_architecture_keeps_the_contract(registered: None) -> None:
-    assert isinstance(TwoLayerNet(TwoLayerConfig()), Forecaster)
+    assert isinstance(TwoLayerNet(TwoLayerConfig()), ForecastNetwork)
 
 
 def test_train_forecast_and_verify_a_registered_architecture(

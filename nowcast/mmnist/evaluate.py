@@ -12,7 +12,7 @@ from nowcast.core.metrics import LeadTimeScores
 from nowcast.mmnist.data import TestSet, to_unit
 
 # A forecaster maps history (B, T_in, H, W) in [0, 1] and a step count to (B, steps, H, W).
-Forecaster = Callable[[np.ndarray, int], np.ndarray]
+PredictFn = Callable[[np.ndarray, int], np.ndarray]
 
 
 def copy_last_frame(history: np.ndarray, steps: int) -> np.ndarray:
@@ -25,7 +25,7 @@ def all_zero(history: np.ndarray, steps: int) -> np.ndarray:
     return np.zeros((history.shape[0], steps, *history.shape[2:]), dtype=history.dtype)
 
 
-def model_forecaster(model: nn.Module, device: torch.device) -> Forecaster:
+def model_predictor(model: nn.Module, device: torch.device) -> PredictFn:
     """Wrap `model.predict` (B, T, C, H, W tensors) as an fp32 numpy forecaster, no gradients."""
 
     def forecast(history: np.ndarray, steps: int) -> np.ndarray:
@@ -39,7 +39,7 @@ def model_forecaster(model: nn.Module, device: torch.device) -> Forecaster:
 
 def evaluate(
     test_set: TestSet,
-    forecasters: dict[str, Forecaster],
+    forecasters: dict[str, PredictFn],
     input_frames: int,
     batch_size: int,
     advance: Callable[[int], None] = lambda _: None,

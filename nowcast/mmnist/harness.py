@@ -30,7 +30,7 @@ from nowcast.mmnist.data import (
     load_sequence_file,
     to_unit,
 )
-from nowcast.mmnist.evaluate import all_zero, copy_last_frame, evaluate, model_forecaster
+from nowcast.mmnist.evaluate import all_zero, copy_last_frame, evaluate, model_predictor
 from nowcast.mmnist.training import TrainingSummary, train
 from nowcast.models.checkpoint import load_model
 from nowcast.models.device import resolve_device
@@ -167,7 +167,7 @@ def _score(
 ) -> dict[str, LeadTimeScores]:
     """The model and both floors on every test sequence, with a progress bar."""
     forecasters = {
-        "model": model_forecaster(model, device),
+        "model": model_predictor(model, device),
         "copy_last_frame": copy_last_frame,
         "all_zero": all_zero,
     }
@@ -207,7 +207,7 @@ def sample_forecasts(
     """Inputs, truths and clipped predictions of the first few test sequences."""
     frames = to_unit(test_set.head(SAMPLES))
     history, truth = frames[:, :INPUT_FRAMES], frames[:, INPUT_FRAMES:]
-    prediction = model_forecaster(model, device)(history, truth.shape[1])
+    prediction = model_predictor(model, device)(history, truth.shape[1])
     return history, truth, np.clip(prediction, 0.0, 1.0)
 
 

@@ -1,13 +1,13 @@
 """Model library: MoDeRNN and ConvLSTM forecasters behind one registry of TOML presets."""
 
-from nowcast.models.cells import CellState, ConvLSTMCell, DetailContextBlock, MoDeRNNCell
-from nowcast.models.forecaster import (
+from nowcast.models.architecture import (
     ARCHITECTURES,
     ArchitectureConfig,
-    Forecaster,
+    ForecastNetwork,
     PresetError,
     register_architecture,
 )
+from nowcast.models.cells import CellState, ConvLSTMCell, DetailContextBlock, MoDeRNNCell
 from nowcast.models.network import GridMismatchError, NowcastNet
 from nowcast.models.preset import ModelConfig, Preset, SequenceConfig, TrainingRecipe
 from nowcast.models.registry import (
@@ -24,7 +24,7 @@ __all__ = [
     "CellState",
     "ConvLSTMCell",
     "DetailContextBlock",
-    "Forecaster",
+    "ForecastNetwork",
     "GridMismatchError",
     "ModelConfig",
     "MoDeRNNCell",

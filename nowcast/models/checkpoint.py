@@ -31,7 +31,7 @@ from nowcast.core.errors import ConfigError, DataMissingError, one_line
 from nowcast.core.files import BACKUP_SUFFIX, atomic_path
 from nowcast.core.strict import MAX_PROBLEM_CHARS, describe_validation_error
 from nowcast.core.version import __version__
-from nowcast.models.forecaster import ArchitectureConfig
+from nowcast.models.architecture import ArchitectureConfig
 from nowcast.models.preset import SequenceConfig, parse_model_config
 from nowcast.models.registry import build_from_config, parameter_count
 from nowcast.settings.config import DEFAULT_MAX_PARAMETERS, Settings

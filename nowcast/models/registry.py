@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from nowcast.core.resources import shipped
+from nowcast.models.architecture import ArchitectureConfig, architecture, register_architecture
 from nowcast.models.cells import ConvLSTMCell, MoDeRNNCell
-from nowcast.models.forecaster import ArchitectureConfig, architecture, register_architecture
 from nowcast.models.network import NowcastNet
 from nowcast.models.preset import (
     ModelConfig,

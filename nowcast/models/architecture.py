@@ -1,6 +1,6 @@
 """The written model contract: what every architecture's config and network provide.
 
-The trainer, checkpoints and forecasts use a model only through `Forecaster`, and find an
+The trainer, checkpoints and forecasts use a model only through `ForecastNetwork`, and find an
 architecture only through `register_architecture`, so a new one is one module plus one line.
 """
 
@@ -32,7 +32,7 @@ class ArchitectureConfig(BaseModel):
 
 
 @runtime_checkable
-class Forecaster(Protocol):
+class ForecastNetwork(Protocol):
     """A network over (batch, time, channel, height, width) frames, as training uses it."""
 
     config: ArchitectureConfig
