@@ -91,7 +91,8 @@ bench: $(VENV)
 # its figures: faults tried, kills survived, frames lost.
 FAULT_TESTS := tests/test_faults_http.py tests/test_faults_inputs.py tests/test_faults_sizes.py \
 	tests/test_faults_env.py tests/test_faults_concurrent_writes.py tests/test_faults_messages.py \
-	tests/test_faults_kills.py tests/test_faults_scheduler.py tests/test_ingest_faults.py
+	tests/test_faults_kills.py tests/test_faults_scheduler.py tests/test_ingest_faults.py \
+	tests/test_faults_second_probe.py tests/test_serve_stored_files.py
 faults: $(VENV)
 	mkdir -p runs
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(FAULT_TESTS) --junitxml=runs/faults.xml; \
