@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
@@ -12,8 +13,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 # A folder being replaced waits here until its successor is in place: a crash between the two
-# renames leaves the previous version at `<path>.old`, where readers may look.
+# renames leaves the previous version at `<path>.old`, where readers may look. Used only where
+# the system cannot swap two folders in one step (see `_exchange`).
 BACKUP_SUFFIX = ".old"
+AT_FDCWD = -100
+RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE), so a
+    reader always finds one complete version at each; False where the system cannot."""
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    done = renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE)
+    return done == 0
 
 
 TEMPORARY_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(\.[^/]*)?$")
@@ -67,6 +81,19 @@ def _remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _replace_folder(new: Path, path: Path) -> None:
+    """Put folder `new` in place of folder `path`. Swapped in one step where the system can
+    (the old version is then at `new`'s name, for the caller to remove); elsewhere through
+    `<path>.old`, so a crash between the two renames leaves no half of either."""
+    if _exchange(new, path):
+        return
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    _remove(backup)
+    os.replace(path, backup)
+    os.replace(new, path)
+    _remove(backup)
+
+
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary sibling to write (a file or a folder); on success, fsync it and rename
@@ -79,11 +106,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
         yield tmp
         _fsync_tree(tmp)
         if tmp.is_dir() and path.exists():
-            backup = path.with_name(path.name + BACKUP_SUFFIX)
-            _remove(backup)
-            os.replace(path, backup)
-            os.replace(tmp, path)
-            _remove(backup)
+            _replace_folder(tmp, path)
         else:
             os.replace(tmp, path)
     finally:
