@@ -1,0 +1,33 @@
+"""Every shipped pipeline (and the template) that names a shipped model gives it the window it
+was trained for: history / step frames in, no more than its lead times out."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from conftest import REPO
+
+from nowcast.ingest.pipeline import read_pipeline
+from nowcast.models.checkpoint import read_meta
+from nowcast.models.registry import pretrained_checkpoint
+
+SHIPPED = sorted((REPO / "pipelines").glob("*.toml"))
+RADAR = ("bom-radar", "fmi-radar", "knmi-radar", "mch-radar", "http-template")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda path: path.stem)
+def test_a_shipped_model_fits_the_pipeline_window(path) -> None:  # noqa: ANN001
+    config = read_pipeline(path, source=False)
+    if config.model.pretrained is None:
+        pytest.skip(f"{path.stem} names no shipped model (a model is trained for it)")
+    meta = read_meta(pretrained_checkpoint(config.model.pretrained))
+    step = pd.Timedelta(meta.extra.get("step") or config.cadence)
+    assert config.cadence <= step and step % config.cadence == pd.Timedelta(0), path.stem
+    assert config.forecast.history / step == meta.sequence.input_frames, path.stem
+    assert config.forecast.horizon / step <= meta.sequence.output_frames, path.stem
+
+
+def test_every_shipped_radar_pipeline_has_a_model_out_of_the_box() -> None:
+    for name in RADAR:
+        config = read_pipeline(REPO / "pipelines" / f"{name}.toml", source=False)
+        assert config.model.pretrained == "modernn-radar-guided", name
