@@ -101,3 +101,20 @@ def test_a_ledger_that_cannot_be_written_names_its_path(
     (line,) = [row for row in result.output.splitlines() if row.startswith("error:")]
     assert f"cannot write {where}" in line and advice in line, result.output
     assert "Traceback" not in result.output and "OperationalError" not in result.output
+
+
+def test_a_full_disk_error_without_a_file_name_names_the_archive(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config, env = site(tmp_path, repo_root)
+
+    def fail(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Archive, "append_new", fail)
+    result = cli(config, "ingest", "-p", "bom-radar", env=env)
+    assert result.exit_code == 1, result.output
+    (line,) = [row for row in result.output.splitlines() if row.startswith("error:")]
+    store = tmp_path / "archive" / "nowcast.zarr"
+    assert f"cannot write a file in {store}: No space left on device;" in line
+    assert "the file system is full" in line

@@ -66,10 +66,14 @@ def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
-def describe_os_error(exc: OSError) -> str | None:
-    """A file-system failure (full, read-only, no permission) naming its path and the fix."""
+def describe_os_error(exc: OSError, within: object = None) -> str | None:
+    """A file-system failure (full, read-only, no permission) naming its path and the fix;
+    `within` (a folder being written) stands in when the error names no file."""
     advice = OS_ADVICE.get(exc.errno or 0)
     if advice is None:
         return None
-    where = exc.filename if exc.filename is not None else "a file"
+    if exc.filename is not None:
+        where = exc.filename
+    else:
+        where = f"a file in {within}" if within is not None else "a file"
     return one_line(f"cannot write {where}: {exc.strerror}; {advice}")

@@ -579,7 +579,7 @@ def _pipeline_failed(
     archive: Archive, name: str, run_id: str, exc: Exception, run: _PipelineRun | None
 ) -> PipelineReport:
     """The report of a pipeline that stopped with an error, recorded in its ledger."""
-    known = describe_os_error(exc) if isinstance(exc, OSError) else None
+    known = describe_os_error(exc, archive.path) if isinstance(exc, OSError) else None
     message = known or one_line(f"{type(exc).__name__}: {exc}")
     log.error("%s: %s", name, message)
     log.debug("%s failed", name, exc_info=True)
