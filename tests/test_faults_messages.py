@@ -118,3 +118,42 @@ def test_a_full_disk_error_without_a_file_name_names_the_archive(
     store = tmp_path / "archive" / "nowcast.zarr"
     assert f"cannot write a file in {store}: No space left on device;" in line
     assert "the file system is full" in line
+
+
+def test_a_disk_full_after_some_commits_reports_the_frames_that_landed(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The summary counts what the archive holds, not 0, when a later commit fails."""
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    for hhmm in ("0000", "0010", "0020", "0030"):
+        shutil.copy(shared_data_path(*BOM, NAME(hhmm)), folder / NAME(hhmm))
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    shipped = (repo_root / "pipelines" / "bom-radar.toml").read_text()
+    (pipelines / "bom-radar.toml").write_text(
+        shipped.replace("[ingest]\n", "[ingest]\nbatch = 2\n")
+    )
+    config = write_settings(tmp_path, pipelines)
+    real = Archive.append_new
+    calls = []
+
+    def second_fails(self: Archive, *args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) > 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Archive, "append_new", second_fails)
+    result = cli(
+        config,
+        "ingest",
+        "-p",
+        "bom-radar",
+        "--since",
+        "2020-10-31T00:00Z",
+        env={"NOWCAST_BOM_DIR": str(folder)},
+    )
+    assert result.exit_code == 1, result.output
+    row = next(line for line in result.output.splitlines() if "bom-radar" in line and "│" in line)
+    assert row.split("│")[7].strip() == "2", result.output  # the frames column

@@ -583,7 +583,7 @@ def _pipeline_failed(
     message = known or one_line(f"{type(exc).__name__}: {exc}")
     log.error("%s: %s", name, message)
     log.debug("%s failed", name, exc_info=True)
-    report = run.report if run is not None else PipelineReport(name)
+    report = PipelineReport(name) if run is None else _what_landed(run)
     report.errors.append(message)
     report.crash_code = exc.exit_code if isinstance(exc, NowcastError) else EXIT_FAILURE
     definition = run.config.fingerprint if run is not None else None
@@ -592,6 +592,16 @@ def _pipeline_failed(
     except OSError as unwritable:
         log.error("%s: the failure is not in the ledger: %s", name, describe_os_error(unwritable))
     return report
+
+
+def _what_landed(run: _PipelineRun) -> PipelineReport:
+    """A failed run's report with the frames its archive holds (committed before the failure);
+    as counted so far when the archive cannot be read either."""
+    try:
+        return run._finish()
+    except (OSError, NowcastError) as unreadable:
+        log.debug("%s: archive not read after the failure: %s", run.config.name, unreadable)
+        return run.report
 
 
 def record_failure(ledger: Ledger, run_id: str, message: str, definition: str | None) -> None:
