@@ -27,8 +27,9 @@ ENV = {
     "NOWCAST_KNMI_DIR": "/data/knmi",
     "NOWCAST_FMI_DIR": "/data/fmi",
 }
-# Radar pipelines nowcast 30 min in, 1 h out; the satellite ones 8 h in, 4 h out.
-SHORT_WINDOWS = {"knmi-radar", "fmi-radar", "mch-radar", "bom-radar"}
+# Radar pipelines (and the HTTP radar template) nowcast 30 min in, 1 h out; the satellite ones 8 h
+# in, 4 h out.
+SHORT_WINDOWS = {"knmi-radar", "fmi-radar", "mch-radar", "bom-radar", "http-template"}
 MINIMAL = """
 [source]
 kind = "directory"
