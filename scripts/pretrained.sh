@@ -35,7 +35,7 @@ nowcast train -p bom-radar -p fmi-radar -p mch-radar --preset "$ROOT/models/$PRE
     --step 10min --iterations "$ITERATIONS" --every 100 --patience 5 --seed 0 \
     --out "$RUN/train-$NAME"
 nowcast verify --backtest -p knmi-radar --from 2010-08-26T00:30Z --to 2010-08-26T06:35Z \
-    --model "$RUN/train-$NAME/best" --thresholds 0.083333,0.416667 --scales 1 \
+    --model "$RUN/train-$NAME/best" --thresholds 1mm/h,5mm/h --scales 1 \
     --out "$RUN/heldout-$NAME"
 TARGET="$ROOT/models/pretrained/$NAME"
 mkdir -p "$TARGET"

@@ -213,3 +213,17 @@ def test_scheduled_verify_scores_only_new_cases(site: Path, tmp_path: Path) -> N
     assert first.cases == {"persistence": 1, "extrapolation": 1} and first.already == 0
     second = run_verify(settings, **period)
     assert second.cases == {} and second.already == 1 and second.rows == 0
+
+
+def test_thresholds_in_mm_per_hour_become_the_archive_units(site: Path, tmp_path: Path) -> None:
+    """BOM stores 10-minute accumulations: 6 mm/h is 1 mm per frame, 3 mm/h is 0.5 mm."""
+    args = ("verify", "--backtest", "-p", "bom-radar", "--baselines-only", "--out", str(tmp_path))
+    period = ("--from", "2020-10-31T00:50Z", "--to", "2020-10-31T01:00Z")
+    result = run(site, *args, *period, "--thresholds", "6mm/h,3mm/h", "--scales", "1")
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert sorted(scores.loc[scores.score == "CSI", "threshold"].unique()) == [0.5, 1.0]
+    for bad in ("5mm", "fast", "-mm/h"):
+        refused = run(site, *args, *period, "--thresholds", bad)
+        assert refused.exit_code == 2, refused.output
+        assert "rain rates such as 5mm/h" in refused.output

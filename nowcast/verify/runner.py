@@ -7,13 +7,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import xarray as xr
 
+from nowcast.core.errors import ConfigError
 from nowcast.core.timeutil import iso, utc
 from nowcast.settings.config import Settings
 from nowcast.store.archive import Archive
 from nowcast.store.forecast_files import list_forecasts, open_forecast
+from nowcast.store.rain import from_rain_rate, is_rain
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import (
     Case,
@@ -55,16 +58,38 @@ class VerifyReport:
 
 def events_for(
     series: xr.DataArray,
-    thresholds: Sequence[float] | None,
+    thresholds: Sequence[float | str] | None,
     scales: Sequence[int] | None,
 ) -> EventDefinition:
-    """The pipeline variable's default events, with the user's thresholds or scales if given."""
+    """The pipeline variable's default events, with the user's thresholds or scales if given.
+
+    A threshold given as `5mm/h` is a rain rate, turned into the archive's units (mm per its
+    cadence, or dBZ); a bare number is in the archive's units already."""
     default = default_events(str(series.attrs.get("standard_name", "")))
+    chosen = tuple(_in_archive_units(t, series) for t in thresholds) if thresholds else None
     return EventDefinition(
-        thresholds=tuple(thresholds) if thresholds else default.thresholds,
+        thresholds=chosen or default.thresholds,
         below=default.below,
         scales=tuple(scales) if scales else default.scales,
     )
+
+
+RATE_SUFFIX = "mm/h"
+
+
+def _in_archive_units(threshold: float | str, series: xr.DataArray) -> float:
+    """One threshold in the archive's units (see `events_for`)."""
+    if not isinstance(threshold, str):
+        return float(threshold)
+    text = threshold.strip()
+    if not text.endswith(RATE_SUFFIX):
+        return float(text)
+    units = str(series.attrs.get("units", ""))
+    if not is_rain(units):
+        raise ConfigError(f"threshold {text}: this archive holds {units or 'no units'}, not rain")
+    cadence = pd.Timedelta(seconds=float(series.attrs.get("cadence_s", 0)))
+    rate = float(text[: -len(RATE_SUFFIX)])
+    return round(float(from_rain_rate(np.array([rate]), units, cadence)[0]), 6)
 
 
 def verification_folder(settings: Settings, out: Path | None = None) -> Path:

@@ -23,6 +23,29 @@ def _floats(text: str | None) -> list[float] | None:
         raise ConfigError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def _thresholds(text: str | None) -> list[float | str] | None:
+    """`1,5` (the archive's units) or `1mm/h,5mm/h` (rain rates, converted per archive)."""
+    from nowcast.core.errors import ConfigError
+
+    if not text:
+        return None
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        return [_threshold(part) for part in parts]
+    except ValueError:
+        raise ConfigError(
+            f"expected comma-separated numbers or rain rates such as 5mm/h, got {text!r}"
+        ) from None
+
+
+def _threshold(part: str) -> float | str:
+    """A bare number as a float; a rain rate (`5mm/h`) kept as text once its number reads."""
+    if part.endswith("mm/h"):
+        float(part.removesuffix("mm/h"))
+        return part
+    return float(part)
+
+
 def verify(
     ctx: typer.Context,
     pipeline: list[str] | None = typer.Option(
@@ -37,8 +60,8 @@ def verify(
     thresholds: str | None = typer.Option(
         None,
         "--thresholds",
-        help="Event thresholds in the archive's units, e.g. 1,5,10 for mm/h; for 5-min "
-        "accumulations in mm, 1 and 5 mm/h are 0.083333,0.416667.",
+        help="Event thresholds: rain rates such as 1mm/h,5mm/h (converted to each archive's "
+        "units and cadence), or bare numbers in the archive's own units.",
     ),
     scales: str | None = typer.Option(
         None, "--scales", help="FSS neighbourhood sizes in pixels, e.g. 1,4,16."
@@ -79,7 +102,7 @@ def verify(
 
     settings = app_state(ctx).settings
     console = output_console(stderr=True)
-    options = {"thresholds": _floats(thresholds), "scales": _floats(scales), "out": out}
+    options = {"thresholds": _thresholds(thresholds), "scales": _floats(scales), "out": out}
     if options["scales"]:
         options["scales"] = [int(s) for s in options["scales"]]
     with Progress(console=console, transient=True) as bar:
