@@ -223,6 +223,15 @@ def test_thresholds_in_mm_per_hour_become_the_archive_units(site: Path, tmp_path
     assert result.exit_code == 0, result.output
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert sorted(scores.loc[scores.score == "CSI", "threshold"].unique()) == [0.5, 1.0]
+    header = next(line for line in result.output.splitlines() if "RMSE (mm/h)" in line)
+    assert "CSI 3 mm/h" in header and "CSI 6 mm/h" in header
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    first = summary[(summary.method == "persistence") & (summary.lead_time == 10)]
+    rmse_mm = float(first.loc[first.score == "RMSE", "value"].iloc[0])
+    row = next(
+        line for line in result.output.splitlines() if "persistence" in line and "10 min" in line
+    )
+    assert f"{rmse_mm * 6:.3f}" in row  # mm per 10 minutes, shown per hour
     for bad in ("5mm", "fast", "-mm/h"):
         refused = run(site, *args, *period, "--thresholds", bad)
         assert refused.exit_code == 2, refused.output

@@ -133,6 +133,10 @@ def run_backtest(
             progress(index + 1, len(inits))
     table.export_csv(folder / CSV_FILE)
     summary = ScoreTable(folder / SUMMARY_TABLE)
-    summary.upsert(accumulator.rows(str(series.attrs.get("units", ""))))
+    report.units = str(series.attrs.get("units", ""))
+    # what one stored value accumulates over: the archive's cadence, not the forecast step
+    report.cadence = pd.Timedelta(seconds=float(series.attrs.get("cadence_s", 0))) or cadence
+    report.headline = accumulator.rows(report.units)
+    summary.upsert(report.headline)
     report.summary = summary.export_csv(folder / SUMMARY_CSV)
     return report

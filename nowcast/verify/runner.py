@@ -26,7 +26,7 @@ from nowcast.verify.cases import (
     score_case,
     stored_case,
 )
-from nowcast.verify.table import ScoreTable
+from nowcast.verify.table import ScoreRow, ScoreTable
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,9 @@ class VerifyReport:
     summary: Path | None = None
     in_training: int = 0
     period: str | None = None
+    headline: list[ScoreRow] = field(default_factory=list)
+    units: str = ""
+    cadence: pd.Timedelta | None = None
 
     def count(self, case: Case) -> None:
         """Count one scored case under its method."""

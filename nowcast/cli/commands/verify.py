@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import Progress
 
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
+
+if TYPE_CHECKING:
+    from nowcast.verify.runner import VerifyReport
 
 
 def _floats(text: str | None) -> list[float] | None:
@@ -139,6 +143,8 @@ def verify(
             first = parse_when(since or start) if since or start else None
             last = parse_when(end) if end else None
             result = run_verify(settings, pipeline, first, last, progress=advance, **options)
+    if result.headline:
+        _print_headline(result)
     counts = ", ".join(f"{m}: {n}" for m, n in sorted(result.cases.items())) or "none"
     typer.echo(f"scored cases ({counts}); {result.rows} rows -> {result.table}")
     if result.in_training:
@@ -155,3 +161,17 @@ def verify(
     if report:
         path = write_report(result.table.parent, None, result.period)
         typer.echo(f"report: {path}")
+
+
+def _print_headline(result: VerifyReport) -> None:
+    """The backtest's table per method and lead, rain in mm/h (see verify.headline)."""
+    from rich.table import Table
+
+    from nowcast.cli.console import table_console
+    from nowcast.verify.headline import headline
+
+    shown = headline(result.headline, result.units, result.cadence)
+    table = Table(*shown.columns, title=f"backtest {result.period}")
+    for row in shown.rows:
+        table.add_row(*row)
+    table_console().print(table)
