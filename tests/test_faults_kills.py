@@ -91,3 +91,26 @@ def test_kill_at_each_append_step_hides_uncommitted_frames(tmp_path: Path, step:
         assert plain.sizes["time"] == 144
     fetched = {e.time for e in Ledger(archive.path, "bom-radar").entries() if e.status == "fetched"}
     assert len(fetched) == 144
+
+
+@pytest.mark.parametrize("step", ["write:precipitation", "resize:time", "commit"])
+def test_a_kill_while_a_group_is_first_created_leaves_no_group(tmp_path: Path, step: str) -> None:
+    """The first batch is laid out beside the store and moved in whole: a kill before that
+    leaves plain xarray a store without the group (not one it cannot open); a rerun fills it."""
+    config, env = bom_setup(tmp_path, batch=16)
+    script = tmp_path / "killer.py"
+    first_batch = textwrap.dedent(KILLER).replace("len(appends) == 3", "len(appends) == 1")
+    script.write_text(first_batch)
+    killed = subprocess.run([sys.executable, str(script), step], env=env, cwd=REPO, check=False)
+    assert killed.returncode == -signal.SIGKILL
+    store = archive_of(config).path
+    assert not (store / "bom-radar").exists()
+    with xr.open_zarr(store) as plain:  # the root opens: nothing half-made inside
+        assert "precipitation" not in plain
+    rerun = nowcast(env, "ingest", "-p", "bom-radar")
+    output = rerun.communicate(timeout=180)[0]
+    assert rerun.returncode == 0, output
+    with xr.open_zarr(store, group="bom-radar") as plain:
+        assert plain.sizes["time"] == 144
+    leftovers = [p.name for p in store.parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], leftovers

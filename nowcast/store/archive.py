@@ -37,6 +37,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from nowcast.core.errors import DataMissingError, NowcastError
+from nowcast.core.files import remove_orphaned_temporaries, temporary_sibling
 from nowcast.core.jsonsafe import json_safe
 from nowcast.core.timeutil import iso, now_utc, parse_duration
 from nowcast.store.grid import GRID_MAPPING
@@ -453,8 +454,11 @@ class Archive:
         try:
             with self.lock:
                 (self.path / LEGACY_LOCK).unlink(missing_ok=True)
-                node, length = self._writable_group(group, frames, attrs or {})
-                appended = self._append_locked(node, length, frames)
+                existing = self._writable_group(group)
+                if existing is None:
+                    appended = self._create_with_first_frames(group, frames, attrs or {})
+                else:
+                    appended = self._append_locked(*existing, frames)
                 consolidate(self.path)
                 return appended
         except Timeout:
@@ -462,10 +466,9 @@ class Archive:
                 f"archive {self.path} is locked by another process (waited {self.lock_timeout}s)"
             ) from None
 
-    def _writable_group(
-        self, group: str, frames: xr.DataArray, attrs: Mapping[str, Any]
-    ) -> tuple[zarr.Group, int]:
-        """The group opened for writing with its uncommitted tail trimmed (created if new)."""
+    def _writable_group(self, group: str) -> tuple[zarr.Group, int] | None:
+        """The committed group opened for writing with its uncommitted tail trimmed; None
+        when the group is new (what a crash left of an uncommitted one is removed)."""
         root = self._root("a")
         if group in root and COMMITTED in root[group].attrs:
             node = root[group]
@@ -483,13 +486,32 @@ class Archive:
             return node, length
         if group in root:
             del root[group]
-        return self._create_group(root, group, frames, attrs), 0
+        for parent in Path(group).parents[:-1]:
+            root.require_group(parent.as_posix())
+        return None
+
+    def _create_with_first_frames(
+        self, group: str, frames: xr.DataArray, attrs: Mapping[str, Any]
+    ) -> pd.DatetimeIndex:
+        """Lay out a new group with its first frames beside the store, then move it in with
+        one rename: a crash or a full disk before that leaves no group at all, never one that
+        plain xarray cannot open."""
+        remove_orphaned_temporaries(self.path.parent)
+        staging = temporary_sibling(
+            self.path.parent / f"{self.path.name}-{group.replace('/', '-')}"
+        )
+        try:
+            node = self._create_group(open_store(staging, "w"), frames, attrs)
+            appended = self._append_locked(node, 0, frames)
+            os.replace(staging, self.path / group)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        return appended
 
     def _create_group(
-        self, root: zarr.Group, group: str, frames: xr.DataArray, attrs: Mapping[str, Any]
+        self, node: zarr.Group, frames: xr.DataArray, attrs: Mapping[str, Any]
     ) -> zarr.Group:
-        """Lay out a new group from the first frames; marks it committed (empty) last."""
-        node = root.require_group(group)
+        """Lay out a new group in `node` from the first frames; marks it committed (empty) last."""
         name = str(frames.name or "frames")
         _, ny, nx = frames.shape
         coordinates = [key for key in (*FIXED[2:], *ALONG_TIME) if key in frames.coords]
