@@ -178,3 +178,31 @@ def test_a_far_future_frame_archived_earlier_does_not_stall_later_runs(
     routine = cli(config, "ingest", "-p", "bom-radar", "--until", "2020-10-31T00:30Z", env=env)
     assert routine.exit_code == 0, routine.output
     assert "2020-10-31T00:20:00" in [t.isoformat() for t in archive.times("bom-radar")]
+
+
+def test_non_utf8_bytes_in_a_storm_id_or_the_wildcard_part_are_handled_once(
+    tmp_path: Path, repo_root: Path
+) -> None:
+    """A storm id with a non-UTF-8 byte is refused (not a safe name), a satellite part with one
+    is refused by the Digital Typhoon reader (not its naming); each is quarantined once with
+    its reason, the good frames land and every run exits 0."""
+    import os
+
+    config, images, env = typhoon(tmp_path, repo_root)
+    good = images / "202224" / "2022111112-202224-HMW8-1.h5"
+    bad_id = os.fsdecode(b"2022111112-2022\xff4-HMW8-1.h5")
+    (images / "000").mkdir()
+    shutil.copy(good, images / "000" / bad_id)
+    odd_wildcard = os.fsdecode(b"2022111114-202224-HMW\xff-1.h5")
+    (images / "202224" / "2022111114-202224-HMW8-1.h5").rename(images / "202224" / odd_wildcard)
+    for _ in range(2):
+        result = cli(config, "ingest", "-p", "digital-typhoon", env=env)
+        assert result.exit_code == 0, result.output
+    times = archive_of(config).times("digital-typhoon/202224")
+    assert [t.hour for t in times] == [12, 13]
+    quarantined = config.parent / "archive" / "quarantine" / "digital-typhoon"
+    notes = [json.loads(n.read_text()) for n in quarantined.glob("*.reason.json")]
+    assert len(notes) == 2  # the second run quarantined nothing again
+    reasons = sorted(note["reason"] for note in notes)
+    assert "is not named <YYYYMMDDHH>-<storm>-<satellite>-1.h5" in reasons[0]
+    assert reasons[1].startswith("unsafe storm id from the file name")

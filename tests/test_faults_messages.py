@@ -157,3 +157,24 @@ def test_a_disk_full_after_some_commits_reports_the_frames_that_landed(
     assert result.exit_code == 1, result.output
     row = next(line for line in result.output.splitlines() if "bom-radar" in line and "│" in line)
     assert row.split("│")[7].strip() == "2", result.output  # the frames column
+
+
+def test_a_full_disk_while_a_group_is_first_created_leaves_no_group(
+    tmp_path: Path, repo_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """0 frames committed: plain xarray finds a store without the group, not a broken one."""
+    import xarray as xr
+
+    config, env = site(tmp_path, repo_root)
+
+    def full(*_: object, **__: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Archive, "_append_locked", full)
+    result = cli(config, "ingest", "-p", "bom-radar", env=env)
+    assert result.exit_code == 1, result.output
+    store = tmp_path / "archive" / "nowcast.zarr"
+    assert not (store / "bom-radar").exists()
+    with xr.open_zarr(store) as plain:
+        assert "precipitation" not in plain
+    assert [p.name for p in store.parent.iterdir() if p.name.startswith(".")] == []

@@ -307,10 +307,10 @@ class _PipelineRun:
                 candidate = replace(candidate, fingerprint=fingerprint(candidate))
             if problem is None and self._is_present(group, candidate.time):
                 self._skip(candidate, group, "already in the archive", dry_run)
-            elif problem is not None:
-                self._refuse(candidate, group, problem, dry_run)
             elif self._unchanged_rejection(candidate, rejected_before) == "other":
                 self._skip_rejected_before(candidate, group, dry_run)
+            elif problem is not None:
+                self._refuse(candidate, group, problem, dry_run)
             else:
                 buckets.setdefault((group, candidate.time.value), []).append(candidate)
         todo = []
