@@ -341,18 +341,22 @@ class _PipelineRun:
     def _reconcile(self) -> None:
         """Record as fetched every archived frame the ledger lacks (a kill after the commit).
 
-        The archive's committed length is the truth; the ledger is derived from it.
+        The archive's committed length is the truth; the ledger is derived from it, under the
+        archive's lock, so another run's commit and its ledger records are seen together.
         """
-        recorded = self.ledger.fetched()
         at, definition = iso(now_utc()), self.config.fingerprint
-        for group in pipeline_groups(self.archive, self.config.name):
-            for stamp in map(iso, self.archive.times(group)):
-                if (group, stamp) not in recorded:
-                    entry = Entry(at, self.run_id, group, stamp, "fetched", RECOVERED, "archive")
-                    self.ledger.record(replace(entry, definition=definition))
-        if self.ledger.pending:
-            log.warning("%s: restored %d ledger records", self.config.name, self.ledger.pending)
-            with self.archive.lock:
+        with self.archive.lock:
+            recorded = self.ledger.fetched()
+            for group in pipeline_groups(self.archive, self.config.name):
+                for stamp in map(iso, self.archive.times(group)):
+                    if (group, stamp) not in recorded:
+                        entry = Entry(
+                            at, self.run_id, group, stamp, "fetched", RECOVERED, "archive"
+                        )
+                        self.ledger.record(replace(entry, definition=definition))
+            if self.ledger.pending:
+                restored = self.ledger.pending
+                log.warning("%s: restored %d ledger records", self.config.name, restored)
                 self.ledger.flush()
 
     def _follow(
