@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,10 +21,16 @@ AT_FDCWD = -100
 RENAME_EXCHANGE = 2
 
 
+@functools.cache
+def _renameat2() -> Callable[..., int] | None:
+    """The C library's renameat2, looked up once; None where it has none."""
+    return getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+
+
 def _exchange(first: Path, second: Path) -> bool:
     """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE), so a
     reader always finds one complete version at each; False where the system cannot."""
-    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    renameat2 = _renameat2()
     if renameat2 is None:
         return False
     done = renameat2(AT_FDCWD, os.fsencode(first), AT_FDCWD, os.fsencode(second), RENAME_EXCHANGE)
@@ -31,6 +38,16 @@ def _exchange(first: Path, second: Path) -> bool:
 
 
 TEMPORARY_NAME = re.compile(r"^\..+\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp(\.[^/]*)?$")
+
+
+def is_plain_utf8(text: str) -> bool:
+    """Whether `text` encodes as UTF-8: False when it carries bytes of a file name that were
+    not UTF-8 (kept by Python as surrogate escapes)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def temporary_sibling(path: Path) -> Path:

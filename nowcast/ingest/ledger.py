@@ -17,6 +17,8 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from nowcast.core.files import is_plain_utf8
+
 LEGACY_DIR = ".ledger"
 STATUSES = ("fetched", "skipped", "pending", "rejected", "failed")
 COLUMNS = ("at", "run", "grp", "time", "status", "reason", "source", "fingerprint", "definition")
@@ -170,11 +172,8 @@ def _os_cause(message: str, folder: Path) -> int | None:
 def _storable(value: object) -> object:
     """A value SQLite can hold: text that carries undecodable bytes of a file name (Python's
     surrogate escapes) is stored as those bytes, which `_text` turns back into the same str."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return value.encode("utf-8", "surrogateescape")
+    if isinstance(value, str) and not is_plain_utf8(value):
+        return value.encode("utf-8", "surrogateescape")
     return value
 
 

@@ -12,6 +12,8 @@ from typing import Protocol
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
+from nowcast.core.files import is_plain_utf8
+
 
 @dataclass(frozen=True)
 class Payload:
@@ -36,13 +38,13 @@ def local_path(payload: Payload) -> Iterator[Path]:
 
     A path with bytes that are not UTF-8 (which netCDF4, HDF5 and GDAL cannot take as a str)
     is reached through a symbolic link with a plain name in a temporary folder."""
-    if payload.path is not None and _utf8(str(payload.path)):
+    if payload.path is not None and is_plain_utf8(str(payload.path)):
         yield payload.path
         return
     if payload.path is not None:
         with tempfile.TemporaryDirectory(prefix="nowcast-") as folder:
             link = Path(folder) / f"input{''.join(payload.path.suffixes)}"
-            if not _utf8(link.name):
+            if not is_plain_utf8(link.name):
                 link = Path(folder) / "input"
             link.symlink_to(payload.path.absolute())
             yield link
@@ -52,15 +54,6 @@ def local_path(payload: Payload) -> Iterator[Path]:
         handle.write(payload.read_bytes())
         handle.flush()
         yield Path(handle.name)
-
-
-def _utf8(text: str) -> bool:
-    """Whether `text` is plain UTF-8 (no surrogate-escaped bytes from a file name)."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class ReaderOptions(BaseModel):
