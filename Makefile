@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := python-cartopy-data chromium chromium-driver
 TORCH_CPU := torch>=2.4,<2.14
 
-.PHONY: demo test test-lowest test-newest ci lint bench faults clean apt pretrained
+.PHONY: demo docs test test-lowest test-newest ci lint bench faults clean apt pretrained
 
 $(BIN)/nowcast: pyproject.toml
 	$(MAKE) apt
@@ -25,7 +25,7 @@ $(BIN)/nowcast: pyproject.toml
 		echo "No GPU: installing the CPU torch wheel"; \
 		$(BIN)/pip install --quiet "$(TORCH_CPU)"; \
 	fi
-	$(BIN)/pip install --quiet -e ".[dev,satellite,maps]"
+	$(BIN)/pip install --quiet -e ".[dev,satellite,maps,docs]"
 	touch $(BIN)/nowcast
 
 $(VENV): $(BIN)/nowcast
@@ -62,7 +62,7 @@ lint: $(VENV)
 DURATIONS := --durations=15
 LEG := -m "not slow" $(DURATIONS)
 
-test: $(VENV) lint
+test: $(VENV) lint docs
 	$(BIN)/pytest -q $(DURATIONS)
 
 test-lowest: $(LOWEST)/bin/nowcast
@@ -77,6 +77,11 @@ ci: test test-lowest test-newest
 
 demo: $(VENV)
 	$(BIN)/nowcast demo
+
+# The documentation site (mkdocs.yml, docs/) into site/, offline; a warning fails the build.
+# tests/test_docs.py runs the console examples on its pages.
+docs: $(VENV)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
 # Rebuild the shipped radar checkpoint (models/pretrained/modernn-radar-guided) from the shared
 # BOM, FMI and MeteoSwiss days and score it on the held-out KNMI day: about 10 min on 2 CPU
