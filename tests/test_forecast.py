@@ -298,7 +298,7 @@ def test_history_defaults_to_the_pipeline_and_fill_stays_inside_the_archive(
 @pytest.mark.parametrize(
     ("since", "forecaster", "message"),
     [
-        ("50min", "model", "takes 6 history frames but the window holds 5"),
+        ("50min", "model", "reads 6 history frames of 10min but the window asks for 5"),
         (
             "25min",
             "baseline",

@@ -9,7 +9,7 @@ import torch
 from nowcast.models import ModelConfig, build_model
 from nowcast.models.baselines import extrapolation
 from nowcast.models.checkpoint import CheckpointMeta, load_model, save_checkpoint
-from nowcast.models.guidance import step_guesses
+from nowcast.models.guidance import MODEL_SCALE, step_guesses
 
 GUIDED = ModelConfig(
     hidden=8, num_layers=1, patch=4, dcb_iterations=1, norm="group", guidance="extrapolation"
@@ -28,7 +28,7 @@ def test_an_untrained_guided_model_forecasts_the_extrapolation() -> None:
     model = build_model(GUIDED.model_copy(update={"height": 32, "width": 32})).eval()
     history = moving_block()[:, :3]
     predicted = model.predict(history, 6)
-    expected = extrapolation(history[0, :, 0].numpy(), 6)
+    expected = extrapolation(history[0, :, 0].numpy(), 6, MODEL_SCALE)
     np.testing.assert_allclose(predicted[0, :, 0].numpy(), expected, atol=1e-6)
     plain = build_model(GUIDED.model_copy(update={"height": 32, "width": 32, "guidance": "none"}))
     assert "extrapolation-guided" in model.summary() and "guided" not in plain.summary()
@@ -40,7 +40,9 @@ def test_guesses_are_persistence_while_reading_then_extrapolation() -> None:
     assert guesses.shape == (2, 8, 1, 32, 32)
     torch.testing.assert_close(guesses[:, :2], window[:, :2])
     moved = guesses[0, 2:, 0].numpy()
-    np.testing.assert_allclose(moved, extrapolation(window[0, :3, 0].numpy(), 6), atol=1e-6)
+    np.testing.assert_allclose(
+        moved, extrapolation(window[0, :3, 0].numpy(), 6, MODEL_SCALE), atol=1e-6
+    )
     assert float((guesses[0, 2:, 0] - window[0, 3:, 0]).abs().mean()) < float(
         (window[0, 2:3, 0] - window[0, 3:, 0]).abs().mean()
     )  # extrapolation follows the block better than persistence

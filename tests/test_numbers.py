@@ -118,7 +118,7 @@ def kelvin_history(last: float) -> History:
 def test_forecast_netcdf_never_leaves_the_transform_range(tmp_path: Path, method: str) -> None:
     model = Overshooting() if method == "model" else None
     forecaster = Forecaster(method, method, None, None, model=model, device=torch.device("cpu"))
-    dataset = run_forecaster(forecaster, kelvin_history(321.0), 2, pd.Timedelta("1h"), "demo")
+    dataset = run_forecaster(forecaster, kelvin_history(321.0), 4, 2, pd.Timedelta("1h"), "demo")
     with xr.open_dataset(write_netcdf(dataset, tmp_path)) as written:
         values = written["forecast"].values
     assert values.min() >= 170.0 and values.max() == 300.0

@@ -47,7 +47,8 @@ def test_ingest_forecast_verify_render_on_real_frames(site: Path) -> None:
     archive = Archive(site / "archive" / "nowcast.zarr")
     frames = archive.read("bom-radar")
     assert frames.sizes["time"] == 10 and frames.attrs["units"] == "kg m-2"
-    for method in ([], ["--baseline", "persistence"], ["--baseline", "extrapolation"]):
+    baselines = (["--baseline", name] for name in ("persistence", "extrapolation", "sprog"))
+    for method in ([], *baselines):
         result = run(site, "forecast", "-p", "bom-radar", "--at", INIT, *method)
         assert result.exit_code == 0, result.output
     files = sorted(p.name for p in (site / "runs" / "forecasts" / "bom-radar").glob("*.nc"))
@@ -55,13 +56,14 @@ def test_ingest_forecast_verify_render_on_real_frames(site: Path) -> None:
         "bom-radar_20201031T0930Z_extrapolation.nc",
         "bom-radar_20201031T0930Z_model-modernn-radar-guided.nc",
         "bom-radar_20201031T0930Z_persistence.nc",
+        "bom-radar_20201031T0930Z_sprog.nc",
     ]
     scored = run(site, "verify", "-p", "bom-radar", "--from", INIT, "--to", INIT)
     assert scored.exit_code == 0, scored.output
     scores = pd.read_csv(site / "runs" / "verification" / "scores.csv")
     first = scores[(scores.init_time == "2020-10-31T09:30:00Z") & (scores.lead_time == 10)]
     rmse = first[first.score == "RMSE"].groupby("method")["value"].first()
-    assert set(rmse.index) == {"model", "persistence", "extrapolation"}, scored.output
+    assert set(rmse.index) == {"model", "persistence", "extrapolation", "sprog"}, scored.output
     assert ((rmse > 0) & (rmse < 5)).all()  # mm per 10 min on a rainy morning
     drawn = run(
         site, "render", "--forecast", "latest", "--pipeline", "bom-radar", "--format", "png"

@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO, shared_data_path
 from ingest_fixtures import BOM, cli
 from pysteps import extrapolation, motion
+from pysteps.utils.transformation import dB_transform
 from pysteps.verification.detcatscores import (
     det_cat_fct_accum,
     det_cat_fct_compute,
@@ -55,7 +56,8 @@ def run(folder: Path, *args: str):  # noqa: ANN201 - CliRunner Result
 
 def independent_scores(folder: Path) -> dict[str, np.ndarray]:
     """Per lead over all inits, with pysteps' accumulating functions on the archive's arrays:
-    persistence CSI and FSS (5 px) at 0.1 mm, and RMSE (mm) of persistence and extrapolation."""
+    persistence CSI and FSS (5 px) at 0.1 mm, and RMSE (mm) of persistence and extrapolation
+    (pysteps' example nowcast on the 10-min accumulations as rain rate)."""
     series = Archive(folder / "archive.zarr").read("bom-radar").load()
     low, high = from_attrs(series.attrs).physical_range
     tables = [det_cat_fct_init(0.1) for _ in LEADS]
@@ -64,11 +66,13 @@ def independent_scores(folder: Path) -> dict[str, np.ndarray]:
     valid = np.zeros(len(LEADS))
     for init in INITS:
         truth = series.sel(time=init + LEADS).values.astype(np.float64)
-        last3 = np.nan_to_num(
-            series.sel(time=pd.date_range(end=init, periods=3, freq="10min")).values
-        ).astype(np.float64)
-        velocity = motion.get_method("LK")(last3)
-        advected = extrapolation.get_method("semilagrangian")(last3[-1], velocity, len(LEADS))
+        last3 = series.sel(time=pd.date_range(end=init, periods=3, freq="10min")).values
+        # pysteps' example recipe: dBR (0.1 mm/h, -15 as no rain), motion, advection in dBR
+        dbr, _ = dB_transform(last3.astype(np.float64) * 6.0, {"transform": None}, 0.1, -15.0)
+        dbr[~np.isfinite(dbr)] = -15.0
+        velocity = motion.get_method("LK")(dbr)
+        advected = extrapolation.get_method("semilagrangian")(dbr[-1], velocity, len(LEADS))
+        advected = dB_transform(advected, {"transform": "dB"}, -10.0, inverse=True)[0] / 6.0
         advected = np.where(np.isfinite(advected), advected, last3[-1])
         persisted = np.repeat(series.sel(time=init).values[None], len(LEADS), axis=0)
         for lead in range(len(LEADS)):
@@ -192,7 +196,7 @@ def test_verify_defaults_to_the_store_and_takes_dates(site: Path, tmp_path: Path
     assert "persistence:" in everything.output
     one = run(site, "verify", "--from", "2020-10-31T01:00Z", "--to", "2020-10-31T01:00Z")
     assert one.exit_code == 0, one.output
-    assert "scored cases (extrapolation: 1, persistence: 1)" in one.output
+    assert "scored cases (extrapolation: 1, persistence: 1, sprog: 1)" in one.output
     dated = run(site, "verify", "--since", "2020-10-31")
     assert dated.exit_code == 0 and "persistence:" in dated.output
     later = run(site, "verify", "--since", "2021-01-01")
@@ -210,7 +214,8 @@ def test_scheduled_verify_scores_only_new_cases(site: Path, tmp_path: Path) -> N
     init = pd.Timestamp("2020-10-31T01:00")
     period = {"since": init, "until": init, "out": tmp_path, "only_new": True}
     first = run_verify(settings, **period)
-    assert first.cases == {"persistence": 1, "extrapolation": 1} and first.already == 0
+    assert first.cases == {"persistence": 1, "extrapolation": 1, "sprog": 1}
+    assert first.already == 0
     second = run_verify(settings, **period)
     assert second.cases == {} and second.already == 1 and second.rows == 0
 

@@ -18,6 +18,7 @@ class Baseline(StrEnum):
 
     persistence = "persistence"
     extrapolation = "extrapolation"
+    sprog = "sprog"
 
 
 class FillMethod(StrEnum):

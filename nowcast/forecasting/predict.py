@@ -13,10 +13,12 @@ from torch import nn
 
 from nowcast.core.errors import ConfigError
 from nowcast.core.files import file_sha256
-from nowcast.core.timeutil import parse_duration, utc
-from nowcast.models.baselines import get_baseline
+from nowcast.core.timeutil import parse_duration, short_duration, utc, whole_steps
+from nowcast.forecasting.retime import history_motion, needs_retiming, retime
+from nowcast.models.baselines import BASELINES, get_baseline
 from nowcast.models.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
 from nowcast.models.device import resolve_device
+from nowcast.models.motion import MotionSpace
 from nowcast.models.preset import SequenceConfig
 from nowcast.models.space import ModelSpace, StoredValues, described_values, recorded_space
 from nowcast.settings.config import DEFAULT_MAX_PARAMETERS
@@ -40,7 +42,7 @@ class Forecaster:
     space: ModelSpace | None = None
 
     def predict(self, frames: np.ndarray, steps: int, stored: StoredValues) -> np.ndarray:
-        """Stored frames (T, H, W) -> (steps, H, W) in the same units, within their range.
+        """Stored frames (T, H, W) at the forecaster's step -> (steps, H, W) in the same units.
 
         Baselines work on the stored values; the model gets them in its own value space (rain
         rate for rain models, else the stored transform; no-data as 0, or the transform's
@@ -48,7 +50,8 @@ class Forecaster:
         no data (outside the radar's range), the model's forecast is NaN, as the baselines'.
         """
         if self.model is None:
-            return stored.transform.clip(get_baseline(self.method)(frames, steps, 1))
+            motion = MotionSpace(stored.units, stored.cadence)
+            return stored.transform.clip(get_baseline(self.method)(frames, steps, motion))
         space = self.space or ModelSpace(stored.transform)
         scaled = np.nan_to_num(space.to_model(frames, stored))
         batch = torch.from_numpy(np.ascontiguousarray(scaled, dtype=np.float32))
@@ -57,6 +60,62 @@ class Forecaster:
             predicted = self.model.predict(batch, steps)
         values = space.to_stored(predicted[0, :, 0].float().cpu().numpy(), stored)
         return np.where(np.isnan(frames[-1]), np.float32(np.nan), values)
+
+    def native_frames(self, history_frames: int, native: pd.Timedelta) -> int:
+        """How many archive frames (at `native` cadence) a forecast from `history_frames`
+        frames at the forecaster's step reads: enough to span them, and 3 for the motion
+        (persistence needs none)."""
+        step = self.step or native
+        span = (history_frames - 1) * step
+        motion = 1 if self.method == "persistence" else 3
+        return max(int(np.ceil(span / native)) + 1, motion)
+
+    def forecast(
+        self,
+        history: np.ndarray,
+        times: pd.DatetimeIndex,
+        history_frames: int,
+        leads: pd.TimedeltaIndex,
+        stored: StoredValues,
+        native: pd.Timedelta,
+    ) -> np.ndarray:
+        """Archive frames (T, H, W) at `times`, `native` apart -> forecast at `leads` after the
+        last, in stored units.
+
+        Baselines run at the archive's cadence. A model reads `history_frames` frames at its
+        own step and forecasts at that step; where those times are not the archive's, frames
+        are interpolated along pysteps' motion field (`retime`), both ways.
+        """
+        init = times[-1]
+        if self.model is None:
+            steps = whole_steps(leads[-1], native) or 1
+            return self.predict(history, steps, stored)[
+                [round(lead / native) - 1 for lead in leads]
+            ]
+        step = self.step or native
+        inputs = pd.date_range(end=init, periods=history_frames, freq=step)
+        steps = int(np.ceil(leads[-1] / step))
+        check_fit(self, history_frames, steps, step)
+        motion = MotionSpace(stored.units, stored.cadence)
+        outputs = init + _leads(step, steps)
+        velocity = None
+        if needs_retiming(times, inputs) or needs_retiming(outputs, init + leads):
+            velocity = history_motion(history, motion)
+        if velocity is None:
+            frames = history[[times.get_loc(t) for t in inputs]]
+        else:
+            frames = retime(history, times, inputs, velocity, native, motion)
+        predicted = self.predict(frames, steps, stored)
+        if velocity is None:
+            return predicted[[round(lead / step) - 1 for lead in leads]]
+        known = init + pd.TimedeltaIndex([pd.Timedelta(0), *_leads(step, steps)])
+        with_init = np.concatenate([history[-1:], predicted])
+        return retime(with_init, known, init + leads, velocity, native, motion)
+
+
+def _leads(step: pd.Timedelta, steps: int) -> pd.TimedeltaIndex:
+    """Lead times step, 2 step, ... steps x step."""
+    return pd.timedelta_range(start=step, periods=steps, freq=step)
 
 
 def baseline_forecaster(name: str) -> Forecaster:
@@ -98,27 +157,45 @@ def training_period(
     return utc(train["first_start"]), utc(train["last_start"]) + span
 
 
-def check_fit(forecaster: Forecaster, history_frames: int, steps: int) -> None:
-    """Refuse a window the model was not trained for, naming both lengths."""
+def check_fit(
+    forecaster: Forecaster, history_frames: int, steps: int, step: pd.Timedelta | None = None
+) -> None:
+    """Refuse a window the model was not trained for, naming the window and the model."""
+    every = f" of {short_duration(step)}" if step is not None else ""
     if forecaster.input_frames is not None and forecaster.input_frames != history_frames:
         raise ConfigError(
-            f"model {forecaster.name} takes {forecaster.input_frames} history frames but "
-            f"the window holds {history_frames}; set --since to match"
+            f"model {forecaster.name} reads {forecaster.input_frames} history frames{every} "
+            f"but the window asks for {history_frames}; set [forecast] history (or --since) to "
+            f"{_span(forecaster.input_frames, step)}"
         )
     if forecaster.steps is not None and forecaster.steps < steps:
         raise ConfigError(
-            f"model {forecaster.name} was trained for {forecaster.steps} lead times, not {steps}"
+            f"model {forecaster.name} forecasts {forecaster.steps} steps{every} "
+            f"({_span(forecaster.steps, step)}) but the horizon asks for {steps}; set "
+            f"[forecast] horizon to at most {_span(forecaster.steps, step)}"
         )
 
 
+def _span(frames: int, step: pd.Timedelta | None) -> str:
+    """`frames` steps as a duration (`30 min`), or as a count when the step is unknown."""
+    return short_duration(frames * step) if step is not None else f"{frames} frames"
+
+
 def run_forecaster(
-    forecaster: Forecaster, history: History, steps: int, cadence: pd.Timedelta, pipeline: str
+    forecaster: Forecaster,
+    history: History,
+    history_frames: int,
+    steps: int,
+    cadence: pd.Timedelta,
+    pipeline: str,
 ) -> xr.Dataset:
-    """Predict `steps` frames after `history` and return the CF forecast dataset."""
-    check_fit(forecaster, history.frames.sizes["time"], steps)
+    """Forecast `steps` frames at the archive's `cadence` after `history` (archive frames at
+    that cadence; a model reads `history_frames` of its own steps) -> the CF forecast dataset."""
     frames = history.frames
     stored = described_values(frames.attrs, cadence)
-    predicted = forecaster.predict(frames.values, steps, stored)
+    times = pd.DatetimeIndex(frames.time.values)
+    leads = _leads(cadence, steps)
+    predicted = forecaster.forecast(frames.values, times, history_frames, leads, stored, cadence)
     identity = ForecastIdentity(
         pipeline=pipeline,
         method=forecaster.method,
@@ -137,20 +214,22 @@ def forecast(
     """Notebook API: archive frames (time, y, x) -> forecast (lead_time, y, x) in physical units.
 
     `model` is a trained module, a checkpoint folder, or a baseline name (`persistence`,
-    `extrapolation`). The history's cadence is taken from its time coordinate.
+    `extrapolation`, `sprog`). The history's cadence is taken from its time coordinate; a
+    model reads as many of its own steps as it was trained on (else every frame given).
     """
     if isinstance(model, nn.Module):
         target = resolve_device(device)
         forecaster = Forecaster(
             "model", "model", None, None, model=model.to(target).eval(), device=target
         )
-    elif str(model) in ("persistence", "extrapolation"):
+    elif str(model) in BASELINES:
         forecaster = baseline_forecaster(str(model))
     else:
         forecaster = model_forecaster(model, device)
     times = pd.DatetimeIndex(history.time.values)
     cadence = times[-1] - times[-2] if len(times) > 1 else pd.Timedelta("1h")
+    frames_in = forecaster.input_frames or len(times)
     dataset = run_forecaster(
-        forecaster, History(history.load(), ()), steps, cadence, str(history.name or "")
+        forecaster, History(history.load(), ()), frames_in, steps, cadence, str(history.name or "")
     )
     return dataset["forecast"]

@@ -119,7 +119,7 @@ def choose_forecaster(
         raise DataMissingError(
             f"no trained {wanted} model for pipeline {config.name} at {folder}: train one with "
             f"`nowcast train --pipeline {config.name}`, copy a checkpoint folder there, or "
-            "forecast with --baseline persistence|extrapolation"
+            "forecast with --baseline persistence|extrapolation|sprog"
         ) from None
     if named and forecaster.name != wanted:
         raise DataMissingError(
@@ -143,21 +143,28 @@ def steps_in(span: pd.Timedelta, step: pd.Timedelta, what: str) -> int:
 def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult:
     """Read the newest history window, forecast the pipeline's horizon, write NetCDF and Zarr.
 
-    The window is sampled at the model's training step (cadence x stride), else the cadence.
+    The forecast comes at the archive's cadence; a model reads its history at its own training
+    step, brought there from the archive's frames along the motion when the two differ.
     """
     config = load_pipeline(settings, request.pipeline or settings.pipelines[0], source=False)
     archive = Archive.require(settings.archive)
     group = archive_group(archive, config.name, request.storm)
     forecaster = choose_forecaster(settings, config, request)
-    cadence = forecaster.step or archive.cadence(group)
+    cadence = archive.cadence(group)
     since = parse_duration(request.since) if request.since else config.forecast.history
-    history_frames = steps_in(since, cadence, "history (--since)")
+    history_frames = steps_in(since, forecaster.step or cadence, "history (--since)")
     steps = steps_in(config.forecast.horizon, cadence, "horizon")
     started = time.perf_counter()
-    history = select_history(archive.read(group), history_frames, cadence, request.at, request.fill)
+    history = select_history(
+        archive.read(group),
+        forecaster.native_frames(history_frames, cadence),
+        cadence,
+        request.at,
+        request.fill,
+    )
     loaded = time.perf_counter()
     use_free_cpus()
-    dataset = run_forecaster(forecaster, history, steps, cadence, group)
+    dataset = run_forecaster(forecaster, history, history_frames, steps, cadence, group)
     predicted = time.perf_counter()
     folder = forecasts_folder(settings, request.out)
     netcdf = write_netcdf(dataset, folder / pipeline_slug(group))

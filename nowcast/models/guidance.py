@@ -13,6 +13,11 @@ import torch
 from torch import Tensor
 
 from nowcast.models.baselines import extrapolation
+from nowcast.models.motion import MotionSpace
+
+# The model scale of a rain model is log rain rate from 0.1 mm/h (dBR up to an affine map, no
+# rain at the threshold): motion is estimated on it as it is.
+MODEL_SCALE = MotionSpace()
 
 
 @torch.no_grad()
@@ -26,7 +31,9 @@ def extrapolation_guess(history: Tensor, steps: int) -> Tensor:
     guessed = np.empty((frames.shape[0], steps, *frames.shape[2:]), dtype=np.float32)
     for sample in range(frames.shape[0]):
         for channel in range(frames.shape[2]):
-            guessed[sample, :, channel] = extrapolation(frames[sample, :, channel], steps)
+            guessed[sample, :, channel] = extrapolation(
+                frames[sample, :, channel], steps, MODEL_SCALE
+            )
     return torch.from_numpy(guessed).to(device=history.device, dtype=history.dtype)
 
 

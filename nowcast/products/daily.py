@@ -188,7 +188,12 @@ SCORE_COLUMNS = 6
 SCORE_ROW_IN = 1.9
 NOTE_IN = 0.5
 FONT_SIZE = 7.0
-METHOD_COLOURS = {"model": "#1f77b4", "persistence": "#ff7f0e", "extrapolation": "#2ca02c"}
+METHOD_COLOURS = {
+    "model": "#1f77b4",
+    "persistence": "#ff7f0e",
+    "extrapolation": "#2ca02c",
+    "sprog": "#9467bd",
+}
 
 
 def _scores_height(scores: DayScores) -> float:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
-from nowcast.forecasting.predict import Forecaster, check_fit
+from nowcast.forecasting.predict import Forecaster, baseline_forecaster
 from nowcast.forecasting.run import (
     ForecastRequest,
     archive_group,
@@ -90,9 +90,12 @@ def run_backtest(
     if with_model:
         forecaster = choose_forecaster(settings, config, ForecastRequest(model=model))
     native = archive.cadence(group)
-    cadence = (forecaster.step if forecaster else None) or native
     history, horizon = config.forecast.history, config.forecast.horizon
-    inits = backtest_inits(archive, group, history, horizon, start, end, cadence)
+    frames_in = steps_in(history, (forecaster.step if forecaster else None) or native, "history")
+    reader = forecaster or baseline_forecaster("sprog")
+    native_frames = reader.native_frames(frames_in, native)
+    span = native_frames * native
+    inits = backtest_inits(archive, group, span, horizon, start, end, native)
     seen = [t for t in inits if in_training(forecaster, t, history, horizon)]
     if seen and not include_training:
         log.warning(
@@ -108,9 +111,8 @@ def run_backtest(
             f" history and {short_duration(horizon)} of observations in {group} outside the"
             " model's training period"
         )
-    steps = steps_in(horizon, cadence, "horizon")
-    leads = pd.timedelta_range(start=cadence, periods=steps, freq=cadence)
-    frames_in = steps_in(history, cadence, "history")
+    steps = steps_in(horizon, native, "horizon")
+    leads = pd.timedelta_range(start=native, periods=steps, freq=native)
     stored = described_values(series.attrs, native)
     folder = verification_folder(settings, out)
     table = ScoreTable(folder / TABLE_FILE)
@@ -121,9 +123,9 @@ def run_backtest(
     for index, init in enumerate(inits):
         cases = [baseline_case(m, group, init, leads, series, native) for m in BASELINE_METHODS]
         if forecaster is not None:
-            window = series.sel(time=pd.date_range(end=init, periods=frames_in, freq=cadence))
-            check_fit(forecaster, frames_in, steps)
-            predicted = forecaster.predict(window.values, steps, stored)
+            times = pd.date_range(end=init, periods=native_frames, freq=native)
+            window = series.sel(time=times).values
+            predicted = forecaster.forecast(window, times, frames_in, leads, stored, native)
             method = "model (in training period)" if init in seen else "model"
             cases.append(make_case(group, init, method, leads, predicted, series, stored.transform))
         score_cases(cases, events, table, report)
@@ -135,7 +137,7 @@ def run_backtest(
     summary = ScoreTable(folder / SUMMARY_TABLE)
     report.units = str(series.attrs.get("units", ""))
     # what one stored value accumulates over: the archive's cadence, not the forecast step
-    report.cadence = pd.Timedelta(seconds=float(series.attrs.get("cadence_s", 0))) or cadence
+    report.cadence = pd.Timedelta(seconds=float(series.attrs.get("cadence_s", 0))) or native
     report.headline = accumulator.rows(report.units)
     summary.upsert(report.headline)
     report.summary = summary.export_csv(folder / SUMMARY_CSV)

@@ -12,7 +12,8 @@ import xarray as xr
 
 from nowcast.core.metrics import score_frames
 from nowcast.core.timeutil import iso
-from nowcast.models.baselines import get_baseline
+from nowcast.forecasting.predict import baseline_forecaster
+from nowcast.models.space import described_values
 from nowcast.store.transform import Transform, from_attrs
 from nowcast.verify.categorical import categorical_scores, fractions_skill_score
 from nowcast.verify.table import ScoreRow
@@ -27,6 +28,8 @@ DEFAULT_THRESHOLDS: dict[str, tuple[tuple[float, ...], bool]] = {
     "precipitation_amount": ((0.1, 0.5, 1.0), False),
 }
 DEFAULT_SCALES = (1, 4, 16)
+# Frames a baseline needs at least (of the 3 it reads): motion needs two, an AR(2) three.
+MIN_FRAMES = {"persistence": 1, "extrapolation": 2}
 
 
 @dataclass(frozen=True)
@@ -163,18 +166,19 @@ def baseline_case(
 ) -> Case | None:
     """The case of a baseline run from the archive frames up to `init` (None if unobserved).
 
-    Motion is estimated from frames at the archive's `native` cadence (default: the lead
-    step), then extrapolated to each lead.
+    Motion is estimated from the last 3 frames at the archive's `native` cadence (default: the
+    lead step), then extrapolated to each lead.
     """
-    step = lead_times[0]
-    native = native or step
-    stride = max(1, round(step / native))
-    history_times = pd.date_range(end=init, periods=3, freq=native)
+    native = native or lead_times[0]
+    forecaster = baseline_forecaster(method)
+    wanted = forecaster.native_frames(1, native)
+    usable = pd.date_range(end=init, periods=wanted, freq=native)
     available = pd.DatetimeIndex(series.time.values)
-    usable = history_times[history_times.isin(available)]
-    if init not in available or len(usable) < (1 if method == "persistence" else 2):
+    while len(usable) and not usable.isin(available).all():
+        usable = usable[1:]  # the frames up to init without a gap
+    if len(usable) < MIN_FRAMES.get(method, wanted):
         return None
     history = series.sel(time=usable).values.astype(np.float32)
-    transform = from_attrs(series.attrs)
-    forecast = transform.clip(get_baseline(method)(history, len(lead_times), stride))
-    return make_case(pipeline, init, method, lead_times, forecast, series, transform)
+    stored = described_values(series.attrs, native)
+    forecast = forecaster.forecast(history, usable, 1, lead_times, stored, native)
+    return make_case(pipeline, init, method, lead_times, forecast, series, stored.transform)

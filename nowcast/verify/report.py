@@ -16,7 +16,7 @@ from nowcast.core.metrics import CONVENTION  # noqa: E402
 from nowcast.verify.runner import SUMMARY_TABLE, TABLE_FILE  # noqa: E402
 from nowcast.verify.table import ScoreTable  # noqa: E402
 
-METHOD_STYLE = {"model": "-o", "persistence": "--s", "extrapolation": ":^"}
+METHOD_STYLE = {"model": "-o", "persistence": "--s", "extrapolation": ":^", "sprog": "-.d"}
 ORIENTATION = {
     "MSE": "lower is better",
     "MAE": "lower is better",

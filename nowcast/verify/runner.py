@@ -30,7 +30,7 @@ from nowcast.verify.table import ScoreRow, ScoreTable
 
 log = logging.getLogger(__name__)
 
-BASELINE_METHODS = ("persistence", "extrapolation")
+BASELINE_METHODS = ("persistence", "extrapolation", "sprog")
 TABLE_FILE = "scores.sqlite"
 CSV_FILE = "scores.csv"
 SUMMARY_TABLE = "summary.sqlite"
