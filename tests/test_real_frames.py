@@ -70,3 +70,23 @@ def test_ingest_forecast_verify_render_on_real_frames(site: Path) -> None:
     )
     assert drawn.exit_code == 0, drawn.output
     assert list((site / "products").rglob("*.png"))
+
+
+def test_the_live_page_shows_the_scores_verify_wrote(site: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from nowcast.serve.app import create_app
+    from nowcast.settings.config import load_settings
+
+    made = run(site, "forecast", "-p", "bom-radar", "--at", INIT)
+    assert made.exit_code == 0, made.output
+    scored = run(site, "verify", "-p", "bom-radar", "--from", INIT, "--to", INIT)
+    assert scored.exit_code == 0, scored.output
+    settings = load_settings(site / "nowcast.toml", environ={})
+    with TestClient(create_app(settings)) as client:
+        data = client.get("/api/scores/bom-radar").json()
+        assert data["scores"], data
+        for per_method in data["scores"].values():
+            assert {"model", "persistence", "extrapolation", "sprog"} <= set(per_method)
+        plot = client.get(data["plots"][0]["url"])
+        assert plot.status_code == 200 and plot.content.startswith(b"\x89PNG")
