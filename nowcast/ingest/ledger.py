@@ -2,8 +2,9 @@
 
 It lives beside the store (`<archive>.ledger.sqlite` next to `<archive>.zarr`), indexed by
 pipeline, status and source, so later runs find the inputs rejected before under the same
-pipeline definition without scanning every attempt. A legacy `<archive>/.ledger/<pipeline>.jsonl`
-is imported on first open and renamed `*.jsonl.migrated`.
+pipeline definition, and those whose last outcome is a rejection under another definition
+(read again whatever the time window), without scanning every attempt. A legacy
+`<archive>/.ledger/<pipeline>.jsonl` is imported on first open and renamed `*.jsonl.migrated`.
 """
 
 from __future__ import annotations
@@ -34,6 +35,22 @@ CREATE INDEX IF NOT EXISTS entries_rejected
     ON entries (pipeline, status, definition, source, fingerprint);
 CREATE INDEX IF NOT EXISTS entries_order ON entries (pipeline, id);
 """
+# Added by writers only, so a reader of an older ledger (`nowcast status`) never has to write.
+WRITER_SCHEMA = "CREATE INDEX IF NOT EXISTS entries_source ON entries (pipeline, source, grp, id);"
+# A later entry for the same input that settles a rejection: read again (fetched or rejected),
+# or, with `{definition}`, judged under that definition without a read (archived, gone).
+SETTLED = """NOT EXISTS (SELECT 1 FROM entries AS later WHERE later.pipeline = entries.pipeline
+    AND later.source = entries.source AND later.grp = entries.grp AND later.id > entries.id
+    AND (later.status IN ('fetched', 'rejected') {definition}))"""
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An input whose last outcome is a rejection: where it is, its group and valid time."""
+
+    source: str
+    group: str
+    time: str
 
 
 @dataclass(frozen=True)
@@ -67,12 +84,13 @@ class Ledger:
         if self.legacy.is_file():
             self._migrate()
 
-    def _connect(self) -> sqlite3.Connection:
-        """A connection with the schema in place (the file is created on first use)."""
+    def _connect(self, write: bool = False) -> sqlite3.Connection:
+        """A connection with the schema in place (the file is created on first use); for a
+        writer, with the writers' index too."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.as_os_errors():
             connection = sqlite3.connect(self.path, timeout=30)
-            connection.executescript(SCHEMA)
+            connection.executescript(SCHEMA + WRITER_SCHEMA if write else SCHEMA)
         return connection
 
     @contextmanager
@@ -99,7 +117,7 @@ class Ledger:
         """Import the legacy JSON-lines ledger once, then rename it out of the way."""
         with self.legacy.open(encoding="utf-8") as handle:
             entries = [e for e in map(_parse, handle) if e is not None]
-        with closing(self._connect()) as connection, connection:
+        with closing(self._connect(write=True)) as connection, connection:
             self._insert(connection, entries)
         self.legacy.rename(self.legacy.with_name(self.legacy.name + ".migrated"))
 
@@ -118,18 +136,24 @@ class Ledger:
         """Write queued entries in one transaction."""
         if not self._pending:
             return
-        with closing(self._connect()) as connection, self.as_os_errors(), connection:
+        with closing(self._connect(write=True)) as connection, self.as_os_errors(), connection:
             self._insert(connection, self._pending)
         self._pending.clear()
 
     def _select(
-        self, where: str = "", args: tuple[object, ...] = (), tail: str = "", columns: str = ""
+        self,
+        where: str = "",
+        args: tuple[object, ...] = (),
+        tail: str = "",
+        columns: str = "",
+        write: bool = False,
     ) -> list[tuple]:
-        """Rows (all columns, or `columns`) of this pipeline's entries matching `where`."""
+        """Rows (all columns, or `columns`) of this pipeline's entries matching `where`; `write`
+        for a query of the writer (ingest) that needs the writers' index."""
         if not self.path.is_file():
             return []
         query = f"SELECT {columns or ', '.join(COLUMNS)} FROM entries WHERE pipeline = ? "
-        with closing(self._connect()) as connection:
+        with closing(self._connect(write)) as connection:
             rows = connection.execute(f"{query} {where} {tail}", (self.pipeline, *args)).fetchall()
         return [tuple(map(_text, row)) for row in rows]
 
@@ -144,6 +168,27 @@ class Ledger:
         where = f"AND status = 'rejected' AND {match} AND fingerprint IS NOT NULL"
         rows = self._select(where, args, "ORDER BY id", columns="source, fingerprint, reason")
         return {(source, fingerprint): reason for source, fingerprint, reason in rows}
+
+    def to_read_again(self, definition: str, every: bool = False) -> list[Rejection]:
+        """Inputs whose last outcome is a rejection under a definition other than `definition`
+        (`every`: under any definition), oldest first: read again whatever the time window.
+
+        A later read of the input (fetched or rejected), or a skip under `definition` (archived
+        meanwhile, no longer offered), settles it; `every` counts only reads.
+        """
+        if every:
+            where = f"AND status = 'rejected' AND {SETTLED.format(definition='')}"
+            args: tuple[object, ...] = ()
+        else:
+            skipped = "OR (later.status = 'skipped' AND later.definition = ?)"
+            where = (
+                "AND status = 'rejected' AND definition IS NOT ? "
+                f"AND {SETTLED.format(definition=skipped)}"
+            )
+            args = (definition, definition)
+        columns = "source, grp, time"
+        rows = self._select(where, args, "ORDER BY time, id", columns, write=True)
+        return [Rejection(*row) for row in rows]
 
     def fetched(self) -> set[tuple[str, str]]:
         """(group, time) of every frame recorded as fetched."""

@@ -1,13 +1,14 @@
 """Ingest: fetch every frame new since the last run, check it, regrid it, archive it.
 
 `run_ingest` is what `nowcast ingest` and the scheduler call. Per pipeline it lists the
-source's frames in the time window, skips those already archived (or rejected before and
-unchanged), fetches the rest, and for each frame: read -> check -> regrid -> batch ->
-`Archive.append` (physical values, NaN for no-data; the transform is metadata). Bad inputs
-go to quarantine with their reason and never stop the run; an unreachable source makes the
-run exit 4 but keeps whatever was fetched. With `[follow]`, each frame is offered once per
-storm whose track spans it and cut into that storm's centred box (`nowcast.ingest.follow`)
-before it is checked again and regridded.
+source's frames in the time window, and, wherever they lie, the inputs last rejected under
+another pipeline definition (every rejected input with `retry_rejected`), skips those already
+archived (or rejected before and unchanged), fetches the rest, and for each frame: read ->
+check -> regrid -> batch -> `Archive.append` (physical values, NaN for no-data; the transform
+is metadata). Bad inputs go to quarantine with their reason and never stop the run; an
+unreachable source makes the run exit 4 but keeps whatever was fetched. With `[follow]`, each
+frame is offered once per storm whose track spans it and cut into that storm's centred box
+(`nowcast.ingest.follow`) before it is checked again and regridded.
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ from nowcast.core.errors import (
 )
 from nowcast.core.files import file_sha256
 from nowcast.core.stop import stop_requested
-from nowcast.core.timeutil import floor_time, iso, now_utc, utc
+from nowcast.core.timeutil import floor_time, iso, now_utc, parse_iso, utc
 from nowcast.ingest.backfill import Backfill
 from nowcast.ingest.decode import Decoded, Decoder
 from nowcast.ingest.follow import StormFollower
-from nowcast.ingest.ledger import Entry, Ledger
+from nowcast.ingest.ledger import Entry, Ledger, Rejection
 from nowcast.ingest.pipeline import PipelineConfig, load_pipeline
 from nowcast.ingest.quarantine import quarantine, quarantine_dir
 from nowcast.ingest.readers.base import Payload
@@ -66,6 +67,19 @@ MASK_ATTRS = {
 MAX_NAMES_CHARS = 300
 CONFLICT = "conflicting files"  # how a conflict rejection begins, in the ledger too
 RECOVERED = "in the archive; its ledger record was lost in a crash and is restored"
+NOT_OFFERED = (
+    "rejected before, to be read again, but no longer offered by the source"
+    " (removed, moved to quarantine, or before the pipeline's start)"
+)
+
+
+@dataclass(frozen=True)
+class _Skip:
+    """A candidate recorded as skipped before any is selected, in its group, with why."""
+
+    candidate: Candidate
+    group: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -284,20 +298,28 @@ class _PipelineRun:
             self._refuse(candidate, group, reason, dry_run)
         return []
 
-    def _select(self, candidates: list[Candidate], dry_run: bool) -> list[Candidate]:
+    def _select(
+        self,
+        candidates: list[Candidate],
+        skips: list[_Skip],
+        again: set[str],
+        dry_run: bool,
+    ) -> list[Candidate]:
         """The candidates to fetch; the rest are skipped (present, copies, rejected before).
 
         Unsafe names, future and off-cadence times and conflicting files are refused.
-        "Rejected before" counts only under the current pipeline definition, and not at all
-        with `retry_rejected`. A file refused for a conflict is judged again with the files
-        that compete for its time now: alone, it is fetched; beside the same files, skipped.
+        "Rejected before" counts only under the current pipeline definition, not for the
+        locations in `again` (to be read again), and not at all with `retry_rejected`. A file
+        refused for a conflict is judged again with the files that compete for its time now:
+        alone, it is fetched; beside the same files, skipped. `skips` are recorded first.
         """
         rejected_before = (
             {} if self.retry_rejected else self.ledger.rejected(self.config.fingerprint)
         )
-        for candidate, reason in getattr(self.source, "ignored", []):
-            log.warning("%s: %s: %s", self.config.name, candidate.location, reason)
-            self._skip(candidate, self.config.name, reason, dry_run)
+        rejected_before = {key: why for key, why in rejected_before.items() if key[0] not in again}
+        for skip in skips:
+            log.warning("%s: %s: %s", self.config.name, skip.candidate.location, skip.reason)
+            self._skip(skip.candidate, skip.group, skip.reason, dry_run)
         locations = {location for location, _ in rejected_before}
         fingerprint = getattr(self.source, "fingerprint", None)
         buckets: dict[tuple[str, int], list[Candidate]] = {}
@@ -337,6 +359,27 @@ class _PipelineRun:
         self.report.rejected_before += 1
         reason = "rejected before, file and pipeline unchanged (see quarantine)"
         self._skip(candidate, group, reason, dry_run)
+
+    def _offered_again(
+        self, wanted: list[Rejection], listed: list[Candidate]
+    ) -> tuple[list[Candidate], list[_Skip]]:
+        """The inputs to read again (see `Ledger.to_read_again`) that `listed` lacks, as the
+        source offers them now wherever they lie, and a skip for each it no longer offers, so
+        that one is not looked for on every run."""
+        shown = {c.location for c in listed}
+        times = {r: parse_iso(r.time) for r in wanted if r.source not in shown}
+        times = {r: time for r, time in times.items() if time is not None}
+        if not times:
+            return [], []
+        slack = pd.Timedelta(seconds=self.config.checks.time_tolerance_s)
+        offered = self.source.candidates(min(times.values()) - slack, max(times.values()) + slack)
+        locations = {r.source for r in times}
+        found = [c for c in offered if c.location in locations]
+        gone = [
+            _Skip(Candidate(times[r], r.source, r.source), r.group, NOT_OFFERED)
+            for r in _not_offered(list(times), found)
+        ]
+        return found, gone
 
     def _reconcile(self) -> None:
         """Record as fetched every archived frame the ledger lacks (a kill after the commit).
@@ -497,18 +540,25 @@ class _PipelineRun:
         """Ingest the window [since, until]; never raises for bad inputs or source failures."""
         report = self.report
         report.since, report.until = since, until
+        wanted = self.ledger.to_read_again(self.config.fingerprint, self.retry_rejected)
+        name = self.config.name
         try:
             candidates = self.source.candidates(since, until)
+            skips = [_Skip(c, name, why) for c, why in getattr(self.source, "ignored", [])]
+            again, gone = self._offered_again(wanted, candidates)
         except SourceUnavailable as exc:
             log.error("%s: %s", self.config.name, exc)
             report.errors.append(str(exc))
             record_failure(self.ledger, self.run_id, str(exc), self.config.fingerprint)
             return self._finish()
+        if again:
+            log.info("%s: reading again %d inputs rejected before", name, len(again))
+            candidates = sorted([*candidates, *again], key=_in_time_order)
         if not dry_run:
             self._reconcile()
         if self.follow is not None:
             candidates = self._follow(self.follow, candidates, dry_run)
-        todo = self._select(candidates, dry_run)
+        todo = self._select(candidates, skips + gone, {r.source for r in wanted}, dry_run)
         if dry_run:
             report.planned = [f"{iso(c.time)} {c.location}" for c in todo]
             return self._finish()
@@ -571,6 +621,21 @@ class _PipelineRun:
         report.start = min(starts) if starts else None
         report.end = max(ends) if ends else None
         return report
+
+
+def _in_time_order(candidate: Candidate) -> tuple[pd.Timestamp, str, str]:
+    """Sort key of candidates: valid time, then storm id and name, as sources list them."""
+    return candidate.time, candidate.group or "", candidate.name
+
+
+def _not_offered(wanted: list[Rejection], found: list[Candidate]) -> list[Rejection]:
+    """The inputs to read again that the source's listing no longer holds (once each)."""
+    offered = {c.location for c in found}
+    gone: dict[tuple[str, str], Rejection] = {}
+    for rejection in wanted:
+        if rejection.source not in offered:
+            gone.setdefault((rejection.source, rejection.group), rejection)
+    return list(gone.values())
 
 
 def _digest(location: str) -> str | None:

@@ -75,8 +75,8 @@ def ingest(
     retry_rejected: bool = typer.Option(
         False,
         "--retry-rejected",
-        help="Read again the inputs rejected before (they are retried anyway after the "
-        "pipeline definition changes).",
+        help="Read again every input rejected before, inside the time window or not (those "
+        "rejected under another pipeline definition are read again anyway).",
     ),
     scheduler: str | None = typer.Option(
         None,
