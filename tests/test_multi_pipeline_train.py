@@ -171,7 +171,7 @@ def test_one_rain_rate_checkpoint_forecasts_each_radar_in_its_own_units(
         (netcdf,) = out.rglob("*.nc")
         with xr.open_dataset(netcdf) as forecast:
             assert forecast["forecast"].attrs["units"] == units
-            assert forecast.sizes["lead_time"] == 6  # 10-min steps to +1 h
+            assert forecast.sizes["lead_time"] == 12  # the archive's 5-min cadence to +1 h
             values = forecast["forecast"].values
             high = RAIN_RATE_SCALE.physical_range[1]
             per_hour = 12.0 if units == "mm" else 1.0

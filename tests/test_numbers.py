@@ -10,7 +10,12 @@ import pytest
 import torch
 import xarray as xr
 
-from nowcast.forecasting.predict import Forecaster, run_forecaster, training_period
+from nowcast.forecasting.predict import (
+    Forecaster,
+    run_forecaster,
+    seen_periods,
+    training_period,
+)
 from nowcast.models.preset import SequenceConfig
 from nowcast.store.forecast_files import write_netcdf
 from nowcast.store.grid import decibel_block_mean, metres_projection
@@ -136,7 +141,8 @@ def test_backtest_marks_init_times_inside_the_training_period() -> None:
     first, last = training_period(extra, sequence)
     assert (first, last) == (pd.Timestamp("2024-09-01T06:00"), pd.Timestamp("2024-09-02T11:00"))
     assert training_period({"step": "1h"}, sequence) is None
-    model = Forecaster("m", "model", 8, 4, trained_on=(first, last))
+    assert seen_periods(extra, sequence) == ((first, last),)  # no intervals: the whole span
+    model = Forecaster("m", "model", 8, 4, seen=((first, last),))
     history, horizon = pd.Timedelta("8h"), pd.Timedelta("4h")
     assert in_training(model, pd.Timestamp("2024-09-02T18:00"), history, horizon)  # from 10:00
     assert not in_training(model, pd.Timestamp("2024-09-02T19:00"), history, horizon)
@@ -156,3 +162,21 @@ def test_time_split_leaves_a_history_length_before_each_held_out_period() -> Non
     assert firsts["test"] - max(ends["val"]) > pd.Timedelta("8h")
     short = split_windows([Window("bom", t) for t in starts[:13]], spec, 0.1, 0.1)
     assert short.boundaries["gap"] == str(pd.Timedelta(0)) and short.windows["train"]
+
+
+def test_backtest_leaves_out_exactly_the_recorded_intervals() -> None:
+    sequence = SequenceConfig(input_frames=8, output_frames=4)
+    day = {"first_start": "2024-09-01T00:00Z", "last_start": "2024-09-03T00:00Z"}
+    intervals = [["a", "2024-09-01T00:00Z", "2024-09-01T23:00Z"]]
+    later = [["a", "2024-09-03T00:00Z", "2024-09-03T23:00Z"]]
+    extra = {
+        "step": "1h",
+        "split": {"train": {**day, "intervals": intervals}, "val": {"intervals": later}},
+    }
+    model = Forecaster("m", "model", 8, 4, seen=seen_periods(extra, sequence))
+    history, horizon = pd.Timedelta("8h"), pd.Timedelta("4h")
+    assert not in_training(model, pd.Timestamp("2024-09-02T12:00"), history, horizon)
+    assert in_training(model, pd.Timestamp("2024-09-02T06:00"), history, horizon)  # from 23:00
+    assert not in_training(model, pd.Timestamp("2024-09-02T07:00"), history, horizon)
+    assert in_training(model, pd.Timestamp("2024-09-02T21:00"), history, horizon)  # to 01:00
+    assert not in_training(model, pd.Timestamp("2024-09-02T20:00"), history, horizon)

@@ -38,7 +38,7 @@ class Forecaster:
     device: torch.device | None = None
     checkpoint_sha256: str = ""
     step: pd.Timedelta | None = None
-    trained_on: tuple[pd.Timestamp, pd.Timestamp] | None = None
+    seen: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()
     space: ModelSpace | None = None
 
     def predict(self, frames: np.ndarray, steps: int, stored: StoredValues) -> np.ndarray:
@@ -141,9 +141,22 @@ def model_forecaster(
         device=target,
         checkpoint_sha256=file_sha256(folder / WEIGHTS_FILE),
         step=parse_duration(meta.extra["step"]) if "step" in meta.extra else None,
-        trained_on=training_period(meta.extra, sequence),
+        seen=seen_periods(meta.extra, sequence),
         space=recorded_space(meta.normalisation),
     )
+
+
+def seen_periods(
+    extra: dict, sequence: SequenceConfig | None
+) -> tuple[tuple[pd.Timestamp, pd.Timestamp], ...]:
+    """The valid-time intervals of the frames the model was trained and validated on; for a
+    checkpoint that did not record them, its training span from first to last frame."""
+    split = extra.get("split", {})
+    recorded = [iv for name in ("train", "val") for iv in split.get(name, {}).get("intervals", [])]
+    if recorded:
+        return tuple((utc(first), utc(last)) for _group, first, last in recorded)
+    span = training_period(extra, sequence)
+    return () if span is None else (span,)
 
 
 def training_period(

@@ -372,7 +372,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         "stride": strides[config.name],
         "strides": strides,
         "step": short_duration(spec.step),
-        "split": split.describe(),
+        "split": split.describe(spec),
     }
     use_free_cpus()
     trainer = Trainer(

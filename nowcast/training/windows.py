@@ -51,8 +51,10 @@ class Split:
     method: str
     boundaries: dict[str, str] = field(default_factory=dict)
 
-    def describe(self) -> dict[str, object]:
-        """JSON-friendly record of the split: method, boundaries, counts and time ranges."""
+    def describe(self, spec: WindowSpec) -> dict[str, object]:
+        """JSON-friendly record of the split: method, boundaries, counts, time ranges, and the
+        exact intervals of frames each split read (`intervals`: group, first and last valid
+        time), so a backtest leaves out exactly those and nothing between them."""
         record: dict[str, object] = {"method": self.method, "boundaries": self.boundaries}
         for name, windows in self.windows.items():
             starts = windows.starts
@@ -61,8 +63,24 @@ class Split:
                 "groups": windows.group_names(),
                 "first_start": iso(pd.Timestamp(int(starts.min()))) if len(starts) else None,
                 "last_start": iso(pd.Timestamp(int(starts.max()))) if len(starts) else None,
+                "intervals": frame_intervals(windows, spec),
             }
         return record
+
+
+def frame_intervals(windows: WindowIndex, spec: WindowSpec) -> list[list[str]]:
+    """[group, first, last] for each run of overlapping windows: the frames they cover."""
+    intervals: list[list[str]] = []
+    span = spec.span.value
+    for index, group in enumerate(windows.groups):
+        starts = np.sort(windows.starts[windows.group_ids == index])
+        if not len(starts):
+            continue
+        breaks = np.flatnonzero(np.diff(starts) > span) + 1
+        for run in np.split(starts, breaks):
+            first, last = pd.Timestamp(int(run[0])), pd.Timestamp(int(run[-1]) + span)
+            intervals.append([group, iso(first), iso(last)])
+    return intervals
 
 
 def find_windows(archive: Archive, groups: list[str], spec: WindowSpec) -> WindowIndex:

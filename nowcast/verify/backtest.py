@@ -57,11 +57,11 @@ def backtest_inits(
 def in_training(
     forecaster: Forecaster | None, init: pd.Timestamp, history: pd.Timedelta, horizon: pd.Timedelta
 ) -> bool:
-    """Whether the frames an init time uses (history and horizon) overlap the training period."""
-    if forecaster is None or forecaster.trained_on is None:
+    """Whether the frames an init time uses (history and horizon) overlap any frames the model
+    was trained or validated on."""
+    if forecaster is None:
         return False
-    first, last = forecaster.trained_on
-    return init - history < last and init + horizon > first
+    return any(init - history < last and init + horizon > first for first, last in forecaster.seen)
 
 
 def run_backtest(
