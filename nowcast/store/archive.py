@@ -11,7 +11,12 @@ Crash safety: an append resizes and writes the data chunks and coordinates first
 then records the new length in the group attribute `nowcast_committed` (one atomic file
 replace). Readers trust that length, so a process killed mid-append leaves every committed
 frame readable; the next append, under the same file lock, trims the uncommitted tail first.
-Frames are stored in arrival order (normally time order); `read` always returns them sorted.
+
+Frames are stored in time order, so plain `xr.open_zarr` sees a sorted time axis too. A commit
+whose frames are older than the newest stored (a backfill) copies the group beside the store,
+writes it in time order from the first earlier frame on, commits the copy, and swaps it in
+whole (one rename exchange): a kill before that leaves the group as it was. Groups stored in
+arrival order by older releases are sorted by their next commit; `read` always sorts.
 
 Groups written before values were stored physically (no `nowcast_scale`, a `transform`)
 hold the model scale: `read` converts them to physical units, appends to them are
@@ -37,12 +42,18 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from nowcast.core.errors import DataMissingError, NowcastError
-from nowcast.core.files import remove_orphaned_temporaries, temporary_sibling
+from nowcast.core.files import (
+    BACKUP_SUFFIX,
+    atomic_path,
+    remove_orphaned_temporaries,
+    temporary_sibling,
+)
 from nowcast.core.jsonsafe import json_safe
 from nowcast.core.timeutil import iso, now_utc, parse_duration
 from nowcast.store.grid import GRID_MAPPING
 from nowcast.store.history import select_history
 from nowcast.store.names import group_problem
+from nowcast.store.rain import PYSTEPS_UNITS
 from nowcast.store.transform import ATTR as TRANSFORM
 from nowcast.store.transform import Transform, from_attrs
 
@@ -190,6 +201,16 @@ def _nanoseconds(times: Any) -> np.ndarray:
     return np.asarray(pd.DatetimeIndex(times).as_unit("ns").asi8, dtype=np.int64)
 
 
+def accumulation_cell_methods(units: str, cadence: pd.Timedelta) -> str | None:
+    """CF `cell_methods` of values in `units` over one `cadence` step: `time: sum (interval:
+    10 minutes)` for rain amounts (mm, kg m-2), which say their period; None for other units."""
+    if PYSTEPS_UNITS.get(units.strip().lower()) != "mm":
+        return None
+    minutes, rest = divmod(cadence, pd.Timedelta(minutes=1))
+    interval = f"{minutes} minutes" if not rest else f"{cadence.total_seconds():g} seconds"
+    return f"time: sum (interval: {interval})"
+
+
 def legacy_transform(attrs: Mapping[str, Any]) -> Transform | None:
     """The transform of a variable stored on the model scale (old stores), else None."""
     if attrs.get(SCALE) == PHYSICAL or TRANSFORM not in attrs:
@@ -276,6 +297,8 @@ class Archive:
         def walk(node: zarr.Group, prefix: str) -> None:
             for name, child in node.groups():
                 path = f"{prefix}{name}"
+                if group_problem(path) is not None:
+                    continue  # a hidden temporary copy a killed writer left
                 if COMMITTED in child.attrs:
                     found.append(path)
                 walk(child, f"{path}/")
@@ -469,6 +492,7 @@ class Archive:
     def _writable_group(self, group: str) -> tuple[zarr.Group, int] | None:
         """The committed group opened for writing with its uncommitted tail trimmed; None
         when the group is new (what a crash left of an uncommitted one is removed)."""
+        self._recover_swap(group)
         root = self._root("a")
         if group in root and COMMITTED in root[group].attrs:
             node = root[group]
@@ -490,16 +514,28 @@ class Archive:
             root.require_group(parent.as_posix())
         return None
 
+    def _recover_swap(self, group: str) -> None:
+        """Undo what a writer killed mid-swap left: its temporary copies beside the store and
+        inside it are removed, and a group left only as `<group>.old` (where the system cannot
+        exchange two folders in one step) is put back."""
+        folder = self.path / group
+        remove_orphaned_temporaries(self.path.parent)
+        remove_orphaned_temporaries(folder.parent)
+        backup = folder.with_name(folder.name + BACKUP_SUFFIX)
+        if backup.is_dir() and not folder.exists():
+            os.replace(backup, folder)
+
+    def _staging(self, group: str) -> Path:
+        """A temporary name beside the store where a group is laid out before it moves in."""
+        return temporary_sibling(self.path.parent / f"{self.path.name}-{group.replace('/', '-')}")
+
     def _create_with_first_frames(
         self, group: str, frames: xr.DataArray, attrs: Mapping[str, Any]
     ) -> pd.DatetimeIndex:
         """Lay out a new group with its first frames beside the store, then move it in with
         one rename: a crash or a full disk before that leaves no group at all, never one that
         plain xarray cannot open."""
-        remove_orphaned_temporaries(self.path.parent)
-        staging = temporary_sibling(
-            self.path.parent / f"{self.path.name}-{group.replace('/', '-')}"
-        )
+        staging = self._staging(group)
         try:
             node = self._create_group(open_store(staging, "w"), frames, attrs)
             appended = self._append_locked(node, 0, frames)
@@ -525,6 +561,11 @@ class Archive:
             fill_value=np.nan,
         )
         data_attrs = {**frames.attrs, SCALE: PHYSICAL, DIMS: ["time", "y", "x"]}
+        if CADENCE in attrs and "cell_methods" not in data_attrs:
+            cadence = pd.Timedelta(seconds=float(attrs[CADENCE]))
+            cell_methods = accumulation_cell_methods(str(frames.attrs.get("units", "")), cadence)
+            if cell_methods:
+                data_attrs["cell_methods"] = cell_methods
         if coordinates:
             data_attrs["coordinates"] = " ".join(coordinates)
         if GRID_MAPPING in frames.coords:
@@ -553,7 +594,8 @@ class Archive:
     def _append_locked(
         self, node: zarr.Group, length: int, frames: xr.DataArray
     ) -> pd.DatetimeIndex:
-        """Write the new frames after the committed ones, then commit the new length."""
+        """Write the new frames after the committed ones, then commit the new length; frames
+        older than the newest stored are merged in time order through a rewritten copy."""
         name = str(node.attrs[VARIABLE])
         for key in ("x", "y"):
             if key in frames.coords and not np.allclose(node[key][...], frames[key].values):
@@ -576,12 +618,37 @@ class Archive:
         for key in ALONG_TIME:
             if key in node:
                 writes[key] = new[key].values.astype(np.float32)
-        for key, values in writes.items():
-            array = node[key]
-            array.resize((length + count, *array.shape[1:]))
-            array[length : length + count] = values
-        self._commit(node, length + count)
+        stamps = np.concatenate([existing, incoming[order]])
+        if (np.diff(stamps) > 0).all():
+            for key, values in writes.items():
+                array = node[key]
+                array.resize((length + count, *array.shape[1:]))
+                array[length : length + count] = values
+            self._commit(node, length + count)
+        else:
+            self._rewrite_sorted(node, length, writes, np.argsort(stamps, kind="stable"))
         return pd.DatetimeIndex(incoming[order].view("datetime64[ns]"))
+
+    def _rewrite_sorted(
+        self, node: zarr.Group, length: int, writes: Mapping[str, np.ndarray], order: np.ndarray
+    ) -> None:
+        """Commit stored + new rows in time order (`order` of their concatenation) through a
+        copy of the group laid out beside the store and swapped in whole, so a kill at any
+        step leaves either the old group or the new one, never a mix."""
+        group = str(node.path).strip("/")
+        folder = self.path / group
+        start = int(np.argmax(order != np.arange(order.size)))
+        staging = self._staging(group)
+        try:
+            shutil.copytree(folder, staging)
+            copy = open_store(staging, "a")
+            for key, values in writes.items():
+                _write_rows(node[key], copy[key], length, values, order, start)
+            self._commit(copy, int(order.size))
+            with atomic_path(folder) as swap:
+                os.replace(staging, swap)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
 
     def needs_migration(self, group: str) -> bool:
         """Whether a group is of the old form (values stored on the model scale)."""
@@ -627,6 +694,31 @@ class Archive:
     def _commit(self, node: zarr.Group, length: int) -> None:
         """Make `length` frames visible to readers (the single atomic step of an append)."""
         node.attrs.update({COMMITTED: length, LAST_INGEST: iso(now_utc())})
+
+
+def _write_rows(
+    stored: zarr.Array,
+    target: zarr.Array,
+    length: int,
+    new: np.ndarray,
+    order: np.ndarray,
+    start: int,
+) -> None:
+    """Write rows `start:` of the series ordered by `order` into `target`, one chunk at a time
+    (bounded memory): row i < `length` comes from `stored`, row i >= `length` from `new`."""
+    total = int(order.size)
+    target.resize((total, *target.shape[1:]))
+    step = int(target.chunks[0])
+    rest = (slice(None),) * (target.ndim - 1)
+    for edge in range(start - start % step, total, step):
+        low, high = max(edge, start), min(edge + step, total)
+        rows = order[low:high]
+        block = np.empty((rows.size, *target.shape[1:]), dtype=target.dtype)
+        old = rows < length
+        if old.any():
+            block[old] = stored.get_orthogonal_selection((rows[old], *rest))
+        block[~old] = new[rows[~old] - length]
+        target[low:high] = block
 
 
 def _frames(duration: pd.Timedelta, cadence: pd.Timedelta) -> int:

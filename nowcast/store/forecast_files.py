@@ -18,7 +18,14 @@ from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.files import atomic_path
 from nowcast.core.timeutil import iso, utc
 from nowcast.core.version import __version__
-from nowcast.store.archive import LOCK_SUFFIX, STORM_ATTRS, ZARR3, ZARR_FORMAT, consolidate
+from nowcast.store.archive import (
+    LOCK_SUFFIX,
+    STORM_ATTRS,
+    ZARR3,
+    ZARR_FORMAT,
+    accumulation_cell_methods,
+    consolidate,
+)
 from nowcast.store.grid import GRID_MAPPING, cf_attrs, crs_of
 from nowcast.store.history import History
 from nowcast.store.transform import from_attrs
@@ -54,6 +61,9 @@ def forecast_dataset(
         if key in frames.attrs
     }
     variable_attrs["grid_mapping"] = GRID_MAPPING
+    cell_methods = accumulation_cell_methods(str(frames.attrs.get("units", "")), cadence)
+    if cell_methods:
+        variable_attrs["cell_methods"] = cell_methods
     coords: dict[str, object] = {
         "lead_time": ("lead_time", leads.values, {"standard_name": "forecast_period"}),
         "time": ("lead_time", (init + leads).values, {"standard_name": "time"}),
@@ -107,6 +117,10 @@ def _global_attrs(history: History, identity: ForecastIdentity) -> dict[str, obj
         "transform": frames.attrs.get("transform", ""),
         "history_frames": int(frames.sizes["time"]),
         "filled_times": " ".join(iso(t) for t in history.filled_times),
+        "history": (
+            f"nowcast {__version__}: {identity.method} forecast of {identity.pipeline} from "
+            f"{int(frames.sizes['time'])} archived frames up to {iso(history.init_time)}"
+        ),
     }
     for key in STORM_ATTRS:
         if key in frames.attrs:
@@ -139,13 +153,18 @@ def forecast_stem(dataset: xr.Dataset) -> str:
 
 
 def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, object]]:
-    """Times as int64 since 1970 in UTC, lead time in minutes, compressed fields."""
-    since_epoch = {"units": "minutes since 1970-01-01 00:00:00", "dtype": "int64"}
-    return {
+    """Times as int32 minutes since 1970 in UTC and lead time in minutes (types CF lists), and
+    no `_FillValue` on the grid's coordinate variables (CF forbids one there)."""
+    since_epoch = {"units": "minutes since 1970-01-01 00:00:00", "dtype": "int32"}
+    encoding: dict[str, dict[str, object]] = {
         "time": dict(since_epoch),
         "forecast_reference_time": dict(since_epoch),
         "lead_time": {"units": "minutes", "dtype": "int32"},
     }
+    for name in ("x", "y"):
+        if name in dataset.variables:
+            encoding[name] = {"_FillValue": None}
+    return encoding
 
 
 def write_netcdf(dataset: xr.Dataset, folder: Path) -> Path:
