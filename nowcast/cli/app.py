@@ -13,6 +13,7 @@ from nowcast.cli.commands.config import config_app
 from nowcast.cli.commands.demo import demo
 from nowcast.cli.commands.forecast import forecast
 from nowcast.cli.commands.ingest import ingest
+from nowcast.cli.commands.pipeline import pipeline_app
 from nowcast.cli.commands.render import render
 from nowcast.cli.commands.schedule import schedule
 from nowcast.cli.commands.serve import serve
@@ -105,6 +106,7 @@ def main_options(
 
 app.add_typer(config_app, name="config")
 app.add_typer(archive_app, name="archive")
+app.add_typer(pipeline_app, name="pipeline")
 app.command()(status)
 app.command()(validate)
 app.command()(ingest)

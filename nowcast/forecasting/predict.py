@@ -70,6 +70,14 @@ class Forecaster:
         motion = 1 if self.method == "persistence" else 3
         return max(int(np.ceil(span / native)) + 1, motion)
 
+    def check_window(
+        self, history_frames: int, horizon: pd.Timedelta, native: pd.Timedelta
+    ) -> None:
+        """Refuse, before any data is read, a window this model was not trained for."""
+        if self.model is not None:
+            step = self.step or native
+            check_fit(self, history_frames, int(np.ceil(horizon / step)), step)
+
     def forecast(
         self,
         history: np.ndarray,

@@ -154,6 +154,7 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
     since = parse_duration(request.since) if request.since else config.forecast.history
     history_frames = steps_in(since, forecaster.step or cadence, "history (--since)")
     steps = steps_in(config.forecast.horizon, cadence, "horizon")
+    forecaster.check_window(history_frames, config.forecast.horizon, cadence)
     started = time.perf_counter()
     history = select_history(
         archive.read(group),

@@ -92,6 +92,8 @@ def run_backtest(
     native = archive.cadence(group)
     history, horizon = config.forecast.history, config.forecast.horizon
     frames_in = steps_in(history, (forecaster.step if forecaster else None) or native, "history")
+    if forecaster is not None:
+        forecaster.check_window(frames_in, horizon, native)
     reader = forecaster or baseline_forecaster("sprog")
     native_frames = reader.native_frames(frames_in, native)
     span = native_frames * native
