@@ -10,6 +10,7 @@ from typer.core import TyperGroup
 
 from nowcast.cli.commands.archive import archive_app
 from nowcast.cli.commands.config import config_app
+from nowcast.cli.commands.crossval import crossval
 from nowcast.cli.commands.demo import demo
 from nowcast.cli.commands.forecast import forecast
 from nowcast.cli.commands.ingest import ingest
@@ -116,6 +117,7 @@ app.command()(schedule)
 app.command()(verify)
 app.command()(train)
 app.command()(finetune)
+app.command()(crossval)
 app.command()(demo)
 app.command()(serve)
 

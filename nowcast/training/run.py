@@ -19,7 +19,7 @@ from torch import nn
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.metrics import METRICS, LeadTimeScores
 from nowcast.core.threads import use_free_cpus
-from nowcast.core.timeutil import parse_duration, short_duration, whole_steps
+from nowcast.core.timeutil import iso, parse_duration, short_duration, whole_steps
 from nowcast.core.version import __version__
 from nowcast.ingest.pipeline import PipelineConfig, load_pipeline
 from nowcast.models.checkpoint import (
@@ -52,6 +52,7 @@ from nowcast.training.windows import (
     merge_splits,
     require_windows,
     split_windows,
+    without_intervals,
 )
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class TrainRequest:
     progress: bool = True
     val_score: str = "mse"
     workers: int | None = None  # loader worker processes (default: training.loader_workers)
+    # valid-time intervals no window may touch (a day held out by cross-validation)
+    exclude: tuple[tuple[pd.Timestamp, pd.Timestamp], ...] = ()
 
 
 @dataclass
@@ -289,7 +292,7 @@ def pipeline_split(
     archive: Archive, groups: list[str], spec: WindowSpec, request: TrainRequest
 ) -> Split:
     """One pipeline's windows split into train, validation and test."""
-    windows = find_windows(archive, groups, spec)
+    windows = without_intervals(find_windows(archive, groups, spec), spec, request.exclude)
     if not windows:
         return Split({name: windows for name in SPLITS}, "time")
     return split_windows(windows, spec, request.val_fraction, request.test_fraction)
@@ -373,6 +376,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         "strides": strides,
         "step": short_duration(spec.step),
         "split": split.describe(spec),
+        "excluded": [[iso(first), iso(last)] for first, last in request.exclude],
     }
     use_free_cpus()
     trainer = Trainer(

@@ -27,6 +27,7 @@ SPLITS = ("train", "val", "test")
 # imports to open a store (fsspec; 0.3 to 0.5 MB).
 READ_PATH_CODE_BYTES = 5 << 19
 UNRESERVED_BATCH = 16  # windows per batch of `WindowReader.batches` before a reservation
+DAY_GAP = pd.Timedelta("6h")  # windows further apart than this belong to separate days
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,33 @@ def find_windows(archive: Archive, groups: list[str], spec: WindowSpec) -> Windo
     )
 
 
+def without_intervals(
+    windows: WindowIndex,
+    spec: WindowSpec,
+    intervals: Sequence[tuple[pd.Timestamp, pd.Timestamp]],
+) -> WindowIndex:
+    """The windows none of whose frames lies in any [first, last] of `intervals`."""
+    keep = np.ones(len(windows), dtype=bool)
+    for first, last in intervals:
+        ends = windows.starts + spec.span.value
+        keep &= (ends < pd.Timestamp(first).value) | (windows.starts > pd.Timestamp(last).value)
+    return windows.take(keep)
+
+
+def separate_days(windows: WindowIndex) -> list[WindowIndex]:
+    """The windows cut where consecutive starts lie more than `DAY_GAP` apart (separate days
+    in one group), so each day keeps its own held-out periods."""
+    order = np.argsort(windows.starts, kind="stable")
+    starts = windows.starts[order]
+    breaks = np.flatnonzero(np.diff(starts) > DAY_GAP.value) + 1
+    return [windows.take(np.sort(part)) for part in np.split(order, breaks)]
+
+
 def split_windows(
     windows: Sequence[Window], spec: WindowSpec, val_fraction: float, test_fraction: float
 ) -> Split:
-    """Split by storm when there are three or more groups, else by time; never by random window.
+    """Split by storm when there are three or more groups, else by time, each day on its own
+    (windows more than `DAY_GAP` apart); never by random window.
 
     Each held-out period is at least one window long; a time split drops windows that
     straddle a boundary, so no hour is in two splits, and leaves a gap of one history length
@@ -111,6 +135,9 @@ def split_windows(
     groups = index.group_names()
     if len(groups) >= 3:
         return _split_by_group(index, groups, val_fraction, test_fraction)
+    days = separate_days(index)
+    if len(days) > 1:
+        return merge_splits([split_windows(day, spec, val_fraction, test_fraction) for day in days])
     first = pd.Timestamp(int(index.starts.min()))
     last = pd.Timestamp(int(index.starts.max())) + spec.span
     total = last - first

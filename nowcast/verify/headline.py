@@ -27,7 +27,7 @@ class Headline:
     rows: list[list[str]]
 
 
-def _rate_factor(units: str, cadence: pd.Timedelta | None) -> tuple[float, str]:
+def rate_factor(units: str, cadence: pd.Timedelta | None) -> tuple[float, str]:
     """How to turn a stored difference into the units people read, and those units."""
     if units.strip().lower() in ACCUMULATED and cadence is not None and cadence > pd.Timedelta(0):
         return pd.Timedelta("1h") / cadence, "mm/h"
@@ -44,7 +44,7 @@ def _threshold_label(threshold: float, units: str, cadence: pd.Timedelta | None)
 
 def headline(rows: Sequence[ScoreRow], units: str, cadence: pd.Timedelta | None) -> Headline:
     """RMSE (in readable units) and CSI at each threshold, per method and lead."""
-    factor, shown = _rate_factor(units, cadence)
+    factor, shown = rate_factor(units, cadence)
     thresholds = sorted({r.threshold for r in rows if r.score == "CSI" and r.threshold is not None})
     columns = ["method", "lead", f"RMSE ({shown})"] + [
         f"CSI {_threshold_label(t, units, cadence)}" for t in thresholds
