@@ -13,6 +13,7 @@ import xarray as xr
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.threads import use_free_cpus
 from nowcast.core.timeutil import iso, parse_duration, short_duration, whole_steps
+from nowcast.forecasting.ensemble import STEPS, EnsembleSpec, check_members, run_ensemble
 from nowcast.forecasting.predict import (
     Forecaster,
     baseline_forecaster,
@@ -45,6 +46,7 @@ class ForecastRequest:
     fill: str | None = None
     out: Path | None = None
     storm: str | None = None
+    ensemble: int | None = None
 
 
 @dataclass
@@ -93,6 +95,8 @@ def choose_forecaster(
     Named by nobody, the pipeline's trained checkpoint is used whatever its preset; without
     one, the shipped checkpoint the pipeline names in `[model] pretrained` (a fresh install).
     """
+    if request.baseline == STEPS:
+        return baseline_forecaster("sprog")  # STEPS is S-PROG with noise: the same frames
     if request.baseline:
         return baseline_forecaster(request.baseline)
     device = request.device or settings.device
@@ -140,12 +144,34 @@ def steps_in(span: pd.Timedelta, step: pd.Timedelta, what: str) -> int:
     return count
 
 
+def ensemble_spec(settings: Settings, request: ForecastRequest) -> EnsembleSpec | None:
+    """The ensemble asked for (`--ensemble N`, or STEPS with the configured member count), or
+    None for a single forecast; an ensemble of a deterministic baseline is refused."""
+    if request.baseline not in (None, STEPS) and request.ensemble is not None:
+        raise ConfigError(
+            f"--ensemble with --baseline {request.baseline}: ensembles come from the model or "
+            "from --baseline steps (pysteps STEPS)"
+        )
+    if request.ensemble is None and request.baseline != STEPS:
+        return None
+    members = settings.ensemble.members if request.ensemble is None else request.ensemble
+    check_members(members)
+    return EnsembleSpec(
+        members=members,
+        seed=settings.ensemble.seed,
+        max_memory_mb=settings.ensemble.max_memory_mb,
+        workers=use_free_cpus(),
+    )
+
+
 def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult:
     """Read the newest history window, forecast the pipeline's horizon, write NetCDF and Zarr.
 
     The forecast comes at the archive's cadence; a model reads its history at its own training
-    step, brought there from the archive's frames along the motion when the two differ.
+    step, brought there from the archive's frames along the motion when the two differ. With
+    an ensemble asked for, the file also holds its members and exceedance probabilities.
     """
+    spec = ensemble_spec(settings, request)
     config = load_pipeline(settings, request.pipeline or settings.pipelines[0], source=False)
     archive = Archive.require(settings.archive)
     group = archive_group(archive, config.name, request.storm)
@@ -165,7 +191,10 @@ def run_forecast(settings: Settings, request: ForecastRequest) -> ForecastResult
     )
     loaded = time.perf_counter()
     use_free_cpus()
-    dataset = run_forecaster(forecaster, history, history_frames, steps, cadence, group)
+    if spec is None:
+        dataset = run_forecaster(forecaster, history, history_frames, steps, cadence, group)
+    else:
+        dataset = run_ensemble(forecaster, history, history_frames, steps, cadence, group, spec)
     predicted = time.perf_counter()
     folder = forecasts_folder(settings, request.out)
     netcdf = write_netcdf(dataset, folder / pipeline_slug(group))

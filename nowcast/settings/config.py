@@ -90,6 +90,25 @@ class ScheduleSettings(Strict):
     state_dir: Path = Field(Path("runs/scheduler"), description="job store, lock and heartbeat")
 
 
+class EnsembleSettings(Strict):
+    """Ensemble nowcasts (`nowcast forecast --ensemble N`, `--baseline steps`, the backtest's
+    `--ensemble` and the scheduled job)."""
+
+    members: int = Field(
+        20, ge=2, description="members when none is asked for (STEPS, backtest, scheduler)"
+    )
+    max_memory_mb: float = Field(
+        1024.0,
+        gt=0,
+        description="bound on one ensemble forecast's arrays (members x leads x grid); a larger "
+        "ensemble is refused before it runs",
+    )
+    seed: int = Field(0, ge=0, description="random seed of member 0 (member m uses seed + m)")
+    scheduled: bool = Field(
+        False, description="the scheduler also writes the model's ensemble after each forecast"
+    )
+
+
 DEFAULT_MAX_PARAMETERS = 50_000_000
 
 
@@ -111,6 +130,7 @@ class Settings(Strict):
     serve: ServeSettings = Field(default_factory=ServeSettings)
     backfill: BackfillSettings = Field(default_factory=BackfillSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    ensemble: EnsembleSettings = Field(default_factory=EnsembleSettings)
 
 
 def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:

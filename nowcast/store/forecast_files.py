@@ -96,6 +96,82 @@ def forecast_dataset(
     return dataset
 
 
+@dataclass(frozen=True)
+class EnsembleFields:
+    """An ensemble's members (member, lead, y, x) in the forecast's units and its exceedance
+    probabilities (threshold, lead, y, x) at `thresholds` in `threshold_units`."""
+
+    members: np.ndarray
+    probability: np.ndarray
+    thresholds: tuple[float, ...]
+    threshold_units: str
+    threshold_standard_name: str
+    relation: str
+    perturbation: str
+
+
+def with_ensemble(dataset: xr.Dataset, fields: EnsembleFields) -> xr.Dataset:
+    """The forecast dataset with a `realization` dimension: `members` holds every member,
+    `forecast` their mean, and `probability` the share of members at or beyond each threshold.
+
+    The `forecast` variable stays (lead_time, y, x), so every reader of deterministic
+    forecasts reads an ensemble file as its mean.
+    """
+    count = fields.members.shape[0]
+    out = dataset.copy()
+    attrs = dict(dataset["forecast"].attrs)
+    out["forecast"].attrs["long_name"] = f"ensemble mean of {count} members"
+    out = out.assign_coords(
+        realization=(
+            "realization",
+            np.arange(count, dtype=np.int32),
+            {"standard_name": "realization", "long_name": "ensemble member"},
+        ),
+        threshold=(
+            "threshold",
+            np.asarray(fields.thresholds, dtype=np.float32),
+            {
+                "standard_name": fields.threshold_standard_name,
+                "units": fields.threshold_units,
+                "long_name": "event threshold of the probabilities",
+            },
+        ),
+    )
+    out["members"] = (
+        ("realization", "lead_time", "y", "x"),
+        np.asarray(fields.members, dtype=np.float32),
+        {**attrs, "long_name": "ensemble member forecast"},
+    )
+    out["probability"] = (
+        ("threshold", "lead_time", "y", "x"),
+        np.asarray(fields.probability, dtype=np.float32),
+        {
+            "long_name": f"probability of {fields.threshold_standard_name} "
+            f"{fields.relation.replace('_', ' ')} threshold",
+            "units": "1",
+            "relative_to_threshold": fields.relation,
+            "grid_mapping": GRID_MAPPING,
+        },
+    )
+    out.attrs["ensemble_members"] = np.int32(count)
+    out.attrs["ensemble_perturbation"] = fields.perturbation
+    return out
+
+
+def is_ensemble(ds: xr.Dataset) -> bool:
+    """Whether a forecast dataset holds ensemble members and probabilities."""
+    return "members" in ds.data_vars and "probability" in ds.data_vars
+
+
+def probability_label(ds: xr.Dataset, index: int) -> str:
+    """`P(R >= 5 mm/h)` (or `P(T <= 220 K)`) for the `index`-th threshold of an ensemble."""
+    threshold = ds["threshold"]
+    value = float(threshold.values[index])
+    below = ds["probability"].attrs.get("relative_to_threshold", "").startswith("less")
+    symbol = "T" if below else "R"
+    return f"P({symbol} {'<=' if below else '>='} {value:g} {threshold.attrs.get('units', '')})"
+
+
 def _reference_attrs() -> dict[str, str]:
     """CF attributes of the scalar init-time coordinate."""
     return {"standard_name": "forecast_reference_time", "long_name": "forecast init time"}
@@ -137,10 +213,11 @@ def pipeline_slug(group: str) -> str:
 
 
 def method_tag(dataset: xr.Dataset) -> str:
-    """The method as a name part: `persistence`, `extrapolation`, `model-<model id>`, or ""
-    for a dataset that names no method (a file from before methods were in names)."""
+    """The method as a name part: `persistence`, `steps`, `model-<model id>`,
+    `model-ensemble-<model id>`, or "" for a dataset that names no method (a file from before
+    methods were in names)."""
     method, model = str(dataset.attrs.get("method", "")), str(dataset.attrs.get("model", ""))
-    tag = f"{method}-{model}" if method == "model" and model else method
+    tag = f"{method}-{model}" if method.startswith("model") and model else method
     return re.sub(r"[^A-Za-z0-9.-]+", "-", tag)
 
 
@@ -154,14 +231,14 @@ def forecast_stem(dataset: xr.Dataset) -> str:
 
 def _encoding(dataset: xr.Dataset) -> dict[str, dict[str, object]]:
     """Times as int32 minutes since 1970 in UTC and lead time in minutes (types CF lists), and
-    no `_FillValue` on the grid's coordinate variables (CF forbids one there)."""
+    no `_FillValue` on coordinate variables (CF forbids one there)."""
     since_epoch = {"units": "minutes since 1970-01-01 00:00:00", "dtype": "int32"}
     encoding: dict[str, dict[str, object]] = {
         "time": dict(since_epoch),
         "forecast_reference_time": dict(since_epoch),
         "lead_time": {"units": "minutes", "dtype": "int32"},
     }
-    for name in ("x", "y"):
+    for name in ("x", "y", "threshold", "realization"):
         if name in dataset.variables:
             encoding[name] = {"_FillValue": None}
     return encoding
@@ -172,8 +249,9 @@ def write_netcdf(dataset: xr.Dataset, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"{forecast_stem(dataset)}.nc"
     encoding = _encoding(dataset)
-    for name in ("forecast", "observation"):
-        encoding[name] = {"zlib": True, "complevel": 4}
+    for name in ("forecast", "observation", "members", "probability"):
+        if name in dataset.data_vars:
+            encoding[name] = {"zlib": True, "complevel": 4}
     with atomic_path(final) as partial:
         dataset.to_netcdf(partial, engine="netcdf4", encoding=encoding)
     return final

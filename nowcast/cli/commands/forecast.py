@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -11,6 +12,15 @@ from rich.table import Table
 from nowcast.cli.choices import Baseline, Device, FillMethod, value_of
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
+
+
+class ForecastBaseline(StrEnum):
+    """The baselines of `--baseline`, plus pysteps' STEPS, whose forecast is an ensemble."""
+
+    persistence = Baseline.persistence.value
+    extrapolation = Baseline.extrapolation.value
+    sprog = Baseline.sprog.value
+    steps = "steps"
 
 
 def forecast(
@@ -30,8 +40,18 @@ def forecast(
     model: str | None = typer.Option(
         None, "--model", help="Checkpoint folder, or preset name (default: the pipeline's model)."
     ),
-    baseline: Baseline | None = typer.Option(
-        None, "--baseline", help="A baseline instead of the model."
+    baseline: ForecastBaseline | None = typer.Option(
+        None,
+        "--baseline",
+        help="A baseline instead of the model; steps is pysteps' STEPS ensemble "
+        "(ensemble.members members unless --ensemble says).",
+    ),
+    ensemble: int | None = typer.Option(
+        None,
+        "--ensemble",
+        min=2,
+        help="Write an ensemble of N members (the model's forecast with cascade noise, or STEPS "
+        "with --baseline steps) with exceedance probabilities at the rain thresholds.",
     ),
     device: Device | None = typer.Option(None, "--device", help="Where to run."),
     fill: FillMethod | None = typer.Option(
@@ -47,10 +67,13 @@ def forecast(
     """Forecast the next hours from the last `--since` hours and write CF NetCDF and Zarr.
 
     Without a trained checkpoint it stops and says how to get one; `--baseline` runs the same
-    chain with persistence or pysteps extrapolation.
+    chain with persistence or pysteps extrapolation. `--ensemble N` adds N members and the
+    probabilities P(R >= 1, 5, 10 mm/h) per lead (`realization` and `threshold` dimensions);
+    the forecast variable is then the members' mean.
     """
     from nowcast.core.timeutil import iso, parse_when
     from nowcast.forecasting.run import ForecastRequest, run_forecast
+    from nowcast.store.forecast_files import probability_label
 
     settings = app_state(ctx).settings
     request = ForecastRequest(
@@ -63,6 +86,7 @@ def forecast(
         fill=value_of(fill),
         out=out,
         storm=storm,
+        ensemble=ensemble,
     )
     result = run_forecast(settings, request)
     if render:
@@ -77,18 +101,28 @@ def forecast(
     table.add_column("valid time (UTC)")
     units = escape(f"[{dataset['forecast'].attrs.get('units', '')}]")  # not a rich style
     table.add_column(f"mean {units}", justify="right")
+    thresholds = range(dataset.sizes.get("threshold", 0))
+    for index in thresholds:
+        table.add_column(f"max {escape(probability_label(dataset, index))}", justify="right")
     for index in range(dataset.sizes["lead_time"]):
         lead = dataset.lead_time.values[index].astype("timedelta64[m]").astype(int)
+        chances = [f"{float(dataset['probability'][k, index].max()):.2f}" for k in thresholds]
         table.add_row(
             f"+{lead} min",
             iso(dataset.time.values[index]),
             f"{float(dataset['forecast'][index].mean()):.2f}",
+            *chances,
         )
     console = output_console()
     console.print(table)
     console.print(
         f"init {iso(dataset.forecast_reference_time.values)}  model {dataset.attrs['model']}"
     )
+    if "realization" in dataset.dims:
+        console.print(
+            f"ensemble of {dataset.sizes['realization']} members (seed {settings.ensemble.seed})"
+            f"; forecast = their mean"
+        )
     if dataset.attrs.get("filled_times"):
         console.print(f"filled history frames: {dataset.attrs['filled_times']}")
     console.print(
