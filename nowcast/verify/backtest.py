@@ -10,6 +10,17 @@ import pandas as pd
 
 from nowcast.core.errors import DataMissingError
 from nowcast.core.timeutil import iso, short_duration
+from nowcast.forecasting.ensemble import (
+    MODEL_ENSEMBLE,
+    STEPS,
+    EnsembleSpec,
+    check_members,
+    check_memory,
+    ensemble_mean,
+    model_members,
+    pixel_km,
+    steps_members,
+)
 from nowcast.forecasting.predict import Forecaster, baseline_forecaster
 from nowcast.forecasting.run import (
     ForecastRequest,
@@ -18,11 +29,13 @@ from nowcast.forecasting.run import (
     steps_in,
 )
 from nowcast.ingest.pipeline import load_pipeline
+from nowcast.models.motion import MotionSpace
 from nowcast.models.space import described_values
 from nowcast.settings.config import Settings
 from nowcast.store.archive import Archive
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import baseline_case, make_case
+from nowcast.verify.probabilistic import ProbabilisticAccumulator, write_curves
 from nowcast.verify.runner import (
     BASELINE_METHODS,
     CSV_FILE,
@@ -76,11 +89,14 @@ def run_backtest(
     out: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     include_training: bool = False,
+    ensemble: int | None = None,
 ) -> VerifyReport:
     """Forecast every init in [start, end] with the model (when trained) and the baselines.
 
     Init times whose history or horizon overlaps the model's training windows are left out
-    (`include_training` scores them under the method `model (in training period)`).
+    (`include_training` scores them under the method `model (in training period)`). With
+    `ensemble` members, STEPS and the model's ensemble are forecast too: their means scored as
+    forecasts, their members with CRPS, reliability, ROC and rank histograms.
     """
     config = load_pipeline(settings, pipeline, source=False)
     archive = Archive.require(settings.archive)
@@ -122,14 +138,34 @@ def run_backtest(
     report = VerifyReport(table=table.path, in_training=len(seen), period=period)
     events = events_for(series, thresholds, scales)
     accumulator = Accumulator(group, events, period)
+    spec = _ensemble_spec(settings, ensemble, steps, series.shape[1:])
+    probable = ProbabilisticAccumulator(
+        group, stored.units, stored.cadence, str(series.attrs.get("standard_name", ""))
+    )
+    space = MotionSpace(stored.units, stored.cadence)
+    km = pixel_km(series)
+    minutes = [int(lead / pd.Timedelta("1min")) for lead in leads]
     for index, init in enumerate(inits):
         cases = [baseline_case(m, group, init, leads, series, native) for m in BASELINE_METHODS]
+        times = pd.date_range(end=init, periods=native_frames, freq=native)
+        window = series.sel(time=times).values
+        marked = " (in training period)" if init in seen else ""
+        predicted = None
         if forecaster is not None:
-            times = pd.date_range(end=init, periods=native_frames, freq=native)
-            window = series.sel(time=times).values
             predicted = forecaster.forecast(window, times, frames_in, leads, stored, native)
-            method = "model (in training period)" if init in seen else "model"
+            method = f"model{marked}"
             cases.append(make_case(group, init, method, leads, predicted, series, stored.transform))
+        if spec is not None:
+            observed = series.sel(time=init + leads).values
+            ensembles = {STEPS: steps_members(window, steps, space, spec, km)}
+            if predicted is not None:
+                ensembles[f"{MODEL_ENSEMBLE}{marked}"] = model_members(
+                    predicted, window, space, spec
+                )
+            for name, members in ensembles.items():
+                probable.add(name, minutes, members, observed)
+                mean = ensemble_mean(members, stored.units, stored.cadence)
+                cases.append(make_case(group, init, name, leads, mean, series, stored.transform))
         score_cases(cases, events, table, report)
         for case in cases:
             accumulator.add(case)
@@ -141,6 +177,25 @@ def run_backtest(
     # what one stored value accumulates over: the archive's cadence, not the forecast step
     report.cadence = pd.Timedelta(seconds=float(series.attrs.get("cadence_s", 0))) or native
     report.headline = accumulator.rows(report.units)
+    if spec is not None:
+        report.probabilistic = probable.rows(period)
+        report.curves = write_curves(folder, [probable.curves()], period)
+        report.headline += report.probabilistic
     summary.upsert(report.headline)
     report.summary = summary.export_csv(folder / SUMMARY_CSV)
     return report
+
+
+def _ensemble_spec(
+    settings: Settings, members: int | None, steps: int, shape: tuple[int, ...]
+) -> EnsembleSpec | None:
+    """The backtest's ensembles (None without `--ensemble`), refused before any forecast when
+    too small or over the memory bound."""
+    if members is None:
+        return None
+    check_members(members)
+    spec = EnsembleSpec(
+        members=members, seed=settings.ensemble.seed, max_memory_mb=settings.ensemble.max_memory_mb
+    )
+    check_memory(spec, steps, int(shape[0]), int(shape[1]))
+    return spec

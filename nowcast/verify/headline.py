@@ -61,3 +61,26 @@ def headline(rows: Sequence[ScoreRow], units: str, cadence: pd.Timedelta | None)
         for method, lead in keys
     ]
     return Headline(columns, table)
+
+
+def ensemble_headline(rows: Sequence[ScoreRow]) -> Headline:
+    """CRPS, and ROC area and reliability gap at each threshold, per ensemble and lead."""
+    wanted = ("ROC_AREA", "RELIABILITY_GAP")
+    thresholds = sorted({r.threshold for r in rows if r.score in wanted and r.threshold})
+    units = next((r.note.split(";")[0] for r in rows if r.score == "CRPS"), "")
+    columns = ["method", "lead", f"CRPS ({units})"]
+    columns += [f"ROC area {t:g}" for t in thresholds]
+    columns += [f"rel. gap {t:g}" for t in thresholds]
+    values = {(r.method, r.lead_time, r.score, r.threshold): r.value for r in rows}
+    keys = sorted({(r.method, r.lead_time) for r in rows if r.score == "CRPS"})
+
+    def cell(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    table = [
+        [method, f"{lead} min", cell(values.get((method, lead, "CRPS", None)))]
+        + [cell(values.get((method, lead, "ROC_AREA", t))) for t in thresholds]
+        + [cell(values.get((method, lead, "RELIABILITY_GAP", t))) for t in thresholds]
+        for method, lead in keys
+    ]
+    return Headline(columns, table)

@@ -53,6 +53,8 @@ class VerifyReport:
     headline: list[ScoreRow] = field(default_factory=list)
     units: str = ""
     cadence: pd.Timedelta | None = None
+    probabilistic: list[ScoreRow] = field(default_factory=list)
+    curves: Path | None = None
 
     def count(self, case: Case) -> None:
         """Count one scored case under its method."""

@@ -85,6 +85,13 @@ def verify(
     baselines_only: bool = typer.Option(
         False, "--baselines-only", help="Backtest persistence and extrapolation only."
     ),
+    ensemble: int | None = typer.Option(
+        None,
+        "--ensemble",
+        min=2,
+        help="Backtest: also forecast pysteps STEPS and the model's ensemble with N members "
+        "and score them with CRPS, reliability, ROC area and rank histograms.",
+    ),
     include_training: bool = typer.Option(
         False,
         "--include-training",
@@ -94,7 +101,9 @@ def verify(
 ) -> None:
     """Score forecasts per lead time: MSE, MAE, SSIM, PSNR, RMSE, bias, CSI/POD/FAR, FSS.
 
-    Persistence and pysteps extrapolation are scored on exactly the same cases. Rows
+    Persistence and pysteps extrapolation are scored on exactly the same cases. Ensemble
+    forecasts (stored, or the backtest's --ensemble) also get CRPS, reliability, ROC area and
+    rank histograms, accumulated over the cases. Rows
     accumulate in scores.sqlite (one per forecast x lead time x score x method).
 
     Exit codes: 0 cases scored, 3 no archive, 5 no case scored (no forecast in the period,
@@ -128,13 +137,18 @@ def verify(
                 model=model,
                 with_model=not baselines_only,
                 include_training=include_training,
+                ensemble=ensemble,
                 progress=advance,
                 **options,
             )
         else:
             from nowcast.verify.runner import run_verify
 
-            given = (("--include-training", include_training), ("--baselines-only", baselines_only))
+            given = (
+                ("--include-training", include_training),
+                ("--baselines-only", baselines_only),
+                ("--ensemble", ensemble is not None),
+            )
             misplaced = [flag for flag, value in (*given, ("--model", model)) if value]
             if misplaced:
                 raise ConfigError(f"{', '.join(misplaced)}: for --backtest only")
@@ -145,6 +159,8 @@ def verify(
             result = run_verify(settings, pipeline, first, last, progress=advance, **options)
     if result.headline:
         _print_headline(result)
+    if result.curves:
+        typer.echo(f"ensemble curves: {result.curves}")
     counts = ", ".join(f"{m}: {n}" for m, n in sorted(result.cases.items())) or "none"
     typer.echo(f"scored cases ({counts}); {result.rows} rows -> {result.table}")
     if result.in_training:
@@ -168,10 +184,17 @@ def _print_headline(result: VerifyReport) -> None:
     from rich.table import Table
 
     from nowcast.cli.console import table_console
-    from nowcast.verify.headline import headline
+    from nowcast.verify.headline import ensemble_headline, headline
 
-    shown = headline(result.headline, result.units, result.cadence)
+    deterministic = [r for r in result.headline if r not in set(result.probabilistic)]
+    shown = headline(deterministic, result.units, result.cadence)
     table = Table(*shown.columns, title=f"backtest {result.period}")
     for row in shown.rows:
         table.add_row(*row)
     table_console().print(table)
+    if result.probabilistic:
+        ensembles = ensemble_headline(result.probabilistic)
+        table = Table(*ensembles.columns, title=f"ensembles {result.period}")
+        for row in ensembles.rows:
+            table.add_row(*row)
+        table_console().print(table)
