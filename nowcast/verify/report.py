@@ -13,6 +13,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from nowcast.core.metrics import CONVENTION  # noqa: E402
+from nowcast.verify.probabilistic import PROBABILISTIC_FILE, read_curves  # noqa: E402
+from nowcast.verify.probability_plots import save_plot  # noqa: E402
 from nowcast.verify.runner import SUMMARY_TABLE, TABLE_FILE  # noqa: E402
 from nowcast.verify.table import ScoreTable  # noqa: E402
 
@@ -30,11 +32,27 @@ ORIENTATION = {
     "BIAS": "0 is best",
     "RMSE_SKILL": "higher is better",
     "VALID_FRACTION": "share of pixels with data in both fields",
+    "CRPS": "lower is better",
+    "ROC_AREA": "higher is better",
+    "RELIABILITY_GAP": "largest distance from the diagonal; lower is better",
 }
 
 
 # Report order: errors, skill, then events and neighbourhoods; the valid fraction last.
-ACCUMULATED = ("RMSE", "RMSE_SKILL", "MAE", "BIAS", "CSI", "POD", "FAR", "FSS", "VALID_FRACTION")
+ACCUMULATED = (
+    "RMSE",
+    "RMSE_SKILL",
+    "MAE",
+    "BIAS",
+    "CSI",
+    "POD",
+    "FAR",
+    "FSS",
+    "CRPS",
+    "ROC_AREA",
+    "RELIABILITY_GAP",
+    "VALID_FRACTION",
+)
 IMAGE_SCORES = ("MSE", "MAE", "SSIM", "PSNR")
 
 
@@ -88,7 +106,7 @@ def _accumulated_key(row: Any) -> str:
     if pd.notna(row.threshold):
         scale = f", {int(row.scale)} px" if pd.notna(row.scale) else ""
         return f"{row.score} @ {note}{scale}"
-    if row.score in ("RMSE", "MAE", "BIAS"):
+    if row.score in ("RMSE", "MAE", "BIAS", "CRPS"):
         return f"{row.score} ({note.split(';')[0]})"
     return str(row.score)
 
@@ -182,6 +200,7 @@ def write_report(scores: Path, pipeline: str | None = None, period: str | None =
                 lines.append("")
         else:
             lines += ["No accumulated scores for this pipeline yet.", ""]
+        lines += _ensemble_sections(read_curves(scores / PROBABILISTIC_FILE).get(name), folder)
         own = images[images["pipeline"] == name]
         if len(own):
             lines += [
@@ -194,6 +213,32 @@ def write_report(scores: Path, pipeline: str | None = None, period: str | None =
     path = folder / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _ensemble_sections(curves: dict[str, Any] | None, folder: Path) -> list[str]:
+    """Reliability diagrams and ROC curves per threshold and the rank histogram of a
+    pipeline's ensembles, all leads pooled (CRPS and per-lead values are in the tables)."""
+    if not curves or not curves.get("methods"):
+        return []
+    name = curves["pipeline"]
+    lines = [
+        f"## {name}: ensembles, all leads pooled ({curves.get('period', '')})",
+        "",
+        "Reliability (populated bins: at least 10 pixels), ROC (10 probability thresholds) and",
+        "rank histograms with pysteps, accumulated over every case and lead; per-lead CRPS,",
+        "ROC area and the largest reliability gap are in the tables above.",
+        "",
+    ]
+    plots = [("rank", None)] + [
+        (kind, f"{t:g}") for t in curves["thresholds"] for kind in ("reliability", "roc")
+    ]
+    for kind, threshold in plots:
+        slug = "".join(c if c.isalnum() else "_" for c in f"{name}_{kind}_{threshold or ''}")
+        path = folder / f"{slug}.png"
+        save_plot(curves, kind, threshold, str(path))
+        title = kind if threshold is None else f"{kind} @ {threshold} {curves['units']}"
+        lines += [f"### {title}", "", f"![{title}]({path.name})", ""]
+    return lines
 
 
 def _markdown(pivot: pd.DataFrame) -> str:

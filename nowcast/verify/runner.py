@@ -15,7 +15,7 @@ from nowcast.core.errors import ConfigError
 from nowcast.core.timeutil import iso, utc
 from nowcast.settings.config import Settings
 from nowcast.store.archive import Archive
-from nowcast.store.forecast_files import list_forecasts, open_forecast
+from nowcast.store.forecast_files import is_ensemble, list_forecasts, open_forecast
 from nowcast.store.rain import from_rain_rate, is_rain
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import (
@@ -23,9 +23,11 @@ from nowcast.verify.cases import (
     EventDefinition,
     baseline_case,
     default_events,
+    observed_frames,
     score_case,
     stored_case,
 )
+from nowcast.verify.probabilistic import ProbabilisticAccumulator, write_curves
 from nowcast.verify.table import ScoreRow, ScoreTable
 
 log = logging.getLogger(__name__)
@@ -121,6 +123,34 @@ def observed_leads(dataset: xr.Dataset, series: xr.DataArray) -> set[int]:
     return {int(lead / pd.Timedelta(minutes=1)) for lead in leads if init + lead in observed}
 
 
+def _add_ensemble(
+    boards: dict[str, ProbabilisticAccumulator],
+    dataset: xr.Dataset,
+    series: xr.DataArray,
+    native: pd.Timedelta,
+) -> None:
+    """Accumulate a stored ensemble's members at the lead times observed so far."""
+    group = str(dataset.attrs["pipeline"])
+    init = pd.Timestamp(dataset.forecast_reference_time.values)
+    leads = pd.TimedeltaIndex(dataset.lead_time.values)
+    observed, present = observed_frames(series, init + leads)
+    if not present:
+        return
+    cadence = pd.Timedelta(seconds=float(series.attrs.get("cadence_s", 0))) or native
+    board = boards.setdefault(
+        group,
+        ProbabilisticAccumulator(
+            group,
+            str(series.attrs.get("units", "")),
+            cadence,
+            str(series.attrs.get("standard_name", "")),
+        ),
+    )
+    minutes = [int(leads[i] / pd.Timedelta("1min")) for i in present]
+    members = dataset["members"].transpose("realization", "lead_time", "y", "x").values
+    board.add(str(dataset.attrs.get("method", "")), minutes, members[:, present], observed)
+
+
 def run_verify(
     settings: Settings,
     pipelines: list[str] | None = None,
@@ -133,7 +163,9 @@ def run_verify(
     only_new: bool = False,
 ) -> VerifyReport:
     """Score the stored forecasts initialised in [since, until] (default: every one in the
-    store) whose valid times have observations now.
+    store) whose valid times have observations now. Ensemble files are also scored with
+    CRPS, reliability, ROC and rank histograms over all of them in the period (`only_new`
+    leaves none out there: those scores are of the period, not per case).
 
     With `only_new`, a forecast already scored at every observed lead is skipped. Per-case
     rows go to the score table; scores accumulated over all those cases per lead
@@ -153,6 +185,7 @@ def run_verify(
     groups = set(archive.groups())
     series_cache: dict[str, xr.DataArray] = {}
     boards: dict[str, Accumulator] = {}
+    ensembles: dict[str, ProbabilisticAccumulator] = {}
     inits: list[pd.Timestamp] = []
     for index, found in enumerate(files):
         dataset = open_forecast(found.path)
@@ -164,6 +197,9 @@ def run_verify(
         series = series_cache.setdefault(group, archive.read(group))
         init = pd.Timestamp(dataset.forecast_reference_time.values)
         method = str(dataset.attrs.get("method", "model"))
+        if is_ensemble(dataset):
+            _add_ensemble(ensembles, dataset, series, archive.cadence(group))
+            inits.append(init)
         if only_new and observed_leads(dataset, series) <= table.scored_leads(
             group, iso(init), method
         ):
@@ -172,7 +208,8 @@ def run_verify(
         events = events_for(series, thresholds, scales)
         leads = pd.TimedeltaIndex(dataset.lead_time.values)
         case = stored_case(dataset, series)
-        baselines = [m for m in BASELINE_METHODS if m != dataset.attrs.get("method")]
+        # an ensemble's init has its baselines scored with its deterministic forecast
+        baselines = [] if is_ensemble(dataset) else [m for m in BASELINE_METHODS if m != method]
         native = archive.cadence(group)
         others = (baseline_case(m, group, init, leads, series, native) for m in baselines)
         cases = [case, *others]
@@ -180,7 +217,8 @@ def run_verify(
         board = boards.setdefault(group, Accumulator(group, events, ""))
         for scored in cases:
             board.add(scored)
-        inits.append(init)
+        if not is_ensemble(dataset):
+            inits.append(init)
         if progress:
             progress(index + 1, len(files))
     table.export_csv(folder / CSV_FILE)
@@ -190,6 +228,13 @@ def run_verify(
         for group, board in boards.items():
             board.period = period
             summary.upsert(board.rows(str(series_cache[group].attrs.get("units", ""))))
+        for probable in ensembles.values():
+            rows = probable.rows(period)
+            report.probabilistic += rows
+            summary.upsert(rows)
+        if ensembles:
+            curves = [probable.curves() for probable in ensembles.values()]
+            report.curves = write_curves(folder, curves, period)
         report.summary = summary.export_csv(folder / SUMMARY_CSV)
     log.info("verified %d forecast(s): %s", len(files) - report.skipped, report.cases)
     return report
