@@ -6,7 +6,8 @@ scratch folder, in-process through Typer's CliRunner, with the clock standing at
 2024-09-05T06:20:00Z, so the synthetic `demo` pipeline's data and every time printed are the
 same on every run. The scratch folder is `/tmp/site-` and eight random characters,
 shown on the pages as `/tmp/site-XXXXXXXX` (the same length, so lines wrap as they did), and
-the checkout's own path (where the shipped pipelines are found) as `<checkout>`. A page
+the checkout's own path (where the shipped pipelines and the repository's test frames are
+found) as `<checkout>`, which commands may use too. A page
 starts from a folder that already holds the demo archive (`nowcast ingest -p demo` run in it),
 unless it has the line `<!-- console: empty folder -->`.
 
@@ -42,6 +43,7 @@ from nowcast.cli.app import app
 REPO = Path(__file__).resolve().parents[1]
 CLOCK = "2024-09-05T06:20:00Z"
 SHOWN_FOLDER = "/tmp/site-XXXXXXXX"
+CHECKOUT = "<checkout>"  # the checkout's path, in commands and in what they print
 EMPTY_MARK = "<!-- console: empty folder -->"
 UPDATE = os.environ.get("NOWCAST_DOCS_UPDATE") == "1"
 # The `--help` pages were written with typer 0.29, whose help keeps the docstrings' lines;
@@ -70,7 +72,7 @@ class Example:
 
     def argv(self) -> tuple[dict[str, str], list[str], int]:
         """Environment assignments, arguments after `nowcast`, and the expected exit code."""
-        line = self.command.replace("\\\n", " ")
+        line = self.command.replace("\\\n", " ").replace(CHECKOUT, str(REPO))
         wanted = EXIT.search(line)
         words = shlex.split(line, comments=True)
         env = {}
@@ -132,7 +134,7 @@ def run(folder: Path, example: Example) -> tuple[int, int, str]:
         os.chdir(here)
     stderr = [line for line in result.stderr.splitlines() if not LOG_LINE.match(line)]
     printed = "\n".join([*result.stdout.splitlines(), *stderr])
-    printed = printed.replace(str(REPO), "<checkout>")
+    printed = printed.replace(str(REPO), CHECKOUT)
     printed = printed.replace(str(folder.resolve()), SHOWN_FOLDER)
     printed = printed.replace(str(folder), SHOWN_FOLDER)
     return result.exit_code, expected_code, printed
@@ -177,7 +179,8 @@ def test_console_examples_print_what_the_page_shows(
     if EMPTY_MARK not in text:
         shutil.copytree(demo_folder, folder, dirs_exist_ok=True)
     for name, content in FILE_BLOCK.findall(text):
-        (folder / name).write_text(content, encoding="utf-8")
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(content.replace(CHECKOUT, str(REPO)), encoding="utf-8")
 
     wrong_exit, wrong_output = [], []
 

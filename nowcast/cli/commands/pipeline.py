@@ -98,8 +98,8 @@ def check(
     times = sorted(set(report.matched.values()))
     console.print(f"{report.folder}: pattern {report.pattern}")
     span = f", {iso(times[0])} to {iso(times[-1])}" if times else ""
-    console.print(f"matched: {len(report.matched)} files{span}")
-    console.print(f"unmatched: {len(report.unmatched)} files{_some(report.unmatched)}")
+    console.print(f"matched: {_files(len(report.matched))}{span}")
+    console.print(f"unmatched: {_files(len(report.unmatched))}{_some(report.unmatched)}")
     if report.look_alike:
         console.print(
             f"warning: {len(report.look_alike)} unmatched files look like the series "
@@ -122,6 +122,11 @@ def check(
     if not report.passed:
         raise NotDoneError(f"pipeline {name}: a run would not take the whole series (see above)")
     console.print(f"ok: a run takes all {len(report.matched)} files")
+
+
+def _files(count: int) -> str:
+    """`1 file`, `2 files`."""
+    return f"{count} file" + ("" if count == 1 else "s")
 
 
 def _some(names: list[str]) -> str:
