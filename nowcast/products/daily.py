@@ -8,7 +8,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from html import escape
 from pathlib import Path
@@ -39,11 +39,13 @@ from nowcast.products.figures import (
     storm_from_attrs,
 )
 from nowcast.products.maps import MapFeatures, MapGrid, map_features, map_grid
+from nowcast.products.probability import probability_figure
 from nowcast.products.styles import FieldStyle, field_style
 from nowcast.settings.config import Settings
 from nowcast.store.forecast_files import (
     ForecastFile,
     init_time,
+    is_ensemble,
     lead_times,
     list_forecasts,
     open_forecast,
@@ -357,6 +359,7 @@ class SheetEntry:
     image: str
     inits: list[str]
     scores_note: str
+    probability: list[str] = field(default_factory=list)
 
 
 def index_html(day: date, entries: list[SheetEntry]) -> str:
@@ -368,7 +371,14 @@ def index_html(day: date, entries: list[SheetEntry]) -> str:
             f"<section><h2>{escape(entry.pipeline)}</h2>\n"
             f"<p>Forecasts initialised {inits}. {escape(entry.scores_note)}.</p>\n"
             f'<a href="{escape(entry.image)}"><img src="{escape(entry.image)}" '
-            f'alt="{escape(entry.pipeline)} daily summary" width="900"></a></section>'
+            f'alt="{escape(entry.pipeline)} daily summary" width="900"></a>'
+            + "".join(
+                f'<h3>ensemble probabilities</h3><a href="{escape(image)}"><img '
+                f'src="{escape(image)}" alt="{escape(entry.pipeline)} probability maps" '
+                'width="900"></a>'
+                for image in entry.probability
+            )
+            + "</section>"
         )
     body = "\n".join(sections)
     return (
@@ -382,6 +392,7 @@ def index_html(day: date, entries: list[SheetEntry]) -> str:
 
 
 SHEET_DPI = 80
+ENSEMBLE_TAGS = ("model-ensemble", "steps")  # file-name method tags of ensemble forecasts
 
 
 def _by_pipeline(files: list[ForecastFile]) -> dict[str, list[ForecastFile]]:
@@ -390,6 +401,23 @@ def _by_pipeline(files: list[ForecastFile]) -> dict[str, list[ForecastFile]]:
     for forecast in files:
         groups[forecast.pipeline].append(forecast)
     return dict(sorted(groups.items()))
+
+
+def _probability_sheets(files: list[ForecastFile], day: date, out_dir: Path) -> list[str]:
+    """The probability maps of the day's synoptic ensemble forecasts (the model's ensemble
+    where there is one, else STEPS), written beside the sheet; their file names."""
+    ensembles = [f for f in files if f.method.startswith(ENSEMBLE_TAGS)]
+    preferred = [f for f in ensembles if f.method.startswith(ENSEMBLE_TAGS[0])] or ensembles
+    names = []
+    for chosen in synoptic_inits(preferred, day):
+        ds = open_forecast(chosen.path)
+        if not is_ensemble(ds):
+            continue
+        image = out_dir / f"{chosen.path.stem}_probability.png"
+        with atomic_path(image) as tmp:
+            save_png(probability_figure(ds), tmp, dpi=SHEET_DPI)
+        names.append(image.name)
+    return names
 
 
 def render_daily(settings: Settings, day: date, pipelines: Sequence[str] | None = None) -> Path:
@@ -410,7 +438,8 @@ def render_daily(settings: Settings, day: date, pipelines: Sequence[str] | None 
             save_png(daily_sheet(pipeline, day, cases, scores), tmp, dpi=SHEET_DPI)
         log.info("wrote %s", sheet)
         inits = [iso_minutes(case.forecast.init_time) for case in cases]
-        entries.append(SheetEntry(pipeline, sheet.name, inits, scores.note))
+        maps = _probability_sheets(files, day, out_dir)
+        entries.append(SheetEntry(pipeline, sheet.name, inits, scores.note, maps))
     if not entries:
         where = settings.output.forecasts
         raise DataMissingError(f"no forecasts initialised on {day.isoformat()} in {where}")

@@ -212,6 +212,7 @@ LINE_COLOURS = {
     "ir": ("#ffe600", "#e8e8e8"),
     "rain": ("#303030", "#707070"),
     "generic": ("#303030", "#707070"),
+    "probability": ("#303030", "#707070"),
 }
 STORM_COLOUR = "#ff2020"
 LABEL_CHARS = 7  # a longitude label such as 117.5°E

@@ -11,7 +11,8 @@ import xarray as xr
 from nowcast.core.errors import ConfigError
 from nowcast.core.files import atomic_path
 from nowcast.products.figures import forecast_figure, save_png, write_gif
-from nowcast.store.forecast_files import check_forecast, open_forecast, product_stem
+from nowcast.products.probability import probability_figure
+from nowcast.store.forecast_files import check_forecast, is_ensemble, open_forecast, product_stem
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,12 @@ def _write_png(ds: xr.Dataset, path: Path) -> Path:
 
 
 WRITERS: dict[str, Callable[[xr.Dataset, Path], Path]] = {"png": _write_png, "gif": write_gif}
+PROBABILITY_SUFFIX = "_probability"
+
+
+def probability_png(stem: str) -> str:
+    """The file name of an ensemble's probability maps beside its `<stem>.png`."""
+    return f"{stem}{PROBABILITY_SUFFIX}.png"
 
 
 def render_forecast(
@@ -32,7 +39,8 @@ def render_forecast(
     out_dir: Path,
     formats: Iterable[str] = FORMATS,
 ) -> list[Path]:
-    """Write `<pipeline>_<init>.png` and/or `.gif` for one forecast file or dataset into out_dir."""
+    """Write `<pipeline>_<init>.png` and/or `.gif` for one forecast file or dataset into out_dir;
+    for an ensemble with PNG asked for, also its probability maps `<stem>_probability.png`."""
     wanted = list(dict.fromkeys(formats))
     unknown = [f for f in wanted if f not in WRITERS]
     if unknown or not wanted:
@@ -48,6 +56,12 @@ def render_forecast(
         path = out_dir / f"{product_stem(ds)}.{fmt}"
         with atomic_path(path) as tmp:
             WRITERS[fmt](ds, tmp)
+        log.info("wrote %s", path)
+        written.append(path)
+    if is_ensemble(ds) and "png" in wanted:
+        path = out_dir / probability_png(product_stem(ds))
+        with atomic_path(path) as tmp:
+            save_png(probability_figure(ds), tmp, dpi=PNG_DPI)
         log.info("wrote %s", path)
         written.append(path)
     return written
