@@ -60,6 +60,7 @@ def forecast_step(settings: Settings, pipeline: str) -> Outcome:
     """Forecast and render one pipeline with its trained model; skip (warning) without one.
 
     Never falls back to a baseline: a persistence forecast must not pass for model output.
+    With `ensemble.scheduled`, the model's ensemble and its probability maps follow.
     """
     job = f"forecast:{pipeline}"
     folder = checkpoint_folder(settings, pipeline)
@@ -78,6 +79,11 @@ def forecast_step(settings: Settings, pipeline: str) -> Outcome:
         result = run_forecast(settings, ForecastRequest(pipeline=pipeline, since=history))
         out = settings.output.products / str(result.dataset.attrs["pipeline"]).replace("/", "-")
         products = render_forecast(result.netcdf, out, product_formats(config.model.products))
+        if settings.ensemble.scheduled:
+            members = settings.ensemble.members
+            request = ForecastRequest(pipeline=pipeline, since=history, ensemble=members)
+            ensemble = run_forecast(settings, request)
+            products += render_forecast(ensemble.netcdf, out, ["png"])
     except Exception as exc:  # the ingest's outcome must survive a failed forecast
         log.error("forecast %s failed: %s", pipeline, describe(exc))
         log.debug("forecast %s failed", pipeline, exc_info=True)

@@ -13,7 +13,7 @@ from nowcast.core.version import __version__
 from nowcast.serve.catalog import Entry
 from nowcast.serve.context import ServeContext
 from nowcast.serve.images import style_label
-from nowcast.store.forecast_files import lead_times, valid_times
+from nowcast.store.forecast_files import is_ensemble, lead_times, probability_label, valid_times
 
 
 def ctx(request: Request) -> ServeContext:
@@ -71,27 +71,61 @@ def forecast_data(serve: ServeContext, entry: Entry) -> dict[str, Any]:
             "url": f"/frames/{entry.id}/observation.png",
         }
     )
+    views = ensemble_views(ds)
     for index, (lead, valid) in enumerate(zip(lead_times(ds), valid_times(ds), strict=True)):
         minutes = round(lead.total_seconds() / 60)
-        frames.append(
-            {
-                "kind": "forecast",
-                "lead_minutes": minutes,
-                "time": iso_minutes(valid),
-                "label": f"+{minutes} min, valid {iso_minutes(valid)}",
-                "url": f"/frames/{entry.id}/lead-{index}.png",
+        frame = {
+            "kind": "forecast",
+            "lead_minutes": minutes,
+            "time": iso_minutes(valid),
+            "label": f"+{minutes} min, valid {iso_minutes(valid)}",
+            "url": f"/frames/{entry.id}/lead-{index}.png",
+        }
+        if views:
+            frame["views"] = {
+                view["key"]: f"/frames/{entry.id}/{view['prefix']}lead-{index}.png"
+                for view in views
             }
-        )
+        frames.append(frame)
     entries = serve.catalog.forecasts(entry.pipeline) or []
     position = entries.index(entry)
     return {
         **serve.summary(entry, serve.clock()),
         "colour_scale": {"label": style_label(ds), "image": f"/frames/{entry.id}/colorbar.png"},
         "frames": frames,
-        "products": {"png": serve.product(entry, "png"), "gif": serve.product(entry, "gif")},
+        "products": {
+            "png": serve.product(entry, "png"),
+            "gif": serve.product(entry, "gif"),
+            "probability": serve.product(entry, "png", "_probability"),
+        },
+        "views": [{k: v for k, v in view.items() if k != "prefix"} for view in views],
+        "probability_scale": f"/frames/{entry.id}/colorbar-probability.png" if views else None,
         "previous": entries[position - 1].id if position > 0 else None,
         "next": entries[position + 1].id if position + 1 < len(entries) else None,
     }
+
+
+def ensemble_views(ds: Any) -> list[dict[str, str]]:
+    """What an ensemble's page can show at each lead: the mean, each probability, each member
+    (key, label, whether it is a probability, and the frame-name prefix); none otherwise."""
+    if not is_ensemble(ds):
+        return []
+    views = [{"key": "mean", "label": "ensemble mean", "scale": "forecast", "prefix": ""}]
+    views += [
+        {
+            "key": f"probability-{k}",
+            "label": probability_label(ds, k),
+            "scale": "probability",
+            "prefix": f"probability-{k}-",
+        }
+        for k in range(ds.sizes["threshold"])
+    ]
+    views += [
+        {"key": f"member-{m}", "label": f"member {m}", "scale": "forecast"}
+        | {"prefix": f"member-{m}-"}
+        for m in range(ds.sizes["realization"])
+    ]
+    return views
 
 
 def scores_data(serve: ServeContext, pipeline: str) -> dict[str, Any]:
@@ -104,7 +138,27 @@ def scores_data(serve: ServeContext, pipeline: str) -> dict[str, Any]:
             {"key": key, "url": f"/plots/skill/{pipeline}/{index}.png"}
             for index, key in enumerate(keys)
         ],
+        "ensemble_plots": ensemble_plots(serve, pipeline),
     }
+
+
+def ensemble_plots(serve: ServeContext, pipeline: str) -> list[dict[str, str]]:
+    """The rank histogram and each threshold's reliability diagram and ROC curve of the
+    pipeline's ensembles, as verify last accumulated them."""
+    curves = serve.scores.curves(pipeline)
+    if curves is None:
+        return []
+    units = curves.get("units", "")
+    plots = [{"key": "rank histogram", "url": f"/plots/ensemble/{pipeline}/rank.png"}]
+    for threshold in (f"{t:g}" for t in curves["thresholds"]):
+        for kind, name in (("reliability", "reliability"), ("roc", "ROC")):
+            plots.append(
+                {
+                    "key": f"{name} @ {threshold} {units}",
+                    "url": f"/plots/ensemble/{pipeline}/{kind}-{threshold}.png",
+                }
+            )
+    return plots
 
 
 def daily_data(serve: ServeContext) -> dict[str, Any]:

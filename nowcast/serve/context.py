@@ -34,9 +34,10 @@ class ServeContext:
         )
         self.scores = Scores(self.settings.output.verification)
 
-    def product(self, entry: Entry, suffix: str) -> str | None:
-        """The URL of the rendered product (`png`/`gif`) of a forecast, when there is one."""
-        name = f"{entry.id}.{suffix}"
+    def product(self, entry: Entry, suffix: str, part: str = "") -> str | None:
+        """The URL of the rendered product (`png`/`gif`, or a `part` of it such as
+        `_probability`) of a forecast, when there is one."""
+        name = f"{entry.id}{part}.{suffix}"
         if (self.settings.output.products / entry.pipeline / name).is_file():
             return f"/files/products/{entry.pipeline}/{name}"
         return None

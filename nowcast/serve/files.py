@@ -75,6 +75,7 @@ def frame_image(request: Request) -> Response:
     ds = serve.catalog.dataset(entry)
     draw: dict[str, Callable[[], bytes]] = {
         "colorbar": lambda: colorbar_png(ds),
+        "colorbar-probability": lambda: colorbar_png(ds, probability=True),
         "thumbnail": lambda: thumbnail_png(ds),
     }
     try:
@@ -84,6 +85,22 @@ def frame_image(request: Request) -> Response:
     except KeyError:
         return not_found(f"frame {which!r}")
     return Response(png, media_type="image/png", headers={"cache-control": CACHE_CONTROL})
+
+
+def ensemble_plot(request: Request) -> Response:
+    """`/plots/ensemble/{pipeline}/{rank|reliability-<t>|roc-<t>}.png`: the accumulated
+    ensemble verification plots of a pipeline."""
+    serve = ctx(request)
+    name = request.path_params["name"]
+    curves = serve.scores.curves(name) if valid_name(name) else None
+    kind, _, threshold = request.path_params["which"].partition("-")
+    if curves is None:
+        return not_found("ensemble scores")
+    try:
+        png = serve.scores.ensemble_plot(curves, kind, threshold or None)
+    except KeyError:
+        return not_found("ensemble plot")
+    return Response(png, media_type="image/png")
 
 
 def skill_plot(request: Request) -> Response:
@@ -101,4 +118,5 @@ ROUTES = [
     Route("/files/{root}/{path:path}", serve_file),
     Route("/frames/{id}/{which}.png", frame_image),
     Route("/plots/skill/{name}/{index:int}.png", skill_plot),
+    Route("/plots/ensemble/{name}/{which}.png", ensemble_plot),
 ]

@@ -14,8 +14,9 @@ from matplotlib.figure import Figure
 from nowcast.core.timeutil import iso_minutes
 from nowcast.products.figures import add_colorbar, add_map, decorate, draw_field, lead_label
 from nowcast.products.maps import map_features, map_grid
-from nowcast.products.styles import field_style
-from nowcast.store.forecast_files import lead_times, valid_times
+from nowcast.products.probability import probability_style
+from nowcast.products.styles import FieldStyle, field_style
+from nowcast.store.forecast_files import lead_times, probability_label, valid_times
 
 FRAME_WIDTH_IN = 5.0
 FRAME_DPI = 90
@@ -33,17 +34,40 @@ def _png(fig: Figure, dpi: float, tight: bool = True) -> bytes:
     return buffer.getvalue()
 
 
+def _index(text: str, size: int) -> int:
+    """A non-negative index below `size` written as digits; KeyError otherwise."""
+    if not text.isdigit() or int(text) >= size:
+        raise KeyError(text)
+    return int(text)
+
+
 def frame_values(ds: xr.Dataset, which: str) -> tuple[np.ndarray, str]:
-    """`observation` or `lead-<i>`: the field and its title; KeyError for anything else."""
+    """`observation`, `lead-<i>` (the forecast, an ensemble's mean), `member-<m>-lead-<i>` or
+    `probability-<k>-lead-<i>` (an ensemble's): the field and its title; KeyError otherwise."""
     if which == "observation":
         return ds["observation"].transpose("y", "x").values, "observed"
-    if which.startswith("lead-") and which[5:].isdigit():
-        index = int(which[5:])
-        leads = lead_times(ds)
-        if index < len(leads):
-            field = ds["forecast"].transpose("lead_time", "y", "x").isel(lead_time=index).values
-            return field, f"{lead_label(leads[index])} valid {iso_minutes(valid_times(ds)[index])}"
+    view, _, lead = which.rpartition("lead-")
+    index = _index(lead, len(lead_times(ds)))
+    when = f"{lead_label(lead_times(ds)[index])} valid {iso_minutes(valid_times(ds)[index])}"
+    if view == "":
+        field = ds["forecast"].transpose("lead_time", "y", "x")
+        return field.isel(lead_time=index).values, when
+    kind, _, number = view.rstrip("-").partition("-")
+    if kind == "member" and "members" in ds:
+        field = ds["members"].transpose("realization", "lead_time", "y", "x")
+        member = _index(number, field.sizes["realization"])
+        return field.isel(realization=member, lead_time=index).values, f"member {member} {when}"
+    if kind == "probability" and "probability" in ds:
+        field = ds["probability"].transpose("threshold", "lead_time", "y", "x")
+        threshold = _index(number, field.sizes["threshold"])
+        values = field.isel(threshold=threshold, lead_time=index).values
+        return values, f"{probability_label(ds, threshold)} {when}"
     raise KeyError(which)
+
+
+def frame_style(ds: xr.Dataset, which: str) -> FieldStyle:
+    """The colour scale of a frame: probability for probabilities, else the forecast's."""
+    return probability_style() if which.startswith("probability") else field_style(ds["forecast"])
 
 
 def frame_png(ds: xr.Dataset, which: str, style_ds: xr.Dataset | None = None) -> bytes:
@@ -53,7 +77,7 @@ def frame_png(ds: xr.Dataset, which: str, style_ds: xr.Dataset | None = None) ->
     """
     values, title = frame_values(ds, which)
     grid = map_grid(ds)
-    style = field_style((style_ds or ds)["forecast"])
+    style = frame_style(style_ds or ds, which)
     with DRAW_LOCK:
         features = map_features(grid.width_km)
         height = FRAME_WIDTH_IN / grid.aspect if grid.aspect else FRAME_WIDTH_IN
@@ -66,9 +90,9 @@ def frame_png(ds: xr.Dataset, which: str, style_ds: xr.Dataset | None = None) ->
         return _png(fig, FRAME_DPI)
 
 
-def colorbar_png(ds: xr.Dataset) -> bytes:
-    """The forecast's colour scale with its quantity and units."""
-    style = field_style(ds["forecast"])
+def colorbar_png(ds: xr.Dataset, probability: bool = False) -> bytes:
+    """The forecast's colour scale with its quantity and units (or the probability scale)."""
+    style = probability_style() if probability else field_style(ds["forecast"])
     with DRAW_LOCK:
         fig = Figure(figsize=(FRAME_WIDTH_IN, 0.75))
         FigureCanvasAgg(fig)

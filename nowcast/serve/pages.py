@@ -139,6 +139,8 @@ def forecast_page(request: Request) -> HTMLResponse:
     for fmt in ("png", "gif"):
         if data["products"][fmt]:
             links.append(f'<a href="{escape(data["products"][fmt])}">{fmt.upper()} product</a>')
+    if data["products"]["probability"]:
+        links.append(f'<a href="{escape(data["products"]["probability"])}">probability maps</a>')
     links.append(f'<a href="/skill/{escape(entry.pipeline)}">skill</a>')
     links.append(f'<a href="/api/forecasts/{escape(entry.id)}">JSON</a>')
     for key, text in (("previous", "← older"), ("next", "newer →")):
@@ -149,18 +151,32 @@ def forecast_page(request: Request) -> HTMLResponse:
         f"{escape(data['method'] or '-')} · {escape(data['model'] or '-')} · "
         f"{len(data['frames']) - start} leads</p>"
         '<div class="viewer">'
-        '<div class="controls"><button id="play" type="button">▶ play</button>'
+        f'<div class="controls">{_view_switch(data)}<button id="play" type="button">▶ play</button>'
         f'<input id="slider" type="range" min="0" max="{len(data["frames"]) - 1}" '
         f'value="{start}" data-start="{start}" aria-label="lead time">'
         '<span id="frame-label"></span></div>'
         f'<img id="frame" src="{escape(data["frames"][start]["url"])}" alt="forecast frame">'
         f'<img id="colorbar" src="{escape(data["colour_scale"]["image"])}" '
+        f'data-forecast="{escape(data["colour_scale"]["image"])}" '
+        f'data-probability="{escape(data["probability_scale"] or "")}" '
         f'alt="colour scale: {escape(data["colour_scale"]["label"])}">'
         f'<p id="units">{escape(data["colour_scale"]["label"])}</p></div>'
         f"<p>{' · '.join(links)}</p>"
         f'<script type="application/json" id="frames">{frames}</script>'
     )
     return page(serve, f"forecast {entry.id}", body)
+
+
+def _view_switch(data: dict[str, Any]) -> str:
+    """The ensemble's view menu (mean, probabilities, members); empty for one forecast."""
+    if not data["views"]:
+        return ""
+    options = "".join(
+        f'<option value="{escape(v["key"])}" data-scale="{escape(v["scale"])}">'
+        f"{escape(v['label'])}</option>"
+        for v in data["views"]
+    )
+    return f'<select id="view" aria-label="ensemble view">{options}</select>'
 
 
 def skill_page(request: Request) -> HTMLResponse:
@@ -170,6 +186,11 @@ def skill_page(request: Request) -> HTMLResponse:
     if serve.catalog.forecasts(name) is None and not serve.scores.keys(name):
         return missing(serve, "pipeline " + name)
     data = scores_data(serve, name)
+    ensemble = "".join(
+        f'<section class="ensemble"><h2>{escape(plot["key"])}</h2>'
+        f'<img src="{escape(plot["url"])}" alt="ensemble {escape(plot["key"])}"></section>'
+        for plot in data["ensemble_plots"]
+    )
     if not data["plots"]:
         body = "<p>No scores yet: run <code>nowcast verify</code> or <code>--backtest</code>.</p>"
         return page(serve, f"skill: {name}", body)
@@ -190,7 +211,8 @@ def skill_page(request: Request) -> HTMLResponse:
             f'<img src="{escape(plot["url"])}" alt="{escape(plot["key"])} by lead time">'
             f"<table><tr><th>lead (min)</th>{head}</tr>{''.join(lines)}</table></section>"
         )
-    return page(serve, f"skill: {name}", f'<div class="plots">{"".join(sections)}</div>')
+    body = f'<div class="plots">{"".join(sections)}{ensemble}</div>'
+    return page(serve, f"skill: {name}", body)
 
 
 def daily_page(request: Request) -> HTMLResponse:

@@ -6,9 +6,12 @@ import io
 import sqlite3
 import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from nowcast.verify.probabilistic import PROBABILISTIC_FILE, read_curves
+from nowcast.verify.probability_plots import save_plot
 from nowcast.verify.report import plot_skill, score_frame, skill_by_lead
 from nowcast.verify.runner import TABLE_FILE
 from nowcast.verify.table import ScoreTable
@@ -31,6 +34,7 @@ class Scores:
 
     def __init__(self, verification_dir: Path) -> None:
         self.path = verification_dir / TABLE_FILE
+        self.curves_path = verification_dir / PROBABILISTIC_FILE
         self._lock = threading.Lock()
         self._cached: tuple[int, pd.DataFrame] | None = None
 
@@ -76,4 +80,16 @@ class Scores:
         buffer = io.BytesIO()
         with PLOT_LOCK:
             plot_skill(self.skill(), pipeline, key, buffer)  # type: ignore[arg-type]
+        return buffer.getvalue()
+
+    def curves(self, pipeline: str) -> dict[str, Any] | None:
+        """The ensemble curves verify last accumulated for a pipeline (None when none)."""
+        found = read_curves(self.curves_path).get(pipeline)
+        return found if isinstance(found, dict) and found.get("methods") else None
+
+    def ensemble_plot(self, curves: dict[str, Any], kind: str, threshold: str | None) -> bytes:
+        """A reliability diagram, ROC curve or rank histogram as PNG; KeyError if unknown."""
+        buffer = io.BytesIO()
+        with PLOT_LOCK:
+            save_plot(curves, kind, threshold, buffer)
         return buffer.getvalue()

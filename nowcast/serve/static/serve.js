@@ -26,17 +26,32 @@
   var image = document.getElementById("frame");
   var label = document.getElementById("frame-label");
   var play = document.getElementById("play");
+  var view = document.getElementById("view");  // an ensemble's mean / probability / member
+  var colorbar = document.getElementById("colorbar");
   var timer = null;
   var cache = frames.map(function (f) { var i = new Image(); i.src = f.url; return i; });
 
+  function urlOf(frame) {
+    if (view && frame.views && frame.views[view.value]) { return frame.views[view.value]; }
+    return frame.url;
+  }
   function show(index) {
     var frame = frames[index];
+    var chosen = view && frame.views ? view.options[view.selectedIndex].text : "";
     slider.value = String(index);
-    image.src = frame.url;
-    image.alt = frame.label;
+    image.src = urlOf(frame);
+    image.alt = chosen ? chosen + ", " + frame.label : frame.label;
     image.dataset.index = String(index);
-    label.textContent = frame.label;
+    image.dataset.view = view && frame.views ? view.value : "";
+    label.textContent = chosen ? chosen + " · " + frame.label : frame.label;
     label.className = frame.kind;
+  }
+  if (view) {
+    view.addEventListener("change", function () {
+      var scale = view.options[view.selectedIndex].dataset.scale;
+      colorbar.src = scale === "probability" ? colorbar.dataset.probability : colorbar.dataset.forecast;
+      show(Number(slider.value));
+    });
   }
   slider.max = String(frames.length - 1);
   slider.addEventListener("input", function () { show(Number(slider.value)); });
