@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPTS = ("model_bench.py", "ingest_bench.py", "forecast_bench.py")
+SCRIPTS = ("model_bench.py", "ingest_bench.py", "forecast_bench.py", "ensemble_bench.py")
 
 
 def main() -> int:
