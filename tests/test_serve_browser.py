@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import REPO
 from serve_fixtures import CLOCK, RADAR, SATELLITE, build_site
 
 from nowcast.serve.runner import BackgroundServer
@@ -121,3 +122,74 @@ def test_play_button_advances(served: BackgroundServer, driver) -> None:  # noqa
     slider = driver.find_element(By.ID, "slider")
     WebDriverWait(driver, 10).until(lambda d: slider.get_attribute("value") != "4")
     driver.find_element(By.ID, "play").click()
+
+
+@pytest.fixture(scope="module")
+def ensemble_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundServer]:
+    """A site whose model ensemble was written, rendered and verified through the CLI on the
+    repository's BOM frames, served."""
+    from ingest_fixtures import cli
+
+    from nowcast.settings.config import load_settings
+
+    site = tmp_path_factory.mktemp("ensemble-browser")
+    frames = REPO / "tests" / "data" / "bom-66-20201031"
+    shutil.copytree(frames, site / "incoming", ignore=shutil.ignore_patterns("*.md"))
+    config = site / "nowcast.toml"
+    config.write_text(
+        f'archive = "archive/nowcast.zarr"\npipelines_dir = "{REPO / "pipelines"}"\n'
+        'pipelines = ["bom-radar"]\n'
+    )
+    env = {"NOWCAST_BOM_DIR": str(site / "incoming")}
+    init = "2020-10-31T09:30Z"
+    for args in (
+        ("ingest", "--since", "2020-10-31T09:00Z", "--until", "2020-10-31T10:30Z"),
+        ("forecast", "-p", "bom-radar", "--at", init, "--ensemble", "3", "--render"),
+        ("verify", "-p", "bom-radar", "--from", init, "--to", init),
+    ):
+        result = cli(config, *args, env=env)
+        assert result.exit_code == 0, result.output
+    with BackgroundServer(load_settings(config), clock=lambda: CLOCK) as server:
+        yield server
+
+
+def test_ensemble_page_switches_to_a_probability_map(ensemble_served, driver) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    forecast_id = "bom-radar_20201031T0930Z_model-ensemble-modernn-radar-guided"
+    driver.get(f"{ensemble_served.url}/forecasts/{forecast_id}")
+    frame = driver.find_element(By.ID, "frame")
+    colorbar = driver.find_element(By.ID, "colorbar")
+    assert frame.get_attribute("src").endswith(f"/frames/{forecast_id}/lead-0.png")
+    view = Select(driver.find_element(By.ID, "view"))
+    assert [o.text for o in view.options][:3] == [
+        "ensemble mean",
+        "P(R >= 1 mm/h)",
+        "P(R >= 5 mm/h)",
+    ]
+    view.select_by_visible_text("P(R >= 5 mm/h)")
+    assert frame.get_attribute("src").endswith(f"/frames/{forecast_id}/probability-1-lead-0.png")
+    assert colorbar.get_attribute("src").endswith("/colorbar-probability.png")
+    assert driver.find_element(By.ID, "frame-label").text.startswith("P(R >= 5 mm/h) · +10 min")
+    WebDriverWait(driver, 60).until(lambda d: image_loaded(d, frame))
+    WebDriverWait(driver, 30).until(lambda d: image_loaded(d, colorbar))
+    driver.find_element(By.ID, "slider").send_keys("\ue014")  # arrow right: the next lead
+    assert frame.get_attribute("src").endswith(f"/frames/{forecast_id}/probability-1-lead-1.png")
+    view.select_by_visible_text("member 2")
+    assert frame.get_attribute("src").endswith(f"/frames/{forecast_id}/member-2-lead-1.png")
+    WebDriverWait(driver, 60).until(lambda d: image_loaded(d, frame))
+    maps = driver.find_element(By.LINK_TEXT, "probability maps").get_attribute("href")
+    assert maps.endswith(f"{forecast_id}_probability.png")
+
+
+def test_skill_page_shows_the_ensemble_plots(ensemble_served, driver) -> None:  # noqa: ANN001
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{ensemble_served.url}/skill/bom-radar")
+    plots = driver.find_elements(By.CSS_SELECTOR, "section.ensemble img")
+    names = [p.get_attribute("alt") for p in plots]
+    assert "ensemble rank histogram" in names and "ensemble reliability @ 1 mm/h" in names
+    for plot in plots[:3]:
+        WebDriverWait(driver, 60).until(lambda d, p=plot: image_loaded(d, p))
