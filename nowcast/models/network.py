@@ -1,8 +1,8 @@
 """Patched recurrent forecaster: space-to-depth, 1x1 embedding, stacked cells, 1x1 head.
 
-With `guidance = "extrapolation"` each step also reads pysteps' extrapolated guess of the frame
-it forecasts, and the head predicts a correction to that guess (zero at initialisation, so an
-untrained guided model forecasts exactly the extrapolation).
+With `guidance = "extrapolation"` (or `"sprog"`) each step also reads pysteps' nowcast of the
+frame it forecasts, and the head predicts a correction to that guess (zero at initialisation,
+so an untrained guided model forecasts exactly the guidance).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class NowcastNet(nn.Module):
     def __init__(self, config: ModelConfig, cell: CellFactory):
         super().__init__()
         self.config = config
-        self.guided = config.guidance == "extrapolation"
+        self.guided = config.guidance != "none"
         inputs = config.patched_channels * (2 if self.guided else 1)
         self.embed = nn.Conv2d(inputs, config.hidden, 1)
         self.cells = nn.ModuleList(cell(config) for _ in range(config.num_layers))
@@ -97,7 +97,7 @@ class NowcastNet(nn.Module):
             )
         states: list[CellState | None] = [None] * len(self.cells)
         outputs: list[Tensor] = []
-        guesses = step_guesses(frames, input_frames) if self.guided else None
+        guesses = step_guesses(frames, input_frames, self.config.guidance) if self.guided else None
         for t in range(total - 1):
             if t < input_frames:
                 frame = frames[:, t]

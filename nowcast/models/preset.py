@@ -25,7 +25,7 @@ class ModelConfig(ArchitectureConfig):
     patch: int = Field(4, ge=1)
     dcb_iterations: int = Field(5, ge=0)
     norm: Literal["layer", "group"] = "layer"
-    guidance: Literal["none", "extrapolation"] = "none"
+    guidance: Literal["none", "extrapolation", "sprog"] = "none"
 
     @model_validator(mode="after")
     def _check_geometry(self) -> ModelConfig:
