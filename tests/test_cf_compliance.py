@@ -1,4 +1,5 @@
-"""Forecast files `nowcast forecast` writes pass the IOOS compliance checker's CF 1.8 test."""
+"""Forecast files `nowcast forecast` writes (ensembles included) pass the IOOS compliance
+checker's CF 1.8 test."""
 
 from __future__ import annotations
 
@@ -44,11 +45,11 @@ def forecast_site(folder: Path, pipeline: str, since: str, until: str) -> Path:
     return config
 
 
-def persistence_forecast(config: Path, since: str) -> Path:
-    """The NetCDF file `nowcast forecast --baseline persistence` writes."""
+def baseline_forecast(config: Path, since: str, baseline: str = "persistence", *extra: str) -> Path:
+    """The NetCDF file `nowcast forecast --baseline <baseline>` writes."""
     out = config.parent / "out"
     result = cli(
-        config, "forecast", "--since", since, "--baseline", "persistence", "--out", str(out)
+        config, "forecast", "--since", since, "--baseline", baseline, "--out", str(out), *extra
     )
     assert result.exit_code == 0, result.output
     (path,) = out.rglob("*.nc")
@@ -60,7 +61,7 @@ def bom_forecast_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A forecast of the real BOM radar (10-minute rain amounts in kg m-2)."""
     site = tmp_path_factory.mktemp("bom")
     config = forecast_site(site, "bom-radar", "2020-10-31T00:00Z", "2020-10-31T01:50Z")
-    return persistence_forecast(config, "1h")
+    return baseline_forecast(config, "1h")
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +69,19 @@ def demo_forecast_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A forecast of the demo pipeline (hourly brightness temperature in K)."""
     site = tmp_path_factory.mktemp("demo")
     config = forecast_site(site, "demo", "2024-09-04T16:00Z", "2024-09-05T00:00Z")
-    return persistence_forecast(config, "8h")
+    return baseline_forecast(config, "8h")
 
 
-@pytest.mark.parametrize("name", ["bom_forecast_file", "demo_forecast_file"])
+@pytest.fixture(scope="module")
+def bom_ensemble_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A STEPS ensemble of the real BOM radar: members on a `realization` axis, probabilities
+    on a `threshold` axis."""
+    site = tmp_path_factory.mktemp("bom-ensemble")
+    config = forecast_site(site, "bom-radar", "2020-10-31T00:00Z", "2020-10-31T01:50Z")
+    return baseline_forecast(config, "1h", "steps", "--ensemble", "3")
+
+
+@pytest.mark.parametrize("name", ["bom_forecast_file", "demo_forecast_file", "bom_ensemble_file"])
 def test_forecast_files_pass_the_cf_checker(name: str, request: pytest.FixtureRequest) -> None:
     path = request.getfixturevalue(name)
     assert cf_problems(path, ERROR) == []
@@ -105,3 +115,12 @@ def test_temperatures_carry_no_cell_methods(demo_forecast_file: Path) -> None:
     with xr.open_dataset(demo_forecast_file) as dataset:
         assert dataset["forecast"].attrs["units"] == "K"
         assert "cell_methods" not in dataset["forecast"].attrs
+
+
+def test_ensemble_axes_are_cf_coordinates(bom_ensemble_file: Path) -> None:
+    with xr.open_dataset(bom_ensemble_file) as dataset:
+        realization = dataset["realization"]
+        assert realization.attrs["standard_name"] == "realization"
+        assert realization.attrs["units"] == "1" and realization.size == 3
+        assert dataset["threshold"].attrs["units"] == "mm/h"
+        assert dataset["probability"].attrs["units"] == "1"

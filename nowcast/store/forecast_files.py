@@ -125,7 +125,7 @@ def with_ensemble(dataset: xr.Dataset, fields: EnsembleFields) -> xr.Dataset:
         realization=(
             "realization",
             np.arange(count, dtype=np.int32),
-            {"standard_name": "realization", "long_name": "ensemble member"},
+            {"standard_name": "realization", "units": "1", "long_name": "ensemble member"},
         ),
         threshold=(
             "threshold",
