@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+import xarray as xr
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.schedulers.background import BackgroundScheduler
 from conftest import REPO
@@ -169,6 +170,39 @@ def test_jobs_fire_and_a_failing_job_does_not_stop_the_others(
     assert shown.exit_code == 0, shown.output
     assert "scheduler: stopped" in shown.output
     assert "forecast:demo" in shown.output and "last scheduler error: ingest:flaky" in shown.output
+
+
+@pytest.mark.usefixtures("clean_env")
+def test_a_scheduled_ensemble_follows_the_forecast(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With `[ensemble] scheduled = true` the ingest job's forecast step writes the model's
+    # forecast, then its ensemble at the same init, with maps and probability maps of both.
+    frozen = now_utc().floor("D") - pd.Timedelta(hours=11, minutes=30)
+    monkeypatch.setattr(ingest, "now_utc", lambda: frozen)
+    config = make_site(tmp_path, ["demo"], frozen)
+    config.write_text(config.read_text() + "[ensemble]\nscheduled = true\nmembers = 3\n")
+    settings = load_settings(config, environ={})
+    tiny_checkpoint(settings.output.checkpoints / "demo")
+
+    ingested, forecast = jobs.ingest_job(str(config), None, "demo")
+
+    assert ingested.status == "ok", ingested.summary
+    assert forecast.status == "ok" and "4 product(s)" in forecast.summary, forecast.summary
+    stem = f"demo_{frozen.strftime('%Y%m%d')}T1200Z_model"
+    assert (settings.output.forecasts / "demo" / f"{stem}-modernn-typhoon.nc").is_file()
+    with xr.open_dataset(
+        settings.output.forecasts / "demo" / f"{stem}-ensemble-modernn-typhoon.nc"
+    ) as ds:
+        assert ds.sizes["realization"] == 3 and ds.attrs["method"] == "model-ensemble"
+    products = settings.output.products / "demo"
+    for name in (
+        f"{stem}-modernn-typhoon.png",
+        f"{stem}-modernn-typhoon.gif",
+        f"{stem}-ensemble-modernn-typhoon.png",
+        f"{stem}-ensemble-modernn-typhoon_probability.png",
+    ):
+        assert (products / name).stat().st_size > 0, name
 
 
 def test_restart_keeps_one_copy_of_each_job_and_its_next_run(tmp_path: Path) -> None:
