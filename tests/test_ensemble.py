@@ -176,3 +176,17 @@ def test_the_live_page_switches_to_probabilities(site: Path) -> None:
     assert client.get(f"/frames/{forecast_id}/member-9-lead-0.png").status_code == 404
     page = client.get(f"/forecasts/{forecast_id}").text
     assert '<select id="view"' in page and "P(R &gt;= 1 mm/h)" in page
+
+
+def test_the_daily_sheet_shows_the_deterministic_forecast_over_an_ensemble_mean() -> None:
+    from nowcast.products.daily import synoptic_inits
+    from nowcast.store.forecast_files import ForecastFile
+
+    noon = pd.Timestamp("2020-10-31T12:00")  # naive UTC, as file names are read
+    ensemble = ForecastFile(Path("e.nc"), "bom-radar", noon, "model-ensemble-modernn-radar")
+    model = ForecastFile(Path("m.nc"), "bom-radar", noon, "model-modernn-radar")
+    steps = ForecastFile(Path("s.nc"), "bom-radar", noon - pd.Timedelta("10min"), "steps")
+    day = noon.date()
+    assert synoptic_inits([ensemble, model], day) == [model]
+    assert synoptic_inits([model, ensemble], day) == [model]
+    assert synoptic_inits([ensemble, steps], day) == [ensemble]  # the nearer init still wins

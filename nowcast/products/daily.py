@@ -127,6 +127,7 @@ def day_scores(folder: Path, pipeline: str, day: date) -> DayScores:
 
 SYNOPTIC_HOURS = (0, 6, 12, 18)
 MAX_OFFSET = timedelta(hours=3)
+ENSEMBLE_TAGS = ("model-ensemble", "steps")  # file-name method tags of ensemble forecasts
 
 
 @dataclass(frozen=True)
@@ -142,15 +143,27 @@ class DailyCase:
     observed: list[xr.Dataset | None]
 
 
+def is_ensemble_file(forecast: ForecastFile) -> bool:
+    """Whether a file's name says it holds an ensemble (the model's or STEPS)."""
+    return forecast.method.startswith(ENSEMBLE_TAGS)
+
+
 def synoptic_inits(files: list[ForecastFile], day: date) -> list[ForecastFile]:
-    """For 00, 06, 12 and 18 UTC, the init on `day` nearest each (within 3 h), no repeats."""
+    """For 00, 06, 12 and 18 UTC, the init on `day` nearest each (within 3 h), no repeats.
+
+    At one init a deterministic forecast wins over an ensemble's mean: the mean of members is
+    smoother than any forecast that could happen, and the ensemble gets its probability maps.
+    """
     same_day = [f for f in files if f.init_time.date() == day]
     chosen: list[ForecastFile] = []
     for hour in SYNOPTIC_HOURS:
         target = pd.Timestamp(day) + pd.Timedelta(hours=hour)
         near = [f for f in same_day if abs(f.init_time - target) <= MAX_OFFSET]
         if near:
-            best = min(near, key=lambda f: (abs(f.init_time - target), f.init_time))
+            best = min(
+                near,
+                key=lambda f: (abs(f.init_time - target), is_ensemble_file(f), f.init_time),
+            )
             if best not in chosen:
                 chosen.append(best)
     return chosen
@@ -392,7 +405,6 @@ def index_html(day: date, entries: list[SheetEntry]) -> str:
 
 
 SHEET_DPI = 80
-ENSEMBLE_TAGS = ("model-ensemble", "steps")  # file-name method tags of ensemble forecasts
 
 
 def _by_pipeline(files: list[ForecastFile]) -> dict[str, list[ForecastFile]]:
@@ -406,7 +418,7 @@ def _by_pipeline(files: list[ForecastFile]) -> dict[str, list[ForecastFile]]:
 def _probability_sheets(files: list[ForecastFile], day: date, out_dir: Path) -> list[str]:
     """The probability maps of the day's synoptic ensemble forecasts (the model's ensemble
     where there is one, else STEPS), written beside the sheet; their file names."""
-    ensembles = [f for f in files if f.method.startswith(ENSEMBLE_TAGS)]
+    ensembles = [f for f in files if is_ensemble_file(f)]
     preferred = [f for f in ensembles if f.method.startswith(ENSEMBLE_TAGS[0])] or ensembles
     names = []
     for chosen in synoptic_inits(preferred, day):
