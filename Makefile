@@ -83,9 +83,9 @@ demo: $(VENV)
 docs: $(VENV)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-# Rebuild the shipped radar checkpoint (models/pretrained/modernn-radar-guided) from the shared
-# BOM, FMI and MeteoSwiss days and score it on the held-out KNMI day: about 10 min on 2 CPU
-# cores; see its card.md.
+# Rebuild the shipped radar checkpoint (models/pretrained/modernn-radar-guided) and its
+# leave-one-day-out table on every shared radar day (scripts/crossval.sh, then the model trained
+# on all days): about 45 min on 2 CPU cores; see its card.md.
 pretrained: $(VENV)
 	PYTHON=$(BIN)/python scripts/pretrained.sh
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from nowcast.cli.choices import Device, value_of
-from nowcast.cli.commands.train import DEVICE, EVERY, ITERATIONS, STEP
+from nowcast.cli.commands.train import DEVICE, EVERY, ITERATIONS, PATIENCE, PRESET, SEED, STEP
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 
@@ -17,14 +17,12 @@ def crossval(
     pipelines: list[str] = typer.Option(
         ..., "--pipeline", "-p", help="Pipeline whose days take part; repeat for several."
     ),
-    preset: str | None = typer.Option(
-        None, "--preset", help="Model preset (default: the first pipeline's), see models/."
-    ),
+    preset: str | None = PRESET,
     iterations: int | None = ITERATIONS,
     step: str | None = STEP,
     every: int = EVERY,
-    patience: int = typer.Option(5, "--patience", help="Validations without gain before stop."),
-    seed: int = typer.Option(0, "--seed", help="Seed for weights and batch order."),
+    patience: int = PATIENCE,
+    seed: int = SEED,
     device: Device | None = DEVICE,
     out: Path = typer.Option(
         Path("runs/crossval"), "--out", help="Folder for each fold's run and the table."

@@ -22,6 +22,11 @@ STEP = typer.Option(
     "frame, 10-min ones every frame (instead of --stride; finetune defaults to the parent's).",
 )
 EVERY = typer.Option(50, "--every", help="Validate and checkpoint every N iterations.")
+PRESET = typer.Option(
+    None, "--preset", help="Model preset (default: the first pipeline's), see models/."
+)
+PATIENCE = typer.Option(5, "--patience", help="Validations without gain before stop.")
+SEED = typer.Option(0, "--seed", help="Seed for weights and batch order.")
 RESUME = typer.Option(False, "--resume", help="Continue from <out>/last.")
 WORKERS = typer.Option(
     None,
@@ -62,9 +67,7 @@ def train(
         "-p",
         help="Pipeline whose archive to use; repeat to train on several in one rain-rate space.",
     ),
-    preset: str | None = typer.Option(
-        None, "--preset", help="Model preset (default: the first pipeline's), see models/."
-    ),
+    preset: str | None = PRESET,
     iterations: int | None = ITERATIONS,
     batch_size: int | None = BATCH_SIZE,
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
@@ -75,9 +78,9 @@ def train(
     stride: int = STRIDE,
     step: str | None = STEP,
     every: int = EVERY,
-    patience: int = typer.Option(5, "--patience", help="Validations without gain before stop."),
+    patience: int = PATIENCE,
     resume: bool = RESUME,
-    seed: int = typer.Option(0, "--seed", help="Seed for weights and batch order."),
+    seed: int = SEED,
     val_score: ValScore = typer.Option(
         ValScore.mse, "--val-score", help="Early-stopping score: mse, or csi (1 - CSI at 1 mm/h)."
     ),
