@@ -190,3 +190,32 @@ def test_the_daily_sheet_shows_the_deterministic_forecast_over_an_ensemble_mean(
     assert synoptic_inits([ensemble, model], day) == [model]
     assert synoptic_inits([model, ensemble], day) == [model]
     assert synoptic_inits([ensemble, steps], day) == [ensemble]  # the nearer init still wins
+
+
+def test_the_model_ensemble_centre_blends_and_fades_unpredictable_scales() -> None:
+    from pysteps.cascade.bandpass_filters import filter_gaussian
+
+    from nowcast.forecasting.ensemble import (
+        CASCADE_LEVELS,
+        CascadeNoise,
+        blended_centre,
+        predictable_part,
+    )
+
+    rng = np.random.default_rng(0)
+    model, last = rng.normal(size=(2, 32, 32)), rng.normal(size=(32, 32))
+    still = np.zeros((2, 32, 32))
+    mixed = blended_centre(model, last, still, 0.25, -15.0)
+    assert np.allclose(mixed, 0.25 * model + 0.75 * last)  # no motion: extrapolation is `last`
+    assert blended_centre(model, last, still, 1.0, -15.0) is model
+
+    def noise(correlation: float) -> CascadeNoise:
+        levels = np.full(CASCADE_LEVELS, correlation)
+        bandpass = filter_gaussian((32, 32), CASCADE_LEVELS)
+        return CascadeNoise(bandpass, {}, np.ones(CASCADE_LEVELS), levels, still[0])
+
+    centre = np.stack([model[0], model[0]])
+    assert np.allclose(predictable_part(centre, noise(1.0)), centre, atol=1e-6)  # levels sum back
+    faded = predictable_part(centre, noise(0.5))
+    assert np.allclose(faded[0], 0.5 * centre[0], atol=1e-6)
+    assert np.allclose(faded[1], 0.25 * centre[1], atol=1e-6)
