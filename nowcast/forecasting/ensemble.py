@@ -4,19 +4,20 @@ STEPS (`steps`) is pysteps' own: S-PROG's cascade, each level an AR(2) process d
 noise with the observed field's spatial structure, in dBR along Lucas-Kanade motion.
 
 The model's ensemble (`model-ensemble`) centres its members on a blend, in dBR, of the model's
-forecast (`MODEL_WEIGHT`) and the last observation extrapolated along the motion (the rest),
-and adds what neither can know: on each cascade level k of the last observation (pysteps'
-Gaussian bandpass cascade in dBR), the centre's level fades as g_k^t at lead t (S-PROG's decay,
-g_k the level's observed lag-1 correlation), and noise with that field's power spectrum
-(pysteps' nonparametric FFT noise), evolving in time as an AR(1) with correlation g_k, of
-standard deviation `NOISE_INFLATION` s_k sqrt(1 - g_k^(2t)), fills the part an AR(1) process
-no longer predicts. Large scales stay close to the centre, small scales become noise within a
-few steps, as in STEPS. The perturbation moves with the motion of the last frames, and each
-member's field is matched (pysteps' `nonparam_match_empirical_cdf`) to the distribution of the
-centre at that lead. On two radar days the shipped model never saw, the model's forecast alone
-as the centre, its cascade kept whole and noise of the observed amplitude gave a higher CRPS
-than STEPS and an over-sharp P(R >= 1 mm/h); the weight, decay and inflation here are what
-brought both down (docs/guide/verify.md, "Ensembles on held-out days").
+forecast (`MODEL_WEIGHT`) and the last observation extrapolated along the motion (the rest;
+for rain only, the model alone for other quantities), and adds what neither can know: on each
+cascade level k of the last observation (pysteps' Gaussian bandpass cascade in dBR), the
+centre's level fades as g_k^t at lead t (S-PROG's decay, g_k the level's observed lag-1
+correlation), and noise with that field's power spectrum (pysteps' nonparametric FFT noise),
+evolving in time as an AR(1) with correlation g_k, of standard deviation `NOISE_INFLATION`
+s_k sqrt(1 - g_k^(2t)), fills the part an AR(1) process no longer predicts. Large scales stay
+close to the centre, small scales become noise within a few steps, as in STEPS. The
+perturbation moves with the motion of the last frames, and each member's field is matched
+(pysteps' `nonparam_match_empirical_cdf`) to the distribution of the centre at that lead. On
+two radar days the shipped model never saw, the model's forecast alone as the centre, its
+cascade kept whole and noise of the observed amplitude gave a higher CRPS than STEPS and an
+over-sharp P(R >= 1 mm/h); the weight, decay and inflation here are what brought both down
+(docs/guide/verify.md, "Ensembles on held-out days").
 
 Members are reproducible: member m draws from the seed plus m.
 """
@@ -217,6 +218,13 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.clip(value, 0.0, MAX_CORRELATION))
 
 
+def centre_weight(spec: EnsembleSpec, space: MotionSpace) -> float:
+    """The model's share of the centre: `spec.model_weight` for rain, where it was measured
+    (extrapolation beat the model on held-out radar days); 1 for other quantities (satellite),
+    where no such measurement says to lean away from the model."""
+    return spec.model_weight if space.rain else 1.0
+
+
 def blended_centre(
     model: np.ndarray, last: np.ndarray, velocity: np.ndarray, weight: float, fill: float
 ) -> np.ndarray:
@@ -263,7 +271,8 @@ def model_members(
     if not _active(moved, threshold):
         return np.broadcast_to(centre, (spec.members, *centre.shape)).astype(np.float32)
     noise = cascade_noise(moved)
-    target = blended_centre(target, moved[-1], noise.velocity, spec.model_weight, fill)
+    weight = centre_weight(spec, space)
+    target = blended_centre(target, moved[-1], noise.velocity, weight, fill)
     predictable = predictable_part(target, noise)
     gain = noise.correlation[:, None, None]
     innovation = np.sqrt(1.0 - gain**2)
@@ -325,8 +334,8 @@ def ensemble_members(
     centre = forecaster.forecast(history, times, history_frames, leads, stored, native)
     members = model_members(centre, history, space, spec)
     how = (
-        f"model forecast ({spec.model_weight:g}) blended with extrapolation, cascade levels "
-        f"decaying as S-PROG, plus pysteps nonparametric cascade noise (AR(1) per level, "
+        f"model forecast ({centre_weight(spec, space):g}) blended with extrapolation, cascade "
+        "levels decaying as S-PROG, plus pysteps nonparametric cascade noise (AR(1) per level, "
         f"x{spec.inflation:g}), CDF matched to the blend"
     )
     return Members(stored.transform.clip(members), MODEL_ENSEMBLE, how)
