@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -16,6 +13,7 @@ from ingest_fixtures import BOM, cli
 from nowcast.models.checkpoint import read_meta
 from nowcast.models.registry import pretrained_checkpoint
 from nowcast.models.space import RAIN_SPACE, recorded_space
+from nowcast.verify.crossval import markdown_table
 
 NAME = tomllib.loads((REPO / "pipelines" / "bom-radar.toml").read_text())["model"]["pretrained"]
 SHIPPED = REPO / "models" / "pretrained" / NAME
@@ -24,33 +22,25 @@ SHIPPED = REPO / "models" / "pretrained" / NAME
 def test_shipped_checkpoint_is_small_and_has_a_card() -> None:
     assert pretrained_checkpoint(NAME).resolve() == SHIPPED.resolve()
     weights = SHIPPED / "model.safetensors"
-    assert weights.stat().st_size < 5 * 2**20
+    assert weights.stat().st_size < 8 * 2**20
     card = (SHIPPED / "card.md").read_text()
-    assert "held-out" in card and "scripts/pretrained.sh" in card
+    assert "leave-one-day-out" in card and "scripts/pretrained.sh" in card
     meta = read_meta(SHIPPED)
     assert meta.preset == NAME
-    assert meta.extra["pipelines"] == ["bom-radar", "fmi-radar", "mch-radar"]
+    assert meta.extra["pipelines"] == ["bom-radar", "fmi-radar", "knmi-radar", "mch-radar"]
     assert meta.extra["step"] == "10min" and recorded_space(meta.normalisation) == RAIN_SPACE
-    assert "knmi-radar" not in json.dumps(meta.extra)  # the held-out source was never seen
+    assert meta.model.guidance == "sprog"
+    seen = [iv for name in ("train", "val") for iv in meta.extra["split"][name]["intervals"]]
+    assert {group for group, _, _ in seen} == set(meta.extra["pipelines"])
 
 
-def test_card_numbers_are_the_held_out_backtest_summary() -> None:
-    summary = pd.read_csv(SHIPPED / "heldout-knmi-summary.csv")
-    assert set(summary["pipeline"]) == {"knmi-radar"}
-    assert set(summary["method"]) == {"model", "persistence", "extrapolation"}
-    printed = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "heldout_table.py"),
-            str(SHIPPED / "heldout-knmi-summary.csv"),
-            "12",
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    assert printed.count("\n") == 7  # header, rule, six leads
-    assert printed in (SHIPPED / "card.md").read_text()
+def test_card_quotes_the_crossval_table_its_command_writes() -> None:
+    table = pd.read_csv(SHIPPED / "crossval.csv")
+    assert set(table["method"]) == {"model", "persistence", "extrapolation", "sprog"}
+    assert table["day"].nunique() == 5
+    printed = markdown_table(table)
+    assert printed == (SHIPPED / "crossval.md").read_text()
+    assert printed.split("\n\n")[0] in (SHIPPED / "card.md").read_text()
 
 
 def test_fresh_install_forecasts_bom_with_the_shipped_checkpoint(tmp_path: Path) -> None:
