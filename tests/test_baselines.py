@@ -53,11 +53,13 @@ def test_extrapolation_keeps_no_data_as_nan() -> None:
 
 
 def test_dbr_round_trip_keeps_rain_and_zeroes_below_the_threshold() -> None:
-    rate = np.array([0.0, 0.05, 0.1, 1.0, 50.0, np.nan])
+    rate = np.array([0.0, 0.05, 0.2, 1.0, 50.0, np.nan])
     dbr = to_dbr(rate)
-    np.testing.assert_allclose(dbr[:5], [-15.0, -15.0, -10.0, 0.0, 10 * np.log10(50.0)])
+    np.testing.assert_allclose(
+        dbr[:5], [-15.0, -15.0, 10 * np.log10(0.2), 0.0, 10 * np.log10(50.0)]
+    )
     back = from_dbr(dbr)
-    np.testing.assert_allclose(back[:5], [0.0, 0.0, 0.1, 1.0, 50.0], rtol=1e-9)
+    np.testing.assert_allclose(back[:5], [0.0, 0.0, 0.2, 1.0, 50.0], rtol=1e-9)
     assert np.isnan(back[5])
 
 
