@@ -105,18 +105,12 @@ class Forecaster:
         steps = int(np.ceil(leads[-1] / step))
         check_fit(self, history_frames, steps, step)
         motion = MotionSpace(stored.units, stored.cadence)
-        outputs = init + _leads(step, steps)
-        velocity = None
-        if needs_retiming(times, inputs) or needs_retiming(outputs, init + leads):
-            velocity = history_motion(history, motion)
-        if velocity is None:
-            frames = history[[times.get_loc(t) for t in inputs]]
-        else:
-            frames = retime(history, times, inputs, velocity, native, motion)
-        predicted = self.predict(frames, steps, stored)
-        if velocity is None:
-            return predicted[[round(lead / step) - 1 for lead in leads]]
         known = init + pd.TimedeltaIndex([pd.Timedelta(0), *_leads(step, steps)])
+        velocity = None
+        if needs_retiming(times, inputs) or needs_retiming(known, init + leads):
+            velocity = history_motion(history, motion)
+        frames = retime(history, times, inputs, velocity, native, motion)
+        predicted = self.predict(frames, steps, stored)
         with_init = np.concatenate([history[-1:], predicted])
         return retime(with_init, known, init + leads, velocity, native, motion)
 

@@ -29,13 +29,13 @@ def retime(
     frames: np.ndarray,
     known: pd.DatetimeIndex,
     wanted: pd.DatetimeIndex,
-    velocity: np.ndarray,
+    velocity: np.ndarray | None,
     interval: pd.Timedelta,
     space: MotionSpace,
 ) -> np.ndarray:
     """Frames (N, H, W) valid at `known` (ascending) -> frames at `wanted`, each within
-    [known[0], known[-1]]; `velocity` moves `interval` per unit. No-data (NaN) where the nearer
-    of the two frames has none."""
+    [known[0], known[-1]]; `velocity` moves `interval` per unit (None when every wanted time is
+    known: those frames are copied). No-data (NaN) where the nearer of the two frames has none."""
     out = np.empty((len(wanted), *frames.shape[1:]), dtype=np.float32)
     for index, time in enumerate(wanted):
         if time in known:
@@ -44,6 +44,8 @@ def retime(
         later = int(known.searchsorted(time))
         if later == 0 or later == len(known):
             raise ValueError(f"{time} lies outside the frames' times {known[0]}..{known[-1]}")
+        if velocity is None:
+            raise ValueError(f"{time} lies between the frames' times: retiming needs a motion")
         out[index] = _between(
             frames[later - 1],
             frames[later],
