@@ -114,7 +114,8 @@ def run_backtest(
     native_frames = reader.native_frames(frames_in, native)
     span = native_frames * native
     inits = backtest_inits(archive, group, span, horizon, start, end, native)
-    seen = [t for t in inits if in_training(forecaster, t, history, horizon)]
+    # the frames a forecast really reads: with retiming, more than the configured history
+    seen = [t for t in inits if in_training(forecaster, t, span, horizon)]
     if seen and not include_training:
         log.warning(
             "%d init time(s) in %s overlap the model's training period; left out "
