@@ -29,7 +29,7 @@ ENV = {
 }
 # Radar pipelines (and the HTTP radar template) nowcast 30 min in, 1 h out; the satellite ones 8 h
 # in, 4 h out.
-SHORT_WINDOWS = {"knmi-radar", "fmi-radar", "mch-radar", "bom-radar", "http-template"}
+SHORT_WINDOWS = {"knmi-radar", "fmi-radar", "mch-radar", "bom-radar", "http-template", "saf-crr"}
 MINIMAL = """
 [source]
 kind = "directory"

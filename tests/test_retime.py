@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nowcast.forecasting.retime import history_motion, needs_retiming, retime
 from nowcast.models.motion import MotionSpace
+from nowcast.models.retime import history_motion, needs_retiming, retime
 
 RAIN = MotionSpace("mm", pd.Timedelta("6min"))
 SIX = pd.Timedelta("6min")

@@ -56,9 +56,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (pipelines / "bom-radar.toml").write_text(bom)  # hourly 8 h in, 4 h out
     saf = (REPO / "pipelines" / "saf-crr.toml").read_text()
-    saf = saf.replace('history = "8h"', 'history = "2h"').replace(
-        'horizon = "4h"', 'horizon = "1h"'
-    )
+    saf = saf.replace('history = "30min"', 'history = "2h"')  # 2 h in, 1 h out
     (pipelines / "saf-crr.toml").write_text(saf)
     (folder / "nowcast.toml").write_text(
         f'archive = "archive.zarr"\npipelines_dir = "{pipelines}"\ndevice = "cpu"\n'

@@ -95,7 +95,7 @@ def test_dataset_pickles_without_an_open_store(archive: Archive) -> None:
     loaded = LoaderBatches(_batches(archive), workers=1)
     loaded.dataset.reader()
     copy = pickle.loads(pickle.dumps(loaded.dataset))
-    assert copy._reader is None and copy.path == archive.path
+    assert copy._reader is None and copy.archive.path == archive.path
 
 
 EXITS = textwrap.dedent(

@@ -177,7 +177,7 @@ class FrameRows:
 
     times: np.ndarray  # int64 ns, sorted
     order: np.ndarray | None  # the stored row of each sorted position; None when stored sorted
-    frames: _CommittedFrames
+    frames: _CommittedFrames | np.ndarray  # an array: frames held in memory (time, y, x)
     attrs: dict[str, Any]
 
     @property
@@ -188,7 +188,22 @@ class FrameRows:
     def read(self, positions: slice) -> np.ndarray:
         """The physical frames at these sorted positions, (time, y, x)."""
         rows = positions if self.order is None else self.order[positions]
+        if isinstance(self.frames, np.ndarray):
+            return self.frames[rows]
         return self.frames._raw((rows, slice(None), slice(None)))
+
+
+def complete_window_starts(stamps: np.ndarray, total: int, step: pd.Timedelta) -> np.ndarray:
+    """The sorted int64 ns `stamps` from which `total` frames `step` apart are all present,
+    found one frame offset at a time, so no (windows x frames) array is ever built."""
+    if len(stamps) < total:
+        return np.zeros(0, dtype=np.int64)
+    complete = np.ones(len(stamps), dtype=bool)
+    for offset in range(1, total):
+        wanted = stamps + offset * step.value
+        found = np.searchsorted(stamps, wanted).clip(max=len(stamps) - 1)
+        complete &= stamps[found] == wanted
+    return stamps[complete]
 
 
 def _time_chunk(ny: int, nx: int) -> int:
@@ -240,6 +255,9 @@ class Archive:
         self._lock: FileLock | None = None
 
     # --- locking and opening -------------------------------------------------------------
+    def reopened(self) -> Archive:
+        """The same store opened afresh (a reader process opens its own)."""
+        return Archive(self.path, self.lock_timeout)
 
     @property
     def lock(self) -> FileLock:
@@ -403,19 +421,10 @@ class Archive:
         horizon: str | pd.Timedelta,
         cadence: str | pd.Timedelta | None = None,
     ) -> np.ndarray:
-        """`windows` as int64 nanoseconds, found one frame offset at a time, so no
-        (windows x frames) array is ever built."""
+        """`windows` as int64 nanoseconds (`complete_window_starts`)."""
         step = parse_duration(cadence) if cadence is not None else self.cadence(group)
         total = _frames(parse_duration(history), step) + _frames(parse_duration(horizon), step)
-        stamps = self.times(group).asi8
-        if len(stamps) < total:
-            return np.zeros(0, dtype=np.int64)
-        complete = np.ones(len(stamps), dtype=bool)
-        for offset in range(1, total):
-            wanted = stamps + offset * step.value
-            found = np.searchsorted(stamps, wanted).clip(max=len(stamps) - 1)
-            complete &= stamps[found] == wanted
-        return stamps[complete]
+        return complete_window_starts(self.times(group).asi8, total, step)
 
     def latest(
         self, group: str, duration: str | pd.Timedelta, at: pd.Timestamp | None = None

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 import numcodecs.blosc
@@ -26,8 +25,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from nowcast.core.errors import ConfigError
 from nowcast.models.space import ModelSpace
-from nowcast.store.archive import Archive
 from nowcast.training.distributed import shard_slice
+from nowcast.training.retimed import TrainingArchive
 from nowcast.training.window_index import WindowIndex
 from nowcast.training.windows import TrainingBatches, WindowReader, WindowSpec
 
@@ -40,14 +39,14 @@ class WindowDataset(Dataset[tuple[int, Tensor]]):
 
     def __init__(
         self,
-        path: Path,
+        archive: TrainingArchive,
         groups: tuple[str, ...],
         spec: WindowSpec,
         cache_mb: float,
         batch_size: int,
         space: ModelSpace | None = None,
     ) -> None:
-        self.path = path
+        self.archive = archive
         self.groups = groups
         self.spec = spec
         self.cache_mb = cache_mb
@@ -59,7 +58,8 @@ class WindowDataset(Dataset[tuple[int, Tensor]]):
     def reader(self) -> WindowReader:
         """This process's reader, opened on first use (a forked worker opens its own)."""
         if self._reader is None or self._pid != os.getpid():
-            self._reader = WindowReader(Archive(self.path), self.spec, self.cache_mb, self.space)
+            archive = self.archive.reopened()
+            self._reader = WindowReader(archive, self.spec, self.cache_mb, self.space)
             self._reader.reserve_batches(self.batch_size, self.groups)
             self._pid = os.getpid()
         return self._reader
@@ -131,7 +131,7 @@ class LoaderBatches:
         self.windows = batches.windows
         reader = batches.reader
         self.dataset = WindowDataset(
-            reader.archive.path,
+            reader.archive,
             self.windows.groups,
             reader.spec,
             reader.cache_mb,

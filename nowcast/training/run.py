@@ -41,6 +41,7 @@ from nowcast.training.distributed import DistContext, shutdown_distributed
 from nowcast.training.engine import FitResult, Trainer, Validator
 from nowcast.training.intensity import model_rain_rate, rain_weighting
 from nowcast.training.loader import LoaderBatches
+from nowcast.training.retimed import RetimedArchive, TrainingArchive, training_archive
 from nowcast.training.windows import (
     SPLITS,
     Split,
@@ -115,19 +116,23 @@ def archive_groups(archive: Archive, pipeline: str) -> list[str]:
     return groups
 
 
-def pipeline_stride(cadence: pd.Timedelta, request: TrainRequest, pipeline: str) -> int:
-    """Frames to step over at this cadence: `--stride`, or `--step` divided by the cadence."""
+def check_step(request: TrainRequest, configs: list[PipelineConfig]) -> None:
+    """Refuse `--step` beside `--stride`, or a step the pipelines' windows are no multiple of,
+    before anything is read or retimed."""
     if request.step is None:
-        return request.stride
+        return
     if request.stride != 1:
         raise ConfigError("give --step or --stride, not both")
-    stride = whole_steps(parse_duration(request.step), cadence)
-    if stride is None:
-        raise ConfigError(
-            f"--step {request.step} is not a whole multiple of pipeline {pipeline}'s "
-            f"{short_duration(cadence)} cadence"
-        )
-    return stride
+    for each in configs:
+        window_spec(each, request.step, 1)
+
+
+def pipeline_stride(cadence: pd.Timedelta, request: TrainRequest) -> int:
+    """Frames to step over at this cadence: `--stride`, or `--step` divided by the cadence (a
+    group whose cadence the step is no multiple of is seen at the step: `training_archive`)."""
+    if request.step is None:
+        return request.stride
+    return whole_steps(parse_duration(request.step), cadence) or 1
 
 
 def with_parent_step(request: TrainRequest, parent: CheckpointMeta | None) -> TrainRequest:
@@ -289,7 +294,7 @@ def _parent_model(
 
 
 def pipeline_split(
-    archive: Archive, groups: list[str], spec: WindowSpec, request: TrainRequest
+    archive: TrainingArchive, groups: list[str], spec: WindowSpec, request: TrainRequest
 ) -> Split:
     """One pipeline's windows split into train, validation and test."""
     windows = without_intervals(find_windows(archive, groups, spec), spec, request.exclude)
@@ -317,15 +322,18 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     request = with_parent_step(request, parent_meta)
     config = load_pipeline(settings, request.pipeline, source=False)
     configs = [config, *(load_pipeline(settings, name, source=False) for name in request.also)]
+    check_step(request, configs)
     archive = Archive.require(settings.archive)
+    owned = {each.name: archive_groups(archive, each.name) for each in configs}
+    source = training_archive(archive, [g for own in owned.values() for g in own], request.step)
     groups: list[str] = []
     splits: list[Split] = []
     strides: dict[str, int] = {}
     spec: WindowSpec | None = None
     for each in configs:
-        own = archive_groups(archive, each.name)
-        cadence = archive.cadence(own[0])
-        strides[each.name] = pipeline_stride(cadence, request, each.name)
+        own = owned[each.name]
+        cadence = source.cadence(own[0])
+        strides[each.name] = pipeline_stride(cadence, request)
         own_spec = window_spec(each, cadence, strides[each.name])
         if spec is not None and own_spec != spec:
             raise ConfigError(
@@ -336,7 +344,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
             )
         spec = own_spec
         groups += own
-        splits.append(pipeline_split(archive, own, spec, request))
+        splits.append(pipeline_split(source, own, spec, request))
     split = merge_splits(splits)
     require_windows(split, "+".join(c.name for c in configs), spec)
     stored = [stored_values(archive, group) for group in groups]
@@ -350,7 +358,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         preset = load_preset(request.preset or config.model.preset)
         torch.manual_seed(request.seed)
         model = build_from_config(preset.model)
-    reader = WindowReader(archive, spec, settings.training.cache_mb, space)
+    reader = WindowReader(source, spec, settings.training.cache_mb, space)
     rain = (space.transform, space.units or stored[0].units, stored[0].cadence)
     check_grid(model, reader.read(split.windows["train"][0]).shape[-2:], config.name)
     freeze_layers(model, request.freeze_layers)
@@ -375,6 +383,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         "stride": strides[config.name],
         "strides": strides,
         "step": short_duration(spec.step),
+        "retimed": sorted(source.series) if isinstance(source, RetimedArchive) else [],
         "split": split.describe(spec),
         "excluded": [[iso(first), iso(last)] for first, last in request.exclude],
     }

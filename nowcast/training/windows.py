@@ -13,12 +13,13 @@ import torch
 from nowcast.core.errors import ConfigError, DataMissingError
 from nowcast.core.timeutil import iso, short_duration
 from nowcast.models.space import ModelSpace, described_values
-from nowcast.store.archive import Archive, FrameRows
+from nowcast.store.archive import FrameRows
 from nowcast.store.transform import from_attrs
 from nowcast.store.zarr_threads import read_one_chunk_at_a_time, read_threads
 from nowcast.training.augment import Draw, apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
+from nowcast.training.retimed import TrainingArchive
 from nowcast.training.window_index import Window, WindowIndex
 
 SPLITS = ("train", "val", "test")
@@ -84,7 +85,7 @@ def frame_intervals(windows: WindowIndex, spec: WindowSpec) -> list[list[str]]:
     return intervals
 
 
-def find_windows(archive: Archive, groups: list[str], spec: WindowSpec) -> WindowIndex:
+def find_windows(archive: TrainingArchive, groups: list[str], spec: WindowSpec) -> WindowIndex:
     """Every gap-free window of every group, never crossing from one group (storm) to another."""
     history = spec.input_frames * spec.step
     horizon = spec.output_frames * spec.step
@@ -265,7 +266,7 @@ class WindowReader:
 
     def __init__(
         self,
-        archive: Archive,
+        archive: TrainingArchive,
         spec: WindowSpec,
         cache_mb: float = 512.0,
         space: ModelSpace | None = None,
