@@ -9,6 +9,7 @@ radar model takes. What it found is written as comments beside each key.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from nowcast.core.timeutil import short_duration
 from nowcast.ingest.checks import DEFAULT_MAX_OUTLIERS
 from nowcast.ingest.format_probe import Probe, probe_format, read_with
 from nowcast.ingest.name_times import NameTimes, find_name_times
+from nowcast.ingest.url_listing import download, is_url, listed_names, listing_source, url_template
 from nowcast.models.checkpoint import read_meta
 from nowcast.models.registry import pretrained_checkpoint
 from nowcast.store.rain import is_rain
@@ -33,9 +35,10 @@ REFLECTIVITY = " (reflectivity, stored as rain rate in mm/h through Z = 200 R^1.
 
 @dataclass(frozen=True)
 class Findings:
-    """What the folder's files say: names and times, format, and the values of a few frames."""
+    """What a folder's (or an HTTP listing's) files say: names and times, format, and the
+    values of a few frames."""
 
-    folder: Path
+    location: str  # the folder, or the listing's URL
     names: NameTimes
     cadence: pd.Timedelta
     probe: Probe
@@ -46,6 +49,11 @@ class Findings:
     low: float
     high: float
     outliers: float
+
+    @property
+    def remote(self) -> bool:
+        """Whether the files were listed over HTTP (an `http` source) rather than in a folder."""
+        return is_url(self.location)
 
 
 def list_files(folder: Path) -> list[str]:
@@ -65,28 +73,43 @@ def list_files(folder: Path) -> list[str]:
 
 def inspect_folder(folder: Path) -> Findings:
     """Read the folder's names and a few of its files; one clear error when they do not fit."""
-    names = find_name_times(list_files(folder))
+    return inspect_files(str(folder), list_files(folder), lambda name: folder / name)
+
+
+def inspect_listing(url: str, scratch: Path) -> Findings:
+    """`inspect_folder` for the files an HTTP listing links to, the few it reads fetched into
+    `scratch`."""
+    source = listing_source(url)
+    return inspect_files(
+        url, listed_names(source, url), lambda n: download(source, url, n, scratch)
+    )
+
+
+def inspect_files(location: str, listed: list[str], path_of: Callable[[str], Path]) -> Findings:
+    """Read the names listed at `location` and a few of the files (`path_of` gives a name's
+    local file); one clear error when they do not fit."""
+    names = find_name_times(listed)
     if names is None or len(names.times) < 2:
         raise DataMissingError(
-            f"no series of files with times in their names in {folder} (at least 2 needed)"
+            f"no series of files with times in their names in {location} (at least 2 needed)"
         )
     cadence = names.cadence
     ordered = sorted(names.times, key=names.times.__getitem__)
-    sample = folder / ordered[len(ordered) // 2]
+    sample = path_of(ordered[len(ordered) // 2])
     probe = probe_format(sample, cadence)
     if isinstance(probe, tuple):
         raise DataMissingError(f"no reader reads {sample.name}; formats tried: {', '.join(probe)}")
     rain_rate = str(probe.frame.attrs.get("units", "")).lower() == "dbz"
     options = {**probe.options, "rain_rate": True} if rain_rate else probe.options
     picks = [ordered[round(i * (len(ordered) - 1) / (SAMPLES - 1))] for i in range(SAMPLES)]
-    frames = [read_with(probe.format, folder / name, options) for name in dict.fromkeys(picks)]
+    frames = [read_with(probe.format, path_of(name), options) for name in dict.fromkeys(picks)]
     values = np.stack([frame.values for frame in frames])
     units = str(frames[0].attrs.get("units", ""))
     low, high = valid_range(units, cadence, values)
     finite = values[np.isfinite(values)]
     outside = float(np.mean((finite < low) | (finite > high))) if finite.size else 0.0
     return Findings(
-        folder=folder,
+        location=location,
         names=names,
         cadence=cadence,
         probe=Probe(probe.format, options, frames[0], probe.tried),
@@ -161,7 +184,7 @@ def draft_pipeline(name: str, found: Findings) -> str:
     stored = "mm/h" if found.rain_rate else found.units
     matched, total = len(found.names.times), matched_total(found)
     lines = [
-        f"# Drafted by `nowcast pipeline new {name}` from {found.folder}:",
+        f"# Drafted by `nowcast pipeline new {name}` from {found.location}:",
         f"# {matched} of {total} files matched the pattern, {times[0]:%Y-%m-%d %H:%M} to "
         f"{times[-1]:%Y-%m-%d %H:%M} UTC, one every {short_duration(found.cadence)}.",
         f"# Read by `{found.probe.format}` (formats tried before it: "
@@ -178,13 +201,7 @@ def draft_pipeline(name: str, found: Findings) -> str:
         f'description = "{found.probe.frame.attrs.get("long_name", found.probe.format)}"',
         "",
     ]
-    source: dict[str, object] = {
-        "kind": "directory",
-        "path": str(found.folder),
-        "pattern": found.names.pattern,
-        "format": found.probe.format,
-        "cadence": short_duration(found.cadence).replace(" ", ""),
-    }
+    source = _source_keys(found)
     variable = found.probe.options.get("variable")
     if variable:
         source["variable"] = variable
@@ -216,6 +233,20 @@ def draft_pipeline(name: str, found: Findings) -> str:
     ]
     lines += ["", *_model_lines(rain, found.cadence)]
     return "\n".join(lines) + "\n"
+
+
+def _source_keys(found: Findings) -> dict[str, object]:
+    """`[source]`: the folder and its pattern, or the URL of each file in the listing's folder."""
+    where: dict[str, object] = (
+        {"kind": "http", "url": url_template(found.location, found.names.pattern)}
+        if found.remote
+        else {"kind": "directory", "path": found.location, "pattern": found.names.pattern}
+    )
+    return {
+        **where,
+        "format": found.probe.format,
+        "cadence": short_duration(found.cadence).replace(" ", ""),
+    }
 
 
 def matched_total(found: Findings) -> int:

@@ -4,6 +4,7 @@ files, and see what a run would take from it before running."""
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 import typer
@@ -34,24 +35,30 @@ def checked_name(name: str) -> str:
 def new(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="Name of the pipeline (its file is NAME.toml)."),
-    source: Path = typer.Option(
-        ..., "--from", help="Folder of the source's files (searched below, hidden files left)."
+    source: str = typer.Option(
+        ...,
+        "--from",
+        help="Folder of the source's files (searched below, hidden files left), or the "
+        "http(s) URL of a folder's listing (the index page a web server shows): an http "
+        "pipeline then fetches each file by its URL.",
     ),
     out: Path | None = typer.Option(
         None, "--out", help="File to write (default: NAME.toml in the pipelines folder)."
     ),
     force: bool = typer.Option(False, "--force", help="Replace an existing file."),
 ) -> None:
-    """Draft a pipeline from a folder of files: it works as written, with comments saying
-    what was found.
+    """Draft a pipeline from a folder of files, or from a web folder's listing: it works as
+    written, with comments saying what was found.
 
     Finds the time pattern in the names (also when letters vary, as `V_`/`F_` suffixes), the
     cadence, the format (pysteps' importers and nowcast's readers, tried in turn), shape,
     units, no-data, a valid range and the share of outlier pixels, and the windows the default
-    radar model takes. Exits 3 when no reader reads the files, 2 on a bad name or an existing
-    file without --force.
+    radar model takes. From a URL, a few files are fetched to be read. Exits 3 when no reader
+    reads the files, 4 when the listing cannot be fetched, 2 on a bad name or an existing file
+    without --force.
     """
-    from nowcast.ingest.draft import draft_pipeline, inspect_folder
+    from nowcast.ingest.draft import draft_pipeline, inspect_folder, inspect_listing
+    from nowcast.ingest.url_listing import is_url
 
     settings = app_state(ctx).settings
     checked_name(name)
@@ -60,9 +67,14 @@ def new(
         raise ConfigError(f"{target} exists; pass --force to replace it")
     if out is not None and out.stem != name:
         raise ConfigError(f"--out {out}: the file must be called {name}.toml")
-    found = inspect_folder(source.expanduser().resolve())
+    if is_url(source):
+        with tempfile.TemporaryDirectory() as scratch:
+            found = inspect_listing(source, Path(scratch))
+    else:
+        found = inspect_folder(Path(source).expanduser().resolve())
+    text = draft_pipeline(name, found)
     target.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(target, draft_pipeline(name, found))
+    write_text_atomic(target, text)
     console = output_console()
     times = sorted(found.names.times.values())
     console.print(
@@ -70,7 +82,10 @@ def new(
         f"{short_duration(found.cadence)}, {iso(times[0])} to {iso(times[-1])}), "
         f"format {found.probe.format}, {found.units or 'no units'}"
     )
-    console.print(f"next: nowcast pipeline check {name}; nowcast ingest -p {name}")
+    if found.remote:
+        console.print(f"next: nowcast ingest -p {name} --since {iso(times[0])}")
+    else:
+        console.print(f"next: nowcast pipeline check {name}; nowcast ingest -p {name}")
 
 
 @pipeline_app.command("check")

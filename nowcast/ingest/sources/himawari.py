@@ -147,7 +147,7 @@ class HimawariSource(HttpSource):
         tags = []
         for segment in self.segments:
             url = self.segment_url(candidate.time, segment)
-            body, headers, _ = self._get(url)
+            body, headers, _ = self.get(url)
             try:
                 self._check_sum(url, body)
             except BadInput as exc:

@@ -202,7 +202,7 @@ class HttpSource:
             f" {self.options.total_timeout_s:g} s; the next run tries again"
         )
 
-    def _get(self, url: str) -> tuple[bytes, requests.structures.CaseInsensitiveDict, str]:
+    def get(self, url: str) -> tuple[bytes, requests.structures.CaseInsensitiveDict, str]:
         """GET a body with the size cap and the deadlines; also returns the final URL.
 
         The session's Retry is the only retry layer. A body cut short, or an answer (headers or
@@ -248,7 +248,7 @@ class HttpSource:
         """Compare the body's digest with the published checksum file, when there is one."""
         if not self.options.checksum_url:
             return
-        expected_text, _, _ = self._get(self.options.checksum_url.format(url=url))
+        expected_text, _, _ = self.get(self.options.checksum_url.format(url=url))
         expected = expected_text.decode("ascii", "replace").split()[0].lower()
         actual = hashlib.new(self.options.checksum, body).hexdigest()
         if expected != actual:
@@ -272,7 +272,7 @@ class HttpSource:
     def fetch(self, candidate: Candidate) -> Fetched:
         """Download the frame; the final URL and the ETag, when sent, go into the provenance."""
         url = self.url(candidate.time)
-        body, headers, final = self._get(url)
+        body, headers, final = self.get(url)
         candidate = replace(candidate, fingerprint=_fingerprint(headers, len(body)))
         payload = Payload(candidate.name, data=body)
         try:
