@@ -22,18 +22,18 @@ from nowcast.core.version import __version__
 __all__ = ["Archive", "forecast", "__version__"]
 
 if TYPE_CHECKING:
-    from nowcast.forecasting.predict import forecast
-    from nowcast.store.archive import Archive
+    from nowcast.forecasting import forecast
+    from nowcast.store import Archive
 
 
 def __getattr__(name: str) -> Any:
     """Import the heavy parts (torch, xarray) only when a notebook asks for them."""
     if name == "forecast":
-        from nowcast.forecasting.predict import forecast
+        from nowcast.forecasting import forecast
 
         return forecast
     if name == "Archive":
-        from nowcast.store.archive import Archive
+        from nowcast.store import Archive
 
         return Archive
     raise AttributeError(f"module 'nowcast' has no attribute {name!r}")

@@ -10,7 +10,7 @@ import pytest
 from conftest import shared_data_path
 from ingest_fixtures import BOM, cli, write_settings
 
-from nowcast.ingest import run as ingest
+import nowcast.ingest as ingest
 from nowcast.store.archive import Archive
 
 NAME = "66_20201031_{}00.prcp-c10.nc".format

@@ -16,9 +16,9 @@ from test_faults_http import PIPELINE
 
 from nowcast.core.stop import clear_stop, request_stop
 from nowcast.scheduler import jobs
-from nowcast.scheduler.heartbeat import Heartbeat, read_heartbeat
 from nowcast.scheduler.view import scheduler_lines, scheduler_table
 from nowcast.settings.config import ENV_OVERRIDES
+from nowcast.store.heartbeat import Heartbeat, read_heartbeat
 
 NAME = "66_20201031_{}00.prcp-c10.nc".format
 HUNG = {NAME(f"{h:02d}{m}0"): ["drip"] for h in range(24) for m in range(6)}

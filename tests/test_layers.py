@@ -81,3 +81,87 @@ def test_the_walk_sees_an_upward_import(tmp_path: Path) -> None:
     names = [name for _, name in _imports(bad)]
     assert names == ["nowcast.cli.app", "nowcast.core.errors"]
     assert STAGES.index(_stage_of(names[0])) > STAGES.index("ingest")
+
+
+def public_names(stage: str) -> dict[str, str]:
+    """The names a stage offers other stages (its `__init__.pyi`), each with its module."""
+    stub = PACKAGE / stage / "__init__.pyi"
+    offered: dict[str, str] = {}
+    for node in ast.parse(stub.read_text(), str(stub)).body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+            offered.update({alias.name: node.module for alias in node.names})
+    return offered
+
+
+def private_imports(path: Path, here: str) -> list[str]:
+    """Imports in a module of stage `here` that reach into another stage past its public
+    names: a module path below the stage, or a name its `__init__.pyi` does not list."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            modules = [(alias.name, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [(node.module, tuple(alias.name for alias in node.names))]
+        else:
+            continue
+        for module, names in modules:
+            parts = module.split(".")
+            if parts[0] != "nowcast" or len(parts) < 2 or parts[1] == here:
+                continue
+            if len(parts) > 2:
+                found.append(f"{path.name}:{node.lineno} imports {module}")
+                continue
+            unlisted = sorted(set(names) - set(public_names(parts[1])))
+            if unlisted:
+                found.append(f"{path.name}:{node.lineno} imports {module}.{', '.join(unlisted)}")
+    return found
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_a_stage_offers_public_names_lazily(stage: str) -> None:
+    module = importlib.import_module(f"nowcast.{stage}")
+    offered = public_names(stage)
+    assert sorted(module.__all__) == sorted(offered)
+    modules = {p.stem for p in (PACKAGE / stage).iterdir()}
+    assert not set(offered) & modules, "a public name that is also a module name is shadowed"
+    for name, source in offered.items():
+        assert getattr(module, name) is getattr(
+            importlib.import_module(f"nowcast.{stage}.{source}"), name
+        )
+
+
+def test_no_stage_imports_another_stages_private_parts() -> None:
+    private = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        here = path.relative_to(PACKAGE).parts[0]
+        if here in STAGES:
+            private += [f"{here}/{line}" for line in private_imports(path, here)]
+    assert not private, "\n".join(private)
+
+
+def test_the_check_sees_a_private_import(tmp_path: Path) -> None:
+    """The checker itself: a module path past a stage's face, and a name it does not offer,
+    are reported; a listed name, the own stage's modules and third-party imports are not."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "import numpy\n"
+        "from nowcast.store import Archive\n"
+        "from nowcast.ingest.run import run_ingest\n"
+        "from nowcast.store.archive import Archive\n"
+        "from nowcast.store import Archive, _CommittedFrames\n"
+        "import nowcast.models.motion\n"
+        "from nowcast.verify.runner import TABLE_FILE\n"
+    )
+    assert private_imports(bad, "verify") == [
+        "bad.py:3 imports nowcast.ingest.run",
+        "bad.py:4 imports nowcast.store.archive",
+        "bad.py:5 imports nowcast.store._CommittedFrames",
+        "bad.py:6 imports nowcast.models.motion",
+    ]
+    assert private_imports(bad, "cli") == [
+        "bad.py:3 imports nowcast.ingest.run",
+        "bad.py:4 imports nowcast.store.archive",
+        "bad.py:5 imports nowcast.store._CommittedFrames",
+        "bad.py:6 imports nowcast.models.motion",
+        "bad.py:7 imports nowcast.verify.runner",
+    ]

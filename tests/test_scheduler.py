@@ -32,11 +32,11 @@ from nowcast.models.preset import ModelConfig, SequenceConfig
 from nowcast.models.registry import build_from_config
 from nowcast.scheduler import jobs
 from nowcast.scheduler.daemon import build_scheduler
-from nowcast.scheduler.heartbeat import read_heartbeat
 from nowcast.scheduler.lock import lock_path, scheduler_lock
 from nowcast.scheduler.plan import ScheduleOptions, job_specs
 from nowcast.scheduler.view import scheduler_lines
 from nowcast.settings.config import ENV_OVERRIDES, Settings, load_settings
+from nowcast.store.heartbeat import read_heartbeat
 
 HOURS = 12  # frames the demo source holds when ingest starts: enough for 8 in, 4 out
 LONG_INGEST_HOURS = 72  # an ingest that is surely still running when SIGTERM arrives

@@ -114,6 +114,10 @@ def test_wheel_holds_presets_pipelines_and_licence(installed: Path, tmp_path: Pa
     assert pipelines.split() == sorted(p.stem for p in (REPO / "pipelines").glob("*.toml"))
     assert {"modernn-radar", "modernn-mmnist"} <= set(presets.split())
     assert {"demo", "bom-radar"} <= set(pipelines.split())
+    stubs = installed.glob("lib/python*/site-packages/nowcast/*/__init__.pyi")
+    assert sorted(p.parent.name for p in stubs) == sorted(
+        p.parent.name for p in (REPO / "nowcast").glob("*/__init__.pyi")
+    )  # each stage's public names
     licence = list(installed.glob("lib/python*/site-packages/nowcast-*.dist-info/licenses/LICENSE"))
     assert len(licence) == 1 and "MIT License" in licence[0].read_text()
 

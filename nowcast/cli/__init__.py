@@ -1,1 +1,6 @@
 """The `nowcast` command line: the Typer app, one module per command, and the demo chain."""
+
+import lazy_loader
+
+# The public names are listed in __init__.pyi.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -24,8 +24,7 @@ from nowcast.cli.commands.validate import validate
 from nowcast.cli.commands.verify import verify
 from nowcast.cli.logs import configure_logging
 from nowcast.cli.state import AppState
-from nowcast.core.errors import EXIT_FAILURE, NowcastError, describe_os_error, one_line
-from nowcast.core.version import __version__
+from nowcast.core import EXIT_FAILURE, NowcastError, __version__, describe_os_error, one_line
 
 log = logging.getLogger("nowcast")
 # Usage errors that click reports itself (exit 2): click's base class, wherever this typer

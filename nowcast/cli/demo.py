@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.core.errors import DataMissingError, NowcastError
-from nowcast.forecasting.run import ForecastRequest, ForecastResult, run_forecast
-from nowcast.ingest.run import IngestReport, run_ingest
-from nowcast.models.checkpoint import checkpoint_folder
-from nowcast.products.render import render_forecast
-from nowcast.settings.config import Settings
-from nowcast.training.run import TrainRequest, TrainResult, run_train
-from nowcast.verify.backtest import run_backtest
-from nowcast.verify.report import write_report
+from nowcast.core import DataMissingError, NowcastError
+from nowcast.forecasting import ForecastRequest, ForecastResult, run_forecast
+from nowcast.ingest import IngestReport, run_ingest
+from nowcast.models import checkpoint_folder
+from nowcast.products import render_forecast
+from nowcast.settings import Settings
+from nowcast.training import TrainRequest, TrainResult, run_train
+from nowcast.verify import run_backtest, write_report
 
 BOM_DAY = (pd.Timestamp("2020-10-31T00:00"), pd.Timestamp("2020-10-31T23:50"))
 BOM_DIR_VARIABLE = "NOWCAST_BOM_DIR"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from nowcast.settings.config import Settings, load_settings
+from nowcast.settings import Settings, load_settings
 
 
 @dataclass

@@ -1,1 +1,6 @@
 """The ground every stage stands on: errors, time, atomic files, strict models, scores."""
+
+import lazy_loader
+
+# The public names are listed in __init__.pyi.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -1,1 +1,6 @@
 """From archive history to a stored forecast: model or baseline, and the forecast files."""
+
+import lazy_loader
+
+# The public names are listed in __init__.pyi.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

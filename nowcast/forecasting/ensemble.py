@@ -30,20 +30,27 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.quiet import silenced_stdout
+from nowcast.core import ConfigError, silenced_stdout
 from nowcast.forecasting.exceedance import exceedance_for, probabilities
 from nowcast.forecasting.predict import Forecaster
-from nowcast.models.motion import DBR_THRESHOLD, MotionSpace, advect, estimate_motion
-from nowcast.models.space import StoredValues, described_values
-from nowcast.store.forecast_files import (
+from nowcast.models import (
+    DBR_THRESHOLD,
+    MotionSpace,
+    StoredValues,
+    advect,
+    described_values,
+    estimate_motion,
+)
+from nowcast.store import (
     EnsembleFields,
     ForecastIdentity,
+    History,
     forecast_dataset,
+    from_rain_rate,
+    is_rain,
+    to_rain_rate,
     with_ensemble,
 )
-from nowcast.store.history import History
-from nowcast.store.rain import from_rain_rate, is_rain, to_rain_rate
 
 STEPS = "steps"
 MODEL_ENSEMBLE = "model-ensemble"

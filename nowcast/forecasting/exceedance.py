@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nowcast.store.rain import RAIN_RATE_UNITS, is_rain, to_rain_rate
+from nowcast.store import RAIN_RATE_UNITS, is_rain, to_rain_rate
 
 RAIN_RATE_THRESHOLDS = (1.0, 5.0, 10.0)  # mm/h, as the verification's rain events
 COLD_THRESHOLDS = (220.0, 240.0)  # K: cold cloud tops

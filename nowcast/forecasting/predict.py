@@ -11,19 +11,26 @@ import torch
 import xarray as xr
 from torch import nn
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.files import file_sha256
-from nowcast.core.timeutil import parse_duration, short_duration, utc, whole_steps
-from nowcast.models.baselines import BASELINES, get_baseline
-from nowcast.models.checkpoint import WEIGHTS_FILE, load_model, resolve_checkpoint
-from nowcast.models.device import resolve_device
-from nowcast.models.motion import MotionSpace
-from nowcast.models.preset import SequenceConfig
-from nowcast.models.retime import history_motion, needs_retiming, retime
-from nowcast.models.space import ModelSpace, StoredValues, described_values, recorded_space
-from nowcast.settings.config import DEFAULT_MAX_PARAMETERS
-from nowcast.store.forecast_files import ForecastIdentity, forecast_dataset
-from nowcast.store.history import History
+from nowcast.core import ConfigError, file_sha256, parse_duration, short_duration, utc, whole_steps
+from nowcast.models import (
+    BASELINES,
+    WEIGHTS_FILE,
+    ModelSpace,
+    MotionSpace,
+    SequenceConfig,
+    StoredValues,
+    described_values,
+    get_baseline,
+    history_motion,
+    load_model,
+    needs_retiming,
+    recorded_space,
+    resolve_checkpoint,
+    resolve_device,
+    retime,
+)
+from nowcast.settings import DEFAULT_MAX_PARAMETERS
+from nowcast.store import ForecastIdentity, History, forecast_dataset
 
 
 @dataclass

@@ -10,9 +10,15 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.core.threads import use_free_cpus
-from nowcast.core.timeutil import iso, parse_duration, short_duration, whole_steps
+from nowcast.core import (
+    ConfigError,
+    DataMissingError,
+    iso,
+    parse_duration,
+    short_duration,
+    use_free_cpus,
+    whole_steps,
+)
 from nowcast.forecasting.ensemble import STEPS, EnsembleSpec, check_members, run_ensemble
 from nowcast.forecasting.predict import (
     Forecaster,
@@ -20,13 +26,15 @@ from nowcast.forecasting.predict import (
     model_forecaster,
     run_forecaster,
 )
-from nowcast.ingest.pipeline import PipelineConfig, load_pipeline
-from nowcast.models.checkpoint import CorruptCheckpointError, checkpoint_folder
-from nowcast.models.registry import list_presets, pretrained_checkpoint
-from nowcast.settings.config import Settings
-from nowcast.store.archive import Archive
-from nowcast.store.forecast_files import pipeline_slug, write_netcdf, write_zarr
-from nowcast.store.history import select_history
+from nowcast.ingest import PipelineConfig, load_pipeline
+from nowcast.models import (
+    CorruptCheckpointError,
+    checkpoint_folder,
+    list_presets,
+    pretrained_checkpoint,
+)
+from nowcast.settings import Settings
+from nowcast.store import Archive, pipeline_slug, select_history, write_netcdf, write_zarr
 
 log = logging.getLogger(__name__)
 

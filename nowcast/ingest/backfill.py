@@ -18,8 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from nowcast.core.errors import SourceError
-from nowcast.core.threads import free_cpus
+from nowcast.core import SourceError, free_cpus
 from nowcast.ingest.decode import Decoded, Decoder
 from nowcast.ingest.pipeline import PipelineConfig
 from nowcast.ingest.sources import Candidate

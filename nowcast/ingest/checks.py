@@ -7,7 +7,7 @@ import pandas as pd
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from nowcast.core.timeutil import iso
+from nowcast.core import iso
 
 # One pixel in a thousand: radar clutter and isolated bad pixels become missing, the frame is
 # kept; a frame with more such pixels is rejected as a whole.

@@ -13,13 +13,13 @@ from typing import Literal
 import numpy as np
 import xarray as xr
 
-from nowcast.core.errors import ConfigError, NowcastError
+from nowcast.core import ConfigError, NowcastError
 from nowcast.ingest.checks import frame_problem, mask_outliers
 from nowcast.ingest.follow import StormFollower
 from nowcast.ingest.pipeline import PipelineConfig, make_reader, make_source
 from nowcast.ingest.readers.base import Payload
 from nowcast.ingest.sources import BadInput, Candidate, Fetched, NotPublished, SourceUnavailable
-from nowcast.store.grid import GridPlan, Regridder
+from nowcast.store import GridPlan, Regridder
 
 log = logging.getLogger("nowcast.ingest.decode")
 

@@ -16,15 +16,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.core.timeutil import short_duration
+from nowcast.core import ConfigError, DataMissingError, short_duration
 from nowcast.ingest.checks import DEFAULT_MAX_OUTLIERS
 from nowcast.ingest.format_probe import Probe, probe_format, read_with
 from nowcast.ingest.name_times import NameTimes, find_name_times
 from nowcast.ingest.url_listing import download, is_url, listed_names, listing_source, url_template
-from nowcast.models.checkpoint import read_meta
-from nowcast.models.registry import pretrained_checkpoint
-from nowcast.store.rain import is_rain
+from nowcast.models import pretrained_checkpoint, read_meta
+from nowcast.store import is_rain
 
 DEFAULT_RADAR_MODEL = "modernn-radar-guided"
 SAMPLES = 5  # frames read to describe the values

@@ -14,7 +14,7 @@ from pathlib import Path
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 from nowcast.ingest.checks import FrameChecks
 from nowcast.ingest.sources.base import Candidate
 from nowcast.ingest.storm_box import storm_box

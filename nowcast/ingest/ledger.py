@@ -18,7 +18,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from nowcast.core.files import is_plain_utf8
+from nowcast.core import is_plain_utf8
 
 LEGACY_DIR = ".ledger"
 STATUSES = ("fetched", "skipped", "pending", "rejected", "failed")

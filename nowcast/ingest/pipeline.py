@@ -29,17 +29,20 @@ from pydantic import (
     model_validator,
 )
 
-from nowcast.core.errors import ConfigError, NowcastError
-from nowcast.core.strict import Strict, describe_validation_error
-from nowcast.core.timeutil import parse_duration, utc
+from nowcast.core import (
+    ConfigError,
+    NowcastError,
+    Strict,
+    describe_validation_error,
+    parse_duration,
+    utc,
+)
 from nowcast.ingest.checks import FrameChecks
 from nowcast.ingest.follow import FollowSpec
 from nowcast.ingest.readers import Reader, ReaderOptions, get_reader
 from nowcast.ingest.sources import Source, get_source
-from nowcast.settings.config import Settings, read_toml
-from nowcast.settings.envexpand import expand_tree
-from nowcast.store.grid import GridSpec
-from nowcast.store.transform import Transform
+from nowcast.settings import Settings, expand_tree, read_toml
+from nowcast.store import GridSpec, Transform
 
 
 def _duration(value: Any) -> pd.Timedelta:

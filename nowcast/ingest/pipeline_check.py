@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 from nowcast.ingest.checks import frame_problem
 from nowcast.ingest.draft import list_files
 from nowcast.ingest.name_times import shape_of

@@ -12,7 +12,7 @@ import json
 import shutil
 from pathlib import Path
 
-from nowcast.core.timeutil import iso, now_utc
+from nowcast.core import iso, now_utc
 from nowcast.ingest.readers.base import Payload
 
 MAX_KEPT_BYTES = 64 * 2**20

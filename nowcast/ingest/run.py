@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import (
+from nowcast.core import (
     EXIT_FAILURE,
     EXIT_NOT_DONE,
     EXIT_OK,
@@ -33,11 +33,15 @@ from nowcast.core.errors import (
     ConfigError,
     NowcastError,
     describe_os_error,
+    file_sha256,
+    floor_time,
+    iso,
+    now_utc,
     one_line,
+    parse_iso,
+    stop_requested,
+    utc,
 )
-from nowcast.core.files import file_sha256
-from nowcast.core.stop import stop_requested
-from nowcast.core.timeutil import floor_time, iso, now_utc, parse_iso, utc
 from nowcast.ingest.backfill import Backfill
 from nowcast.ingest.decode import Decoded, Decoder
 from nowcast.ingest.follow import StormFollower
@@ -50,10 +54,8 @@ from nowcast.ingest.sources import (
     Source,
     SourceUnavailable,
 )
-from nowcast.settings.config import Settings
-from nowcast.store.archive import ALONG_TIME, STORM_ATTRS, Archive
-from nowcast.store.grid import GRID_MAPPING, GridPlan
-from nowcast.store.names import name_problem
+from nowcast.settings import Settings
+from nowcast.store import ALONG_TIME, GRID_MAPPING, STORM_ATTRS, Archive, GridPlan, name_problem
 
 log = logging.getLogger("nowcast.ingest.run")
 

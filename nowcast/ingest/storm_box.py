@@ -14,8 +14,8 @@ import pyproj
 import xarray as xr
 from scipy import ndimage
 
-from nowcast.core.errors import ConfigError
-from nowcast.store.grid import crs_of, frame_array, pixel_centres, storm_crs
+from nowcast.core import ConfigError
+from nowcast.store import crs_of, frame_array, pixel_centres, storm_crs
 
 OUTSIDE = -10.0  # a fractional index far enough off the array to read the fill value
 

@@ -20,8 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.timeutil import iso
+from nowcast.core import ConfigError, iso
 
 STORM_ID = re.compile(r"^[0-9A-Za-z][0-9A-Za-z_.-]*$")
 DIGITAL_TYPHOON = {"year", "month", "day", "hour", "lat", "lng"}

@@ -14,7 +14,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import pandas as pd
 
-from nowcast.core.errors import ConfigError, DataMissingError, SourceError
+from nowcast.core import ConfigError, DataMissingError, SourceError
 from nowcast.ingest.sources.base import BadInput, NotPublished, SourceUnavailable
 from nowcast.ingest.sources.http import HttpOptions, HttpSource, redact
 

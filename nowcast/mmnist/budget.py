@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 PAPER_ITERATIONS = 80_000
 

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from rich.console import Console
 
-from nowcast.core.metrics import CONVENTION, METRICS
+from nowcast.core import CONVENTION, METRICS
 from nowcast.mmnist.data import SequenceSpec
 from nowcast.mmnist.harness import (
     REPRODUCIBILITY,
@@ -35,8 +35,7 @@ from nowcast.mmnist.report import (
     trained_for,
     write_markdown,
 )
-from nowcast.models.checkpoint import load_model
-from nowcast.models.device import resolve_device
+from nowcast.models import load_model, resolve_device
 
 BASELINES = ("copy_last_frame", "all_zero")
 

@@ -25,8 +25,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from nowcast.core.errors import ConfigError, DataMissingError, SourceError
-from nowcast.core.files import write_bytes_atomic
+from nowcast.core import ConfigError, DataMissingError, SourceError, write_bytes_atomic
 
 log = logging.getLogger(__name__)
 

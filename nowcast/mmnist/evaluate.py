@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nowcast.core.metrics import LeadTimeScores
+from nowcast.core import LeadTimeScores
 from nowcast.mmnist.data import TestSet, to_unit
 
 # A forecaster maps history (B, T_in, H, W) in [0, 1] and a step count to (B, steps, H, W).

@@ -15,10 +15,7 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.metrics import CONVENTION, LeadTimeScores
-from nowcast.core.threads import pin_threads
-from nowcast.core.version import __version__
+from nowcast.core import CONVENTION, ConfigError, LeadTimeScores, __version__, pin_threads
 from nowcast.mmnist import report
 from nowcast.mmnist.budget import Budget
 from nowcast.mmnist.data import (
@@ -32,8 +29,7 @@ from nowcast.mmnist.data import (
 )
 from nowcast.mmnist.evaluate import all_zero, copy_last_frame, evaluate, model_predictor
 from nowcast.mmnist.training import TrainingSummary, train
-from nowcast.models.checkpoint import load_model
-from nowcast.models.device import resolve_device
+from nowcast.models import load_model, resolve_device
 
 INPUT_FRAMES = 10
 EVAL_BATCH = 50

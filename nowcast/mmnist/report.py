@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from nowcast.core.metrics import CONVENTION, METRICS
+from nowcast.core import CONVENTION, METRICS
 from nowcast.mmnist.budget import PAPER_ITERATIONS
 
 LABELS = {"model": "model", "copy_last_frame": "copy last frame", "all_zero": "all zero"}

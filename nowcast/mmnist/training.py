@@ -11,11 +11,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nowcast.core.errors import NotDoneError
+from nowcast.core import NotDoneError
 from nowcast.mmnist.budget import Budget
 from nowcast.mmnist.data import SequenceSpec, generate, to_unit
-from nowcast.models.preset import Preset
-from nowcast.models.registry import load_preset
+from nowcast.models import Preset, load_preset
 from nowcast.training import Trainer
 
 

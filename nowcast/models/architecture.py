@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 
 class PresetError(ConfigError, ValueError):

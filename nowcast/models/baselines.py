@@ -13,8 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.quiet import silenced_stdout
+from nowcast.core import ConfigError, silenced_stdout
 from nowcast.models.motion import (
     DBR_THRESHOLD,
     MotionSpace,

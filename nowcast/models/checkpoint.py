@@ -27,14 +27,20 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from nowcast.core.errors import ConfigError, DataMissingError, one_line
-from nowcast.core.files import BACKUP_SUFFIX, atomic_path
-from nowcast.core.strict import MAX_PROBLEM_CHARS, describe_validation_error
-from nowcast.core.version import __version__
+from nowcast.core import (
+    BACKUP_SUFFIX,
+    MAX_PROBLEM_CHARS,
+    ConfigError,
+    DataMissingError,
+    __version__,
+    atomic_path,
+    describe_validation_error,
+    one_line,
+)
 from nowcast.models.architecture import ArchitectureConfig
 from nowcast.models.preset import SequenceConfig, parse_model_config
 from nowcast.models.registry import build_from_config, parameter_count
-from nowcast.settings.config import DEFAULT_MAX_PARAMETERS, Settings
+from nowcast.settings import DEFAULT_MAX_PARAMETERS, Settings
 
 WEIGHTS_FILE = "model.safetensors"
 SIDECAR_FILE = "model.json"

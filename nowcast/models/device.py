@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:

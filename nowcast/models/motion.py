@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nowcast.core.quiet import silenced_stdout
-from nowcast.store.rain import from_rain_rate as _from_rain_rate
-from nowcast.store.rain import is_rain, to_rain_rate
+from nowcast.core import silenced_stdout
+from nowcast.store import from_rain_rate as _from_rain_rate
+from nowcast.store import is_rain, to_rain_rate
 
 DBR_THRESHOLD = 0.1  # mm/h: below is no rain, as in pysteps' examples
 DBR_ZERO = -15.0  # dBR given to no rain (pysteps' examples' zerovalue)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 from nowcast.models.cells import CellState
 from nowcast.models.guidance import step_guesses
 from nowcast.models.preset import ModelConfig

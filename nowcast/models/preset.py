@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SerializeAsAny, ValidationError, field_validator, model_validator
 
-from nowcast.core.strict import Strict, describe_validation_error
+from nowcast.core import Strict, describe_validation_error
 from nowcast.models.architecture import ArchitectureConfig, PresetError, architecture
 
 DEFAULT_ARCH = "modernn"

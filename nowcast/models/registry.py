@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from nowcast.core.resources import shipped
+from nowcast.core import shipped
 from nowcast.models.architecture import ArchitectureConfig, architecture, register_architecture
 from nowcast.models.cells import ConvLSTMCell, MoDeRNNCell
 from nowcast.models.network import NowcastNet

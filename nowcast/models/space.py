@@ -14,16 +14,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nowcast.core.errors import ConfigError
-from nowcast.store.archive import CADENCE, Archive
-from nowcast.store.rain import (
+from nowcast.core import ConfigError
+from nowcast.store import (
+    CADENCE,
     RAIN_RATE_SCALE,
     RAIN_RATE_UNITS,
+    Archive,
+    Transform,
+    from_attrs,
     from_rain_rate,
     is_rain,
     to_rain_rate,
 )
-from nowcast.store.transform import Transform, from_attrs
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Map products: forecast figures and animations, and the daily summary sheets."""
 
-from nowcast.products.daily import render_daily
-from nowcast.products.render import render_forecast
+import lazy_loader
 
-__all__ = ["render_daily", "render_forecast"]
+# The public names are listed in __init__.pyi.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

@@ -20,10 +20,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
-from nowcast.core.errors import DataMissingError
-from nowcast.core.files import atomic_path
-from nowcast.core.timeutil import iso_minutes
-from nowcast.core.version import __version__
+from nowcast.core import DataMissingError, __version__, atomic_path, iso_minutes
 from nowcast.products.figures import (
     Rect,
     add_colorbar,
@@ -41,8 +38,8 @@ from nowcast.products.figures import (
 from nowcast.products.maps import MapFeatures, MapGrid, map_features, map_grid
 from nowcast.products.probability import probability_figure
 from nowcast.products.styles import FieldStyle, field_style
-from nowcast.settings.config import Settings
-from nowcast.store.forecast_files import (
+from nowcast.settings import Settings
+from nowcast.store import (
     ForecastFile,
     init_time,
     is_ensemble,

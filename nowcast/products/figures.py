@@ -24,10 +24,10 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from matplotlib.ticker import FormatStrFormatter
 
-from nowcast.core.timeutil import iso_minutes, utc
+from nowcast.core import iso_minutes, utc
 from nowcast.products.maps import GEODETIC, MapFeatures, MapGrid, graticule, map_features, map_grid
 from nowcast.products.styles import FieldStyle, field_style
-from nowcast.store.forecast_files import init_time, lead_times, pipeline_name, valid_times
+from nowcast.store import init_time, lead_times, pipeline_name, valid_times
 
 log = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ from matplotlib.ticker import MaxNLocator
 from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 log = logging.getLogger(__name__)
 

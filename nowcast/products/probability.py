@@ -16,7 +16,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
-from nowcast.core.timeutil import iso_minutes
+from nowcast.core import iso_minutes
 from nowcast.products.figures import (
     FIGURE_WIDTH_IN,
     FONT_SIZE,
@@ -32,7 +32,7 @@ from nowcast.products.figures import (
 )
 from nowcast.products.maps import map_features, map_grid
 from nowcast.products.styles import NO_DATA, TRANSPARENT, FieldStyle
-from nowcast.store.forecast_files import (
+from nowcast.store import (
     init_time,
     lead_times,
     pipeline_name,

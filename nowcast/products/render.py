@@ -8,11 +8,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.files import atomic_path
+from nowcast.core import ConfigError, atomic_path
 from nowcast.products.figures import forecast_figure, save_png, write_gif
 from nowcast.products.probability import probability_figure
-from nowcast.store.forecast_files import check_forecast, is_ensemble, open_forecast, product_stem
+from nowcast.store import check_forecast, is_ensemble, open_forecast, product_stem
 
 log = logging.getLogger(__name__)
 

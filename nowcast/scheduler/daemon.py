@@ -22,12 +22,12 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from nowcast.core.stop import clear_stop, request_stop
-from nowcast.scheduler.heartbeat import BEAT_SECONDS, Heartbeat, Outcome, heartbeat_path
+from nowcast.core import clear_stop, request_stop
 from nowcast.scheduler.lock import scheduler_lock
 from nowcast.scheduler.plan import ScheduleOptions, every, job_specs
 from nowcast.scheduler.store import install_jobs, job_store
-from nowcast.settings.config import Settings
+from nowcast.settings import Settings
+from nowcast.store import BEAT_SECONDS, Heartbeat, Outcome, heartbeat_path
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def build_scheduler(
         executors={"default": ThreadPoolExecutor(WORKERS)},
         job_defaults={"coalesce": True, "max_instances": 1},
     )
-    heartbeat = Heartbeat(heartbeat_path(settings), settings.archive)
+    heartbeat = Heartbeat(heartbeat_path(settings.schedule.state_dir), settings.archive)
     store = job_store(settings.schedule.state_dir)
     install_jobs(scheduler, store, job_specs(settings, options), datetime.now(UTC))
     scheduler.add_jobstore(MemoryJobStore(), "memory")

@@ -14,16 +14,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.core.errors import ConfigError, DataMissingError, error_with_code
-from nowcast.core.timeutil import iso, last_complete_day, parse_when
-from nowcast.forecasting.run import ForecastRequest, run_forecast
-from nowcast.ingest.pipeline import load_pipeline
-from nowcast.ingest.run import run_ingest
-from nowcast.models.checkpoint import checkpoint_folder, resolve_checkpoint
-from nowcast.products.daily import render_daily
-from nowcast.products.render import render_forecast
-from nowcast.scheduler.heartbeat import Outcome
-from nowcast.settings.config import Settings, load_settings
+from nowcast.core import (
+    ConfigError,
+    DataMissingError,
+    error_with_code,
+    iso,
+    last_complete_day,
+    parse_when,
+)
+from nowcast.forecasting import ForecastRequest, run_forecast
+from nowcast.ingest import load_pipeline, run_ingest
+from nowcast.models import checkpoint_folder, resolve_checkpoint
+from nowcast.products import render_daily, render_forecast
+from nowcast.settings import Settings, load_settings
+from nowcast.store import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +117,7 @@ def ingest_job(config: str | None, archive: str | None, pipeline: str) -> list[O
 def verify_job(config: str | None, archive: str | None) -> list[Outcome]:
     """Score the last two days' forecasts not yet scored at every observed lead."""
     # Imported when run: scoring loads its own stack, which the other jobs do not need.
-    from nowcast.verify.runner import run_verify
+    from nowcast.verify import run_verify
 
     settings = job_settings(config, archive)
     since = parse_when(VERIFY_SINCE)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 
 def lock_path(archive: Path) -> Path:

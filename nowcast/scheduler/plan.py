@@ -9,8 +9,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from nowcast.ingest.pipeline import load_pipeline
-from nowcast.settings.config import Settings
+from nowcast.ingest import load_pipeline
+from nowcast.settings import Settings
 
 JOBS = "nowcast.scheduler.jobs"
 # A daily product may still be made this long after its time (a restart at noon still makes it).

@@ -9,11 +9,8 @@ from typing import Any
 
 from rich.table import Table
 
-from nowcast.core.timeutil import parse_iso, utc
-from nowcast.scheduler.heartbeat import BEAT_SECONDS
-
-# A running scheduler beats every BEAT_SECONDS; this long without one means it is gone.
-SILENT_AFTER_S = 3 * BEAT_SECONDS
+from nowcast.core import parse_iso, utc
+from nowcast.store import SILENT_AFTER_S
 
 
 def _time(at: str | None) -> str:

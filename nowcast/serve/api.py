@@ -8,12 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from nowcast.core.timeutil import iso_minutes
-from nowcast.core.version import __version__
+from nowcast.core import __version__, iso_minutes
 from nowcast.serve.catalog import Entry
 from nowcast.serve.context import ServeContext
 from nowcast.serve.images import style_label
-from nowcast.store.forecast_files import is_ensemble, lead_times, probability_label, valid_times
+from nowcast.store import is_ensemble, lead_times, probability_label, valid_times
 
 
 def ctx(request: Request) -> ServeContext:

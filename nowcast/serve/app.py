@@ -14,13 +14,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
-from nowcast.core.timeutil import now_utc
+from nowcast.core import now_utc
 from nowcast.serve import api, files, pages
 from nowcast.serve.catalog import UnreadableForecast
 from nowcast.serve.context import ServeContext
 from nowcast.serve.files import ImageCache
 from nowcast.serve.security import EncodedPathGuard, TokenMiddleware
-from nowcast.settings.config import Settings
+from nowcast.settings import Settings
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"

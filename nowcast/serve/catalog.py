@@ -19,9 +19,9 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import NowcastError
+from nowcast.core import NowcastError
 from nowcast.serve.security import PathRefused, safe_file, valid_name
-from nowcast.store.forecast_files import ForecastFile, open_forecast, parse_forecast_name
+from nowcast.store import ForecastFile, open_forecast, parse_forecast_name
 
 DETAILS_CACHED = 64
 DATASETS_CACHED = 8

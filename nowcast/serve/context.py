@@ -9,11 +9,11 @@ from typing import Any
 
 import pandas as pd
 
-from nowcast.core.timeutil import iso_minutes, now_utc
+from nowcast.core import iso_minutes, now_utc
 from nowcast.serve.catalog import Catalog, Details, Entry, UnreadableForecast
 from nowcast.serve.health import pipeline_jobs, scheduler_state
 from nowcast.serve.scores import Scores
-from nowcast.settings.config import Settings
+from nowcast.settings import Settings
 
 HISTORY = timedelta(hours=8)
 HISTORY_FRAMES = 8

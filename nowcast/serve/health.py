@@ -11,10 +11,9 @@ from typing import Any
 
 import pandas as pd
 
-from nowcast.core.timeutil import parse_iso
-from nowcast.scheduler.heartbeat import heartbeat_path, read_heartbeat
-from nowcast.scheduler.view import SILENT_AFTER_S
-from nowcast.settings.config import Settings
+from nowcast.core import parse_iso
+from nowcast.settings import Settings
+from nowcast.store import SILENT_AFTER_S, heartbeat_path, read_heartbeat
 
 ABSOLUTE_PATH = re.compile(r"(?<![\w.])(?:/[\w.@+~-]+)+")
 
@@ -33,7 +32,7 @@ def _event(entry: dict[str, Any] | None) -> dict[str, str] | None:
 
 def scheduler_state(settings: Settings, now: pd.Timestamp) -> dict[str, Any]:
     """`{state, alive_at, started_at, stopped_at, last_error, jobs}`; state `absent` if none."""
-    data = read_heartbeat(heartbeat_path(settings))
+    data = read_heartbeat(heartbeat_path(settings.schedule.state_dir))
     if data is None:
         return {"state": "absent", "last_error": None, "jobs": {}}
     alive = parse_iso(data.get("alive_at"))

@@ -11,12 +11,20 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.figure import Figure
 
-from nowcast.core.timeutil import iso_minutes
-from nowcast.products.figures import add_colorbar, add_map, decorate, draw_field, lead_label
-from nowcast.products.maps import map_features, map_grid
-from nowcast.products.probability import probability_style
-from nowcast.products.styles import FieldStyle, field_style
-from nowcast.store.forecast_files import lead_times, probability_label, valid_times
+from nowcast.core import iso_minutes
+from nowcast.products import (
+    FieldStyle,
+    add_colorbar,
+    add_map,
+    decorate,
+    draw_field,
+    field_style,
+    lead_label,
+    map_features,
+    map_grid,
+    probability_style,
+)
+from nowcast.store import lead_times, probability_label, valid_times
 
 FRAME_WIDTH_IN = 5.0
 FRAME_DPI = 90

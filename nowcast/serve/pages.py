@@ -12,8 +12,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from nowcast.core.timeutil import iso_minutes
-from nowcast.core.version import __version__
+from nowcast.core import __version__, iso_minutes
 from nowcast.serve.api import ctx, daily_data, forecast_data, pipelines_data, scores_data
 from nowcast.serve.catalog import UnreadableForecast
 from nowcast.serve.context import ServeContext

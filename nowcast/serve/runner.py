@@ -10,9 +10,9 @@ from collections.abc import Callable
 import pandas as pd
 import uvicorn
 
-from nowcast.core.timeutil import now_utc
+from nowcast.core import now_utc
 from nowcast.serve.app import create_app
-from nowcast.settings.config import Settings
+from nowcast.settings import Settings
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -10,11 +10,16 @@ from typing import Any
 
 import pandas as pd
 
-from nowcast.verify.probabilistic import PROBABILISTIC_FILE, read_curves
-from nowcast.verify.probability_plots import save_plot
-from nowcast.verify.report import plot_skill, score_frame, skill_by_lead
-from nowcast.verify.runner import TABLE_FILE
-from nowcast.verify.table import ScoreTable
+from nowcast.verify import (
+    PROBABILISTIC_FILE,
+    TABLE_FILE,
+    ScoreTable,
+    plot_skill,
+    read_curves,
+    save_plot,
+    score_frame,
+    skill_by_lead,
+)
 
 PLOT_LOCK = threading.Lock()
 

@@ -1,1 +1,6 @@
 """Global settings: the TOML file, environment overrides and variable expansion."""
+
+import lazy_loader
+
+# The public names are listed in __init__.pyi.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

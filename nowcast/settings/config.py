@@ -9,9 +9,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.resources import shipped
-from nowcast.core.strict import Strict, describe_validation_error
+from nowcast.core import ConfigError, Strict, describe_validation_error, shipped
 from nowcast.settings.envexpand import expand_tree
 
 DEFAULT_CONFIG = Path("nowcast.toml")

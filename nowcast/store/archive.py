@@ -41,15 +41,18 @@ from numcodecs import Blosc
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from nowcast.core.errors import DataMissingError, NowcastError
-from nowcast.core.files import (
+from nowcast.core import (
     BACKUP_SUFFIX,
+    DataMissingError,
+    NowcastError,
     atomic_path,
+    iso,
+    json_safe,
+    now_utc,
+    parse_duration,
     remove_orphaned_temporaries,
     temporary_sibling,
 )
-from nowcast.core.jsonsafe import json_safe
-from nowcast.core.timeutil import iso, now_utc, parse_duration
 from nowcast.store.grid import GRID_MAPPING
 from nowcast.store.history import select_history
 from nowcast.store.names import group_problem
@@ -258,6 +261,10 @@ class Archive:
     def reopened(self) -> Archive:
         """The same store opened afresh (a reader process opens its own)."""
         return Archive(self.path, self.lock_timeout)
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled without its lock: a copy in another process takes its own."""
+        return {**self.__dict__, "_lock": None}
 
     @property
     def lock(self) -> FileLock:

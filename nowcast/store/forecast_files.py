@@ -14,10 +14,7 @@ import pandas as pd
 import xarray as xr
 from filelock import FileLock
 
-from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.core.files import atomic_path
-from nowcast.core.timeutil import iso, utc
-from nowcast.core.version import __version__
+from nowcast.core import ConfigError, DataMissingError, __version__, atomic_path, iso, utc
 from nowcast.store.archive import (
     LOCK_SUFFIX,
     STORM_ATTRS,

@@ -18,7 +18,7 @@ import pyproj
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 GRID_MAPPING = "crs"
 STORM_PROJ = "+proj=laea +lat_0={lat} +lon_0={lon} +datum=WGS84 +units=m +no_defs"

@@ -8,8 +8,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import DataMissingError
-from nowcast.core.timeutil import iso, short_duration, utc
+from nowcast.core import DataMissingError, iso, short_duration, utc
 
 FILL_METHODS = ("persistence", "linear")
 MAX_FILL_SHARE = 0.25  # --fill refuses a window with more than this share of invented frames

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.quiet import silenced_stdout
+from nowcast.core import ConfigError, silenced_stdout
 from nowcast.store.transform import Transform
 
 RAIN_RATE_UNITS = "mm/h"

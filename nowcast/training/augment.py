@@ -15,8 +15,8 @@ import math
 import torch
 from torch import Tensor
 
-from nowcast.core.errors import ConfigError
-from nowcast.store.transform import Transform
+from nowcast.core import ConfigError
+from nowcast.store import Transform
 
 SYMMETRIES = 8
 

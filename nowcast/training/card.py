@@ -6,9 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from nowcast.core.files import write_text_atomic
-from nowcast.core.jsonsafe import json_safe
-from nowcast.core.metrics import CONVENTION
+from nowcast.core import CONVENTION, json_safe, write_text_atomic
 
 
 def _lead_table(scores: dict[str, dict[str, list[float]]], step: str) -> list[str]:

@@ -10,7 +10,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 # Every tensor this process handed to a collective, until gloo has let go of it. Gloo frees a
 # finished operation's tensors on its own worker thread, some time after the caller's wait

@@ -24,18 +24,21 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.optim import AdamW
 from torch.optim.lr_scheduler import CosineAnnealingLR
 
-from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.models.checkpoint import (
+from nowcast.core import ConfigError, DataMissingError
+from nowcast.models import (
     STATE_FILE,
     CheckpointMeta,
+    PresetLike,
+    SequenceConfig,
+    TrainingRecipe,
+    build_from_config,
+    load_preset,
     load_training_state,
     load_weights,
     resolve_checkpoint,
+    resolve_device,
     save_checkpoint,
 )
-from nowcast.models.device import resolve_device
-from nowcast.models.preset import SequenceConfig, TrainingRecipe
-from nowcast.models.registry import PresetLike, build_from_config, load_preset
 from nowcast.training.distributed import DistContext, init_distributed
 from nowcast.training.loss import sequence_loss
 from nowcast.training.metrics_log import MetricsLog

@@ -13,9 +13,8 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from nowcast.core.errors import ConfigError
-from nowcast.store.rain import MARSHALL_PALMER, PYSTEPS_UNITS
-from nowcast.store.transform import Transform
+from nowcast.core import ConfigError
+from nowcast.store import MARSHALL_PALMER, PYSTEPS_UNITS, Transform
 from nowcast.training.loss import balanced_weights
 
 

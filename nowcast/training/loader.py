@@ -23,8 +23,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from nowcast.core.errors import ConfigError
-from nowcast.models.space import ModelSpace
+from nowcast.core import ConfigError
+from nowcast.models import ModelSpace
 from nowcast.training.distributed import shard_slice
 from nowcast.training.retimed import TrainingArchive
 from nowcast.training.window_index import WindowIndex

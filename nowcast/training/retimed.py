@@ -2,7 +2,7 @@
 
 Such a group is seen at the step: its frames are brought to every step time inside each
 gap-free run by the motion-compensated interpolation a forecast uses on its history
-(`models.retime`), once, and held in memory; every other group is read from the archive as it
+(`models.retiming`), once, and held in memory; every other group is read from the archive as it
 is. The values keep their meaning (an accumulation stays one over the archive's cadence).
 """
 
@@ -14,11 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nowcast.core.timeutil import parse_duration, whole_steps
-from nowcast.models.motion import MotionSpace, estimate_motion
-from nowcast.models.retime import retime
-from nowcast.models.space import described_values
-from nowcast.store.archive import CADENCE, Archive, FrameRows, complete_window_starts
+from nowcast.core import parse_duration, whole_steps
+from nowcast.models import MotionSpace, described_values, estimate_motion, retime
+from nowcast.store import CADENCE, Archive, FrameRows, complete_window_starts
 
 
 def off_step(cadence: pd.Timedelta, step: pd.Timedelta) -> bool:

@@ -16,26 +16,40 @@ import pandas as pd
 import torch
 from torch import nn
 
-from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.core.metrics import METRICS, LeadTimeScores
-from nowcast.core.threads import use_free_cpus
-from nowcast.core.timeutil import iso, parse_duration, short_duration, whole_steps
-from nowcast.core.version import __version__
-from nowcast.ingest.pipeline import PipelineConfig, load_pipeline
-from nowcast.models.checkpoint import (
+from nowcast.core import (
+    METRICS,
+    ConfigError,
+    DataMissingError,
+    LeadTimeScores,
+    __version__,
+    iso,
+    parse_duration,
+    short_duration,
+    use_free_cpus,
+    whole_steps,
+)
+from nowcast.ingest import PipelineConfig, load_pipeline
+from nowcast.models import (
     CheckpointMeta,
+    GridMismatchError,
+    Preset,
+    SequenceConfig,
+    TrainingRecipe,
+    build_from_config,
+    check_space,
     checkpoint_folder,
+    list_presets,
     load_model,
+    load_preset,
     load_weights,
     read_meta,
+    recorded_space,
     resolve_checkpoint,
+    stored_values,
+    training_space,
 )
-from nowcast.models.network import GridMismatchError
-from nowcast.models.preset import Preset, SequenceConfig, TrainingRecipe
-from nowcast.models.registry import build_from_config, list_presets, load_preset
-from nowcast.models.space import check_space, recorded_space, stored_values, training_space
-from nowcast.settings.config import Settings
-from nowcast.store.archive import Archive
+from nowcast.settings import Settings
+from nowcast.store import Archive
 from nowcast.training.card import write_card
 from nowcast.training.distributed import DistContext, shutdown_distributed
 from nowcast.training.engine import FitResult, Trainer, Validator

@@ -11,8 +11,7 @@ import torch
 import xarray as xr
 from torch import Tensor
 
-from nowcast.store.archive import Archive
-from nowcast.store.transform import Transform
+from nowcast.store import Archive, Transform
 
 CADENCE = pd.Timedelta(minutes=10)
 

@@ -10,12 +10,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from nowcast.core.errors import ConfigError, DataMissingError
-from nowcast.core.timeutil import iso, short_duration
-from nowcast.models.space import ModelSpace, described_values
-from nowcast.store.archive import FrameRows
-from nowcast.store.transform import from_attrs
-from nowcast.store.zarr_threads import read_one_chunk_at_a_time, read_threads
+from nowcast.core import ConfigError, DataMissingError, iso, short_duration
+from nowcast.models import ModelSpace, described_values
+from nowcast.store import FrameRows, from_attrs, read_one_chunk_at_a_time, read_threads
 from nowcast.training.augment import Draw, apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice

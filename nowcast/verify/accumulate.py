@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from nowcast.core.quiet import silenced_stdout
+from nowcast.core import silenced_stdout
 from nowcast.verify.cases import Case, EventDefinition
 from nowcast.verify.table import ScoreRow
 

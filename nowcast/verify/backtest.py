@@ -8,31 +8,28 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.core.errors import DataMissingError
-from nowcast.core.timeutil import iso, short_duration
-from nowcast.forecasting.ensemble import (
+from nowcast.core import DataMissingError, iso, short_duration
+from nowcast.forecasting import (
     MODEL_ENSEMBLE,
     STEPS,
     EnsembleSpec,
+    Forecaster,
+    ForecastRequest,
+    archive_group,
+    baseline_forecaster,
     check_members,
     check_memory,
+    choose_forecaster,
     ensemble_mean,
     model_members,
     pixel_km,
+    steps_in,
     steps_members,
 )
-from nowcast.forecasting.predict import Forecaster, baseline_forecaster
-from nowcast.forecasting.run import (
-    ForecastRequest,
-    archive_group,
-    choose_forecaster,
-    steps_in,
-)
-from nowcast.ingest.pipeline import load_pipeline
-from nowcast.models.motion import MotionSpace
-from nowcast.models.space import described_values
-from nowcast.settings.config import Settings
-from nowcast.store.archive import Archive
+from nowcast.ingest import load_pipeline
+from nowcast.models import MotionSpace, described_values
+from nowcast.settings import Settings
+from nowcast.store import Archive
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import baseline_case, make_case
 from nowcast.verify.probabilistic import ProbabilisticAccumulator, write_curves

@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.metrics import score_frames
-from nowcast.core.timeutil import iso
-from nowcast.forecasting.predict import baseline_forecaster
-from nowcast.models.space import described_values
-from nowcast.store.transform import Transform, from_attrs
+from nowcast.core import iso, score_frames
+from nowcast.forecasting import baseline_forecaster
+from nowcast.models import described_values
+from nowcast.store import Transform, from_attrs
 from nowcast.verify.categorical import categorical_scores, fractions_skill_score
 from nowcast.verify.table import ScoreRow
 

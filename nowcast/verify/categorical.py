@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nowcast.core.quiet import silenced_stdout
+from nowcast.core import silenced_stdout
 
 with silenced_stdout():
     from pysteps.verification.detcatscores import det_cat_fct

@@ -15,15 +15,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from nowcast.core.errors import DataMissingError
-from nowcast.core.files import write_text_atomic
-from nowcast.core.timeutil import iso
-from nowcast.ingest.pipeline import load_pipeline
-from nowcast.settings.config import Settings
-from nowcast.store.archive import Archive
-from nowcast.training.run import TrainRequest, run_train
+from nowcast.core import DataMissingError, iso, write_text_atomic
+from nowcast.ingest import load_pipeline
+from nowcast.settings import Settings
+from nowcast.store import Archive
+from nowcast.training import TrainRequest, run_train
 from nowcast.verify.backtest import run_backtest
-from nowcast.verify.headline import rate_factor
+from nowcast.verify.headlines import rate_factor
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +30,7 @@ THRESHOLDS = ("1mm/h", "5mm/h")
 LEADS_SHOWN = (30, 60)
 METHODS = ("model", "persistence", "extrapolation", "sprog")
 CSV_FILE = "crossval.csv"
-TABLE_FILE = "crossval.md"
+CROSSVAL_TABLE_FILE = "crossval.md"
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ def run_crossval(
     table = pd.DataFrame(rows)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / CSV_FILE, index=False)
-    write_text_atomic(out / TABLE_FILE, markdown_table(table))
+    write_text_atomic(out / CROSSVAL_TABLE_FILE, markdown_table(table))
     return table
 
 

@@ -20,10 +20,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nowcast.core.files import atomic_path
-from nowcast.core.quiet import silenced_stdout
-from nowcast.forecasting.exceedance import Exceedance, exceedance_for, judged_values
-from nowcast.store.rain import is_rain
+from nowcast.core import atomic_path, silenced_stdout
+from nowcast.forecasting import Exceedance, exceedance_for, judged_values
+from nowcast.store import is_rain
 from nowcast.verify.table import ScoreRow
 
 with silenced_stdout():

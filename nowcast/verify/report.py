@@ -12,7 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nowcast.core.metrics import CONVENTION  # noqa: E402
+from nowcast.core import CONVENTION  # noqa: E402
 from nowcast.verify.probabilistic import PROBABILISTIC_FILE, read_curves  # noqa: E402
 from nowcast.verify.probability_plots import save_plot  # noqa: E402
 from nowcast.verify.runner import SUMMARY_TABLE, TABLE_FILE  # noqa: E402

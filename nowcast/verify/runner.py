@@ -11,12 +11,16 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.timeutil import iso, utc
-from nowcast.settings.config import Settings
-from nowcast.store.archive import Archive
-from nowcast.store.forecast_files import is_ensemble, list_forecasts, open_forecast
-from nowcast.store.rain import from_rain_rate, is_rain
+from nowcast.core import ConfigError, iso, utc
+from nowcast.settings import Settings
+from nowcast.store import (
+    Archive,
+    from_rain_rate,
+    is_ensemble,
+    is_rain,
+    list_forecasts,
+    open_forecast,
+)
 from nowcast.verify.accumulate import Accumulator
 from nowcast.verify.cases import (
     Case,

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nowcast.core.files import atomic_path
+from nowcast.core import atomic_path
 
 COLUMNS = (
     "pipeline",

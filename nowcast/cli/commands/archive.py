@@ -6,7 +6,7 @@ import typer
 
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
-from nowcast.core.errors import DataMissingError
+from nowcast.core import DataMissingError
 
 archive_app = typer.Typer(help="Maintain the Zarr archive.", no_args_is_help=True)
 
@@ -28,7 +28,7 @@ def migrate(
     under the archive lock, so an interrupted migration leaves the old array readable. A group
     already physical is left as it is. Exits 3 when the archive or a named group is missing.
     """
-    from nowcast.store.archive import Archive
+    from nowcast.store import Archive
 
     settings = app_state(ctx).settings
     archive = Archive.require(settings.archive)

@@ -9,8 +9,8 @@ import typer
 
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
-from nowcast.core.errors import ConfigError
-from nowcast.settings.config import Settings, load_settings
+from nowcast.core import ConfigError
+from nowcast.settings import Settings, load_settings
 
 config_app = typer.Typer(help="Show or validate the configuration.", no_args_is_help=True)
 

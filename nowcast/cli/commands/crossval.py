@@ -36,8 +36,8 @@ def crossval(
     5 mm/h at +30 and +60 min, per day and the mean over days) under --out. Exits 3 with
     fewer than two days.
     """
-    from nowcast.training.run import TrainRequest
-    from nowcast.verify.crossval import TABLE_FILE, run_crossval
+    from nowcast.training import TrainRequest
+    from nowcast.verify import CROSSVAL_TABLE_FILE, run_crossval
 
     settings = app_state(ctx).settings
     template = TrainRequest(
@@ -52,5 +52,5 @@ def crossval(
     )
     console = output_console()
     run_crossval(settings, pipelines, template, out, progress=console.print)
-    console.print((out / TABLE_FILE).read_text())
-    console.print(f"table: {out / TABLE_FILE}")
+    console.print((out / CROSSVAL_TABLE_FILE).read_text())
+    console.print(f"table: {out / CROSSVAL_TABLE_FILE}")

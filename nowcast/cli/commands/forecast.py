@@ -71,9 +71,9 @@ def forecast(
     probabilities P(R >= 1, 5, 10 mm/h) per lead (`realization` and `threshold` dimensions);
     the forecast variable is then the members' mean.
     """
-    from nowcast.core.timeutil import iso, parse_when
-    from nowcast.forecasting.run import ForecastRequest, run_forecast
-    from nowcast.store.forecast_files import probability_label
+    from nowcast.core import iso, parse_when
+    from nowcast.forecasting import ForecastRequest, run_forecast
+    from nowcast.store import probability_label
 
     settings = app_state(ctx).settings
     request = ForecastRequest(
@@ -90,8 +90,8 @@ def forecast(
     )
     result = run_forecast(settings, request)
     if render:
-        from nowcast.products.render import render_forecast
-        from nowcast.store.forecast_files import pipeline_slug
+        from nowcast.products import render_forecast
+        from nowcast.store import pipeline_slug
 
         folder = settings.output.products / pipeline_slug(str(result.dataset.attrs["pipeline"]))
         result.products = render_forecast(result.netcdf, folder, ("png", "gif"))

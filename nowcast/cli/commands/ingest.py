@@ -10,10 +10,10 @@ from rich.table import Table
 
 from nowcast.cli.console import output_console, table_console, when
 from nowcast.cli.state import app_state
-from nowcast.core.errors import error_with_code
+from nowcast.core import error_with_code
 
 if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help stays fast
-    from nowcast.ingest.run import IngestReport
+    from nowcast.ingest import IngestReport
 
 
 def summary_table(report: IngestReport) -> Table:
@@ -101,10 +101,8 @@ def ingest(
     backfill.threshold frames are to be fetched. One process still writes, in time order.
     An unreachable scheduler exits 4 before anything is fetched.
     """
-    from nowcast.core.errors import ConfigError
-    from nowcast.core.timeutil import now_utc, parse_when
-    from nowcast.ingest.backfill import Backfill
-    from nowcast.ingest.run import run_ingest
+    from nowcast.core import ConfigError, now_utc, parse_when
+    from nowcast.ingest import Backfill, run_ingest
 
     state = app_state(ctx)
     settings = state.settings

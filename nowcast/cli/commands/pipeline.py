@@ -12,9 +12,7 @@ from rich.progress import Progress
 
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
-from nowcast.core.errors import ConfigError, NotDoneError
-from nowcast.core.files import write_text_atomic
-from nowcast.core.timeutil import iso, short_duration
+from nowcast.core import ConfigError, NotDoneError, iso, short_duration, write_text_atomic
 
 pipeline_app = typer.Typer(help="Write and check pipeline files.", no_args_is_help=True)
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
@@ -57,8 +55,7 @@ def new(
     reads the files, 4 when the listing cannot be fetched, 2 on a bad name or an existing file
     without --force.
     """
-    from nowcast.ingest.draft import draft_pipeline, inspect_folder, inspect_listing
-    from nowcast.ingest.url_listing import is_url
+    from nowcast.ingest import draft_pipeline, inspect_folder, inspect_listing, is_url
 
     settings = app_state(ctx).settings
     checked_name(name)
@@ -100,8 +97,7 @@ def check(
     reads every matched file with the pipeline's reader and checks. Writes nothing. Exits 5
     when a run would not take the whole series, 2 for a bad pipeline.
     """
-    from nowcast.ingest.pipeline import load_pipeline
-    from nowcast.ingest.pipeline_check import check_pipeline
+    from nowcast.ingest import check_pipeline, load_pipeline
 
     config = load_pipeline(app_state(ctx).settings, checked_name(name))
     console = output_console()

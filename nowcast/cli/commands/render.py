@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from nowcast.cli.state import app_state
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 
 class ProductFormat(StrEnum):
@@ -23,7 +23,7 @@ class ProductFormat(StrEnum):
 def _parse_day(text: str | None) -> date:
     """`YYYY-MM-DD`, or yesterday (UTC, the last complete day) when not given."""
     if text is None:
-        from nowcast.core.timeutil import last_complete_day
+        from nowcast.core import last_complete_day
 
         return last_complete_day()
     try:
@@ -55,9 +55,8 @@ def render(
 ) -> None:
     """Draw forecast maps (observation and each lead time, PNG and GIF), or the daily sheets."""
     # Imported here so that `nowcast --help` does not load cartopy and matplotlib.
-    from nowcast.products.daily import render_daily
-    from nowcast.products.render import render_forecast
-    from nowcast.store.forecast_files import (
+    from nowcast.products import render_daily, render_forecast
+    from nowcast.store import (
         latest_forecast,
         open_forecast,
         pipeline_name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from nowcast.cli.state import app_state
-from nowcast.settings.config import DEFAULT_CONFIG
+from nowcast.settings import DEFAULT_CONFIG
 
 
 def schedule(
@@ -37,8 +37,7 @@ def schedule(
 
     Exit codes: 0 stopped by a signal, 2 bad config or another scheduler runs for this archive.
     """
-    from nowcast.scheduler.daemon import run_daemon
-    from nowcast.scheduler.plan import ScheduleOptions
+    from nowcast.scheduler import ScheduleOptions, run_daemon
 
     state = app_state(ctx)
     config = state.config_path or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)

@@ -7,7 +7,7 @@ import os
 import typer
 
 from nowcast.cli.state import app_state
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 
 
 def serve(
@@ -19,8 +19,7 @@ def serve(
 
     Set NOWCAST_SERVE_TOKEN to require `Authorization: Bearer <token>` on every request.
     """
-    from nowcast.serve.runner import bind_socket, run_server
-    from nowcast.serve.security import TOKEN_ENV, bind_warning
+    from nowcast.serve import TOKEN_ENV, bind_socket, bind_warning, run_server
 
     settings = app_state(ctx).settings
     token = os.environ.get(TOKEN_ENV) or None

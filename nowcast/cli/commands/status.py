@@ -10,13 +10,13 @@ from rich.table import Table
 
 from nowcast.cli.console import table_console, when
 from nowcast.cli.state import app_state
-from nowcast.core.errors import DataMissingError
+from nowcast.core import DataMissingError
 
 if TYPE_CHECKING:  # the data stack loads only when the command runs, so --help stays fast
     import pandas as pd
 
-    from nowcast.settings.config import Settings
-    from nowcast.store.archive import GroupSummary
+    from nowcast.settings import Settings
+    from nowcast.store import GroupSummary
 
 MAX_ROWS = 30
 
@@ -53,8 +53,8 @@ def archive_table(rows: list[GroupSummary]) -> Table:
 
 def shipped_model(settings: Settings, pipeline: str) -> str | None:
     """The shipped checkpoint a pipeline falls back to (`[model] pretrained`), if it names one."""
-    from nowcast.core.errors import NowcastError
-    from nowcast.ingest.pipeline import load_pipeline
+    from nowcast.core import NowcastError
+    from nowcast.ingest import load_pipeline
 
     try:
         return load_pipeline(settings, pipeline, source=False).model.pretrained
@@ -64,7 +64,7 @@ def shipped_model(settings: Settings, pipeline: str) -> str | None:
 
 def model_line(settings: Settings, pipeline: str) -> str:
     """Which trained model `nowcast forecast` would use for a pipeline, or how to get one."""
-    from nowcast.models.checkpoint import CorruptCheckpointError, checkpoint_folder, read_meta
+    from nowcast.models import CorruptCheckpointError, checkpoint_folder, read_meta
 
     folder = checkpoint_folder(settings, pipeline)
     try:
@@ -74,7 +74,7 @@ def model_line(settings: Settings, pipeline: str) -> str:
     except DataMissingError:
         shipped = shipped_model(settings, pipeline)
         if shipped:
-            from nowcast.models.registry import pretrained_checkpoint
+            from nowcast.models import pretrained_checkpoint
 
             local = f"nowcast finetune -p {pipeline} --from {pretrained_checkpoint(shipped)}"
             return (
@@ -90,11 +90,9 @@ def model_line(settings: Settings, pipeline: str) -> str:
 
 def status(ctx: typer.Context) -> None:
     """Show the archive's coverage, gaps and last ingest, the model, and the scheduler's health."""
-    from nowcast.ingest.ledger import Ledger
-    from nowcast.scheduler.heartbeat import heartbeat_path, read_heartbeat
-    from nowcast.scheduler.view import scheduler_lines, scheduler_table
-    from nowcast.store.archive import Archive
-    from nowcast.store.forecast_files import list_forecasts
+    from nowcast.ingest import Ledger
+    from nowcast.scheduler import scheduler_lines, scheduler_table
+    from nowcast.store import Archive, heartbeat_path, list_forecasts, read_heartbeat
 
     settings = app_state(ctx).settings
     archive = Archive.require(settings.archive)
@@ -115,7 +113,7 @@ def status(ctx: typer.Context) -> None:
         console.print(f"last forecast: {newest.path} (init {newest.init_time:%Y-%m-%dT%H:%MZ})")
     else:
         console.print(f"last forecast: none in {settings.output.forecasts}")
-    beat = read_heartbeat(heartbeat_path(settings))
+    beat = read_heartbeat(heartbeat_path(settings.schedule.state_dir))
     if beat is not None:
         for line in scheduler_lines(beat):
             console.print(line, highlight=False)

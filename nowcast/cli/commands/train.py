@@ -93,7 +93,7 @@ def train(
     Writes best/ and last/ checkpoints (safetensors + JSON), metrics.csv and a model card.
     Several GPUs: `torchrun --nproc_per_node N -m nowcast train ...`.
     """
-    from nowcast.training.run import TrainRequest, run_train
+    from nowcast.training import TrainRequest, run_train
 
     request = TrainRequest(
         pipeline=pipelines[0],
@@ -137,7 +137,7 @@ def finetune(
     workers: int | None = WORKERS,
 ) -> None:
     """Continue training a checkpoint on another pipeline's archive; the card names its parent."""
-    from nowcast.training.run import TrainRequest, run_train
+    from nowcast.training import TrainRequest, run_train
 
     request = TrainRequest(
         pipeline=pipeline,

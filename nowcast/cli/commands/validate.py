@@ -12,16 +12,16 @@ from rich.table import Table
 from nowcast.cli.choices import Device, value_of
 from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
-from nowcast.core.errors import ConfigError, NotDoneError
-from nowcast.mmnist.budget import BUDGETS, resolve_budget
+from nowcast.core import ConfigError, NotDoneError
+from nowcast.mmnist import BUDGETS, resolve_budget
 
 if TYPE_CHECKING:
-    from nowcast.mmnist.harness import HarnessOptions
+    from nowcast.mmnist import HarnessOptions
 
 
 def summary_table(record: dict[str, Any]) -> Table:
     """The run's mean scores, the model beside both baselines and the paper's row."""
-    from nowcast.mmnist.report import ARROWS, LABELS, number
+    from nowcast.mmnist import ARROWS, LABELS, number
 
     table = Table(title=f"Moving MNIST, {record['budget']['description']}")
     table.add_column("forecast")
@@ -40,7 +40,7 @@ def summary_table(record: dict[str, Any]) -> Table:
 
 def comparison_table(record: dict[str, Any]) -> Table:
     """Mean scores of every compared model at the same budget, then both baselines."""
-    from nowcast.mmnist.report import ARROWS, number
+    from nowcast.mmnist import ARROWS, number
 
     table = Table(title=f"Moving MNIST comparison, {record['budget']['description']}")
     table.add_column("forecast")
@@ -54,7 +54,7 @@ def comparison_table(record: dict[str, Any]) -> Table:
 
 def check_compare_options(models: list[str], model: str | None, checkpoint: Path | None) -> None:
     """--compare needs two or more distinct known presets, and trains them all."""
-    from nowcast.models.registry import load_preset
+    from nowcast.models import load_preset
 
     if len(models) < 2:
         raise ConfigError(f"--compare needs at least two model presets, got {len(models)}")
@@ -71,7 +71,7 @@ def run_comparison(
     options: HarnessOptions, models: list[str], console: Console, out_console: Console
 ) -> None:
     """Train and score every model on the same budget, write the side-by-side report."""
-    from nowcast.mmnist.compare import compare_models
+    from nowcast.mmnist import compare_models
 
     record = compare_models(options, models, console)
     out_console.print(comparison_table(record))
@@ -168,8 +168,7 @@ def validate(
     if compare:
         check_compare_options(models or [], model, checkpoint)
     # torch, scikit-image and matplotlib load here, not when the CLI starts.
-    from nowcast.mmnist.harness import HarnessOptions, default_out_dir, run_harness
-    from nowcast.mmnist.report import check_lines
+    from nowcast.mmnist import HarnessOptions, check_lines, default_out_dir, run_harness
 
     state = app_state(ctx)
     options = HarnessOptions(

@@ -12,12 +12,12 @@ from nowcast.cli.console import output_console
 from nowcast.cli.state import app_state
 
 if TYPE_CHECKING:
-    from nowcast.verify.runner import VerifyReport
+    from nowcast.verify import VerifyReport
 
 
 def _floats(text: str | None) -> list[float] | None:
     """`1,5,10` -> [1.0, 5.0, 10.0]."""
-    from nowcast.core.errors import ConfigError
+    from nowcast.core import ConfigError
 
     if not text:
         return None
@@ -29,7 +29,7 @@ def _floats(text: str | None) -> list[float] | None:
 
 def _thresholds(text: str | None) -> list[float | str] | None:
     """`1,5` (the archive's units) or `1mm/h,5mm/h` (rain rates, converted per archive)."""
-    from nowcast.core.errors import ConfigError
+    from nowcast.core import ConfigError
 
     if not text:
         return None
@@ -109,9 +109,8 @@ def verify(
     Exit codes: 0 cases scored, 3 no archive, 5 no case scored (no forecast in the period,
     or none with observations yet).
     """
-    from nowcast.core.errors import ConfigError, NotDoneError
-    from nowcast.core.timeutil import parse_when
-    from nowcast.verify.report import write_report
+    from nowcast.core import ConfigError, NotDoneError, parse_when
+    from nowcast.verify import write_report
 
     settings = app_state(ctx).settings
     console = output_console(stderr=True)
@@ -125,7 +124,7 @@ def verify(
             bar.update(task, completed=done, total=total)
 
         if backtest:
-            from nowcast.verify.backtest import run_backtest
+            from nowcast.verify import run_backtest
 
             if not (pipeline and len(pipeline) == 1 and start and end):
                 raise ConfigError("--backtest needs one --pipeline and both --from and --to")
@@ -142,7 +141,7 @@ def verify(
                 **options,
             )
         else:
-            from nowcast.verify.runner import run_verify
+            from nowcast.verify import run_verify
 
             given = (
                 ("--include-training", include_training),
@@ -180,11 +179,11 @@ def verify(
 
 
 def _print_headline(result: VerifyReport) -> None:
-    """The backtest's table per method and lead, rain in mm/h (see verify.headline)."""
+    """The backtest's table per method and lead, rain in mm/h (see verify.headlines)."""
     from rich.table import Table
 
     from nowcast.cli.console import table_console
-    from nowcast.verify.headline import ensemble_headline, headline
+    from nowcast.verify import ensemble_headline, headline
 
     deterministic = [r for r in result.headline if r not in set(result.probabilistic)]
     shown = headline(deterministic, result.units, result.cadence)

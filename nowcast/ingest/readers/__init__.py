@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 from nowcast.ingest.readers.base import Payload, Reader, ReaderOptions
 
 PYSTEPS_FORMATS = (

@@ -21,11 +21,11 @@ import pandas as pd
 import xarray as xr
 from pydantic import Field
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 from nowcast.ingest.readers.base import Payload, ReaderOptions
 from nowcast.ingest.readers.bundle import BUNDLE_SUFFIX, unpack
 from nowcast.ingest.readers.bunzip import bunzip2
-from nowcast.store.grid import bbox_extent, crs_from_string, frame_array
+from nowcast.store import bbox_extent, crs_from_string, frame_array
 
 INSTALL = "pip install 'nowcast[satellite]'"
 SEGMENT_NAME = re.compile(r"^HS_\w+?_\d{8}_\d{4}_B(?P<band>\d{2})_\w+?_S\d{4}\.DAT$")

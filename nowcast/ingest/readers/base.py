@@ -12,7 +12,7 @@ from typing import Protocol
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
-from nowcast.core.files import is_plain_utf8
+from nowcast.core import is_plain_utf8
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ import numpy as np
 import xarray as xr
 from pydantic import Field
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 from nowcast.ingest.readers.base import Payload, ReaderOptions
 from nowcast.ingest.readers.bunzip import bunzip2_pieces
-from nowcast.store.grid import crs_from_string, frame_array, pixel_centres
+from nowcast.store import crs_from_string, frame_array, pixel_centres
 
 LONLAT = "EPSG:4326"
 

@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from nowcast.ingest.readers.base import Payload, ReaderOptions, check_frame_size
-from nowcast.store.grid import frame_array, pixel_centres
+from nowcast.store import frame_array, pixel_centres
 
 NAME = re.compile(r"^(?P<time>\d{10})-(?P<storm>[0-9A-Za-z]+)-(?P<satellite>[0-9A-Za-z]+)-\d+\.h5$")
 ATTRS = {

@@ -16,7 +16,7 @@ import xarray as xr
 from PIL import Image
 
 from nowcast.ingest.readers.base import Payload, ReaderOptions
-from nowcast.store.grid import crs_from_string, frame_array, pixel_centres
+from nowcast.store import crs_from_string, frame_array, pixel_centres
 
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 MODEL_PIXEL_SCALE, MODEL_TIEPOINT, GEO_KEYS = 33550, 33922, 34735

@@ -18,10 +18,9 @@ import pandas as pd
 import pyproj
 import xarray as xr
 
-from nowcast.core.jsonsafe import json_safe
-from nowcast.core.timeutil import utc
+from nowcast.core import json_safe, utc
 from nowcast.ingest.readers.base import Payload, ReaderOptions, check_frame_size, local_path
-from nowcast.store.grid import crs_from_string, frame_array
+from nowcast.store import crs_from_string, frame_array
 
 UNIT_TO_METRES = {"m": 1.0, "metre": 1.0, "meter": 1.0, "km": 1000.0, "kilometre": 1000.0}
 GLOBAL_CRS_ATTRS = ("crs_wkt", "spatial_ref", "gdal_projection", "proj4", "proj4_string")

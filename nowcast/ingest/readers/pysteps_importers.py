@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from nowcast.core.quiet import silenced_stdout
+from nowcast.core import silenced_stdout
 from nowcast.ingest.readers.base import Payload, ReaderOptions, local_path
-from nowcast.store.grid import crs_from_string, frame_array, metres_projection, pixel_centres
+from nowcast.store import crs_from_string, frame_array, metres_projection, pixel_centres
 
 # pysteps unit -> (CF standard name, CF units)
 UNITS = {

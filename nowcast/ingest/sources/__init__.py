@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 from nowcast.ingest.sources.base import (
     BadInput,
     Candidate,

@@ -18,13 +18,12 @@ import pandas as pd
 import pyproj
 from pydantic import Field, model_validator
 
-from nowcast.core.errors import ConfigError
-from nowcast.core.timeutil import utc
+from nowcast.core import ConfigError, utc
 from nowcast.ingest.readers.base import Payload
 from nowcast.ingest.readers.bundle import BUNDLE_SUFFIX, pack
 from nowcast.ingest.sources.base import BadInput, Candidate, Fetched
 from nowcast.ingest.sources.http import HttpOptions, HttpSource
-from nowcast.store.grid import bbox_outline
+from nowcast.store import bbox_outline
 
 DEFAULT_URL = (
     "https://noaa-himawari{number}.s3.amazonaws.com/AHI-L1b-FLDK/{time:%Y/%m/%d/%H%M}/"

@@ -29,7 +29,7 @@ import requests
 from pydantic import Field
 from urllib3.exceptions import HTTPError as Urllib3Error
 
-from nowcast.core.errors import ConfigError
+from nowcast.core import ConfigError
 from nowcast.ingest.readers.base import Payload
 from nowcast.ingest.sources.base import (
     BadInput,

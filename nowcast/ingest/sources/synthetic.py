@@ -17,7 +17,7 @@ import pyproj
 from pydantic import Field
 
 from nowcast.ingest.sources.base import Candidate, Fetched, SourceOptions
-from nowcast.store.grid import crs_from_string, frame_array, pixel_centres
+from nowcast.store import crs_from_string, frame_array, pixel_centres
 
 EPOCH = pd.Timestamp("2000-01-01")
 ATTRS = {

@@ -1,5 +1,8 @@
 """The scheduler's health file: pid, start and beat times, last success and error per job.
 
+The scheduler writes it; `nowcast status`, the live page and any liveness probe read it, so it
+sits here with the other files one stage hands another.
+
 `<state_dir>/heartbeat.json` is rewritten atomically after every job, so `nowcast status` (and
 any liveness probe) always reads a whole file. It stays light to import: no data stack.
 """
@@ -14,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from nowcast.core.files import write_text_atomic
-from nowcast.settings.config import Settings
+from nowcast.core import write_text_atomic
 
 HEARTBEAT_FILE = "heartbeat.json"
 BEAT_SECONDS = 60  # how often a running scheduler shows it is alive, even with no job due
+SILENT_AFTER_S = 3 * BEAT_SECONDS  # this long without a beat means the scheduler is gone
 
 Status = Literal["ok", "skipped", "error"]
 # The key under each job where the newest outcome of each status is kept.
@@ -38,14 +41,15 @@ class Outcome:
     summary: str
 
 
-def heartbeat_path(settings: Settings) -> Path:
-    """Where the scheduler of these settings writes its health file."""
-    return settings.schedule.state_dir / HEARTBEAT_FILE
+def heartbeat_path(state_dir: Path) -> Path:
+    """Where a scheduler keeping its state in `state_dir` (`schedule.state_dir`) writes its
+    health file."""
+    return state_dir / HEARTBEAT_FILE
 
 
 def stamp() -> str:
     """The current time as ISO 8601 UTC with a trailing Z (the data stack loads only here)."""
-    from nowcast.core.timeutil import iso, now_utc
+    from nowcast.core import iso, now_utc
 
     return iso(now_utc())
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nowcast.store.rain import is_rain, to_rain_rate
+from nowcast.store import is_rain, to_rain_rate
 from nowcast.verify.table import ScoreRow
 
 ACCUMULATED = ("mm", "kg m-2")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from nowcast.models.motion import MotionSpace
-from nowcast.models.retime import history_motion, needs_retiming, retime
+from nowcast.models.retiming import history_motion, needs_retiming, retime
 
 RAIN = MotionSpace("mm", pd.Timedelta("6min"))
 SIX = pd.Timedelta("6min")
