@@ -85,7 +85,7 @@ def registered() -> Iterator[None]:
     """The one registry line, undone after the test."""
     register_architecture("twolayer", TwoLayerConfig, TwoLayerNet)
     yield
-    ARCHITECTURES.pop("twolayer")
+    ARCHITECTURES.unregister("twolayer")
 
 
 def test_the_trivial_architecture_keeps_the_contract(registered: None) -> None:

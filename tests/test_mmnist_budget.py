@@ -33,7 +33,7 @@ def test_quick_budget_adds_ssim_for_its_last_quarter_whatever_the_model() -> Non
 
 
 def test_bad_budget_values_are_config_errors() -> None:
-    with pytest.raises(ConfigError, match="quick, cpu-hour, paper"):
+    with pytest.raises(ConfigError, match="valid: cpu-hour, paper, quick"):
         resolve_budget("slow")
     with pytest.raises(ConfigError, match="--iterations must be at least 1, got 0"):
         resolve_budget("quick", iterations=0)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from nowcast.core import UnknownNameError
 from nowcast.models import (
     GridMismatchError,
     ModelConfig,
@@ -79,7 +80,7 @@ def test_unknown_preset_lists_valid_names() -> None:
     with pytest.raises(PresetError, match="modernn-mmnist-small") as caught:
         build_model("no-such-model")
     assert isinstance(caught.value, ValueError)
-    with pytest.raises(PresetError, match="valid: convlstm, modernn"):
+    with pytest.raises(UnknownNameError, match="valid: convlstm, modernn"):
         build_model({**TINY, "arch": "transformer"})
 
 

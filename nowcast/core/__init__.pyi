@@ -27,6 +27,8 @@ from .metrics import METRICS as METRICS
 from .metrics import LeadTimeScores as LeadTimeScores
 from .metrics import score_frames as score_frames
 from .quiet import silenced_stdout as silenced_stdout
+from .registry import Registry as Registry
+from .registry import UnknownNameError as UnknownNameError
 from .resources import shipped as shipped
 from .stop import clear_stop as clear_stop
 from .stop import request_stop as request_stop

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from nowcast.core import ConfigError
+from nowcast.core import ConfigError, Registry
 
 PAPER_ITERATIONS = 80_000
 
@@ -42,19 +42,22 @@ _CPU_RECIPE = {
     "bf16": True,
 }
 
-BUDGETS = {
-    # A smoke test of the implementation: about 15 min on an idle 2-core CPU (~1.05 s a step).
-    "quick": Budget(name="quick", iterations=800, **_CPU_RECIPE),
-    # About an hour per model on an idle 2-core CPU: the equal-budget MoDeRNN/ConvLSTM check.
-    "cpu-hour": Budget(name="cpu-hour", iterations=3_300, **_CPU_RECIPE),
-    "paper": Budget(
-        name="paper",
-        preset="modernn-mmnist",
-        iterations=PAPER_ITERATIONS,
-        batch_size=32,
-        test_size=10_000,
-    ),
-}
+BUDGETS: Registry[Budget] = Registry(
+    "budget",
+    {
+        # A smoke test of the implementation: about 15 min on an idle 2-core CPU (~1.05 s a step).
+        "quick": Budget(name="quick", iterations=800, **_CPU_RECIPE),
+        # About an hour per model on an idle 2-core CPU: the equal-budget MoDeRNN/ConvLSTM check.
+        "cpu-hour": Budget(name="cpu-hour", iterations=3_300, **_CPU_RECIPE),
+        "paper": Budget(
+            name="paper",
+            preset="modernn-mmnist",
+            iterations=PAPER_ITERATIONS,
+            batch_size=32,
+            test_size=10_000,
+        ),
+    },
+)
 
 
 def resolve_budget(
@@ -65,9 +68,7 @@ def resolve_budget(
     batch_size: int | None = None,
 ) -> Budget:
     """The named budget with the user's overrides."""
-    if name not in BUDGETS:
-        raise ConfigError(f"unknown budget {name!r} (choose from {', '.join(BUDGETS)})")
-    budget = BUDGETS[name]
+    budget = BUDGETS.get(name)
     if model:
         budget = replace(budget, preset=model)
     for flag, value in (

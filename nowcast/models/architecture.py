@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor, nn
 
-from nowcast.core import ConfigError
+from nowcast.core import ConfigError, Registry
 
 
 class PresetError(ConfigError, ValueError):
@@ -65,20 +65,16 @@ class Architecture:
     build: Callable[[Any], nn.Module]
 
 
-ARCHITECTURES: dict[str, Architecture] = {}
+ARCHITECTURES: Registry[Architecture] = Registry("architecture")
 
 
 def register_architecture(
     name: str, config: type[ArchitectureConfig], build: Callable[[Any], nn.Module]
 ) -> None:
     """Make `name` usable as `arch = "<name>"` in presets, checkpoints and `build_model`."""
-    ARCHITECTURES[name] = Architecture(config, build)
+    ARCHITECTURES.register(name, Architecture(config, build))
 
 
 def architecture(name: str) -> Architecture:
-    """The registered architecture `name`; the error lists the valid ones."""
-    try:
-        return ARCHITECTURES[name]
-    except KeyError:
-        valid = ", ".join(sorted(ARCHITECTURES))
-        raise PresetError(f"unknown architecture {name!r}; valid: {valid}") from None
+    """The registered architecture `name`; UnknownNameError listing the valid ones otherwise."""
+    return ARCHITECTURES.get(name)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from nowcast.core import ConfigError, silenced_stdout
+from nowcast.core import ConfigError, Registry, silenced_stdout
 from nowcast.models.motion import (
     DBR_THRESHOLD,
     MotionSpace,
@@ -71,17 +71,11 @@ def _within_domain(forecast: np.ndarray, last: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(last), np.nan, filled).astype(np.float32)
 
 
-BASELINES: dict[str, Baseline] = {
-    "persistence": persistence,
-    "extrapolation": extrapolation,
-    "sprog": sprog,
-}
+BASELINES: Registry[Baseline] = Registry(
+    "baseline", {"persistence": persistence, "extrapolation": extrapolation, "sprog": sprog}
+)
 
 
 def get_baseline(name: str) -> Baseline:
-    """The baseline called `name`; unknown names list the valid ones."""
-    try:
-        return BASELINES[name]
-    except KeyError:
-        valid = ", ".join(sorted(BASELINES))
-        raise ConfigError(f"unknown baseline {name!r}; valid: {valid}") from None
+    """The baseline called `name`; UnknownNameError listing the valid ones when unknown."""
+    return BASELINES.get(name)

@@ -5,9 +5,7 @@ Adding a format is one module with a class that follows `base.Reader`, plus one 
 
 from __future__ import annotations
 
-import importlib
-
-from nowcast.core import ConfigError
+from nowcast.core import Registry
 from nowcast.ingest.readers.base import Payload, Reader, ReaderOptions
 
 PYSTEPS_FORMATS = (
@@ -27,29 +25,30 @@ PYSTEPS_FORMATS = (
 )
 
 # format name -> "module:class" (imported on first use, so pysteps loads only when needed)
-_READERS: dict[str, str] = {
-    "netcdf": "nowcast.ingest.readers.netcdf:NetcdfReader",
-    "digital_typhoon": "nowcast.ingest.readers.digital_typhoon:DigitalTyphoonReader",
-    "image": "nowcast.ingest.readers.image:ImageReader",
-    "ahi_hsd": "nowcast.ingest.readers.ahi_hsd:AhiHsdReader",
-    "ceres_gridded": "nowcast.ingest.readers.ceres:CeresReader",
-    **{name: "nowcast.ingest.readers.pysteps_importers:PystepsReader" for name in PYSTEPS_FORMATS},
-}
+READERS: Registry[type[Reader]] = Registry(
+    "format",
+    {
+        "netcdf": "nowcast.ingest.readers.netcdf:NetcdfReader",
+        "digital_typhoon": "nowcast.ingest.readers.digital_typhoon:DigitalTyphoonReader",
+        "image": "nowcast.ingest.readers.image:ImageReader",
+        "ahi_hsd": "nowcast.ingest.readers.ahi_hsd:AhiHsdReader",
+        "ceres_gridded": "nowcast.ingest.readers.ceres:CeresReader",
+        **{
+            name: "nowcast.ingest.readers.pysteps_importers:PystepsReader"
+            for name in PYSTEPS_FORMATS
+        },
+    },
+)
 
 
 def reader_names() -> list[str]:
     """Every format name a pipeline may use."""
-    return sorted(_READERS)
+    return READERS.names()
 
 
 def get_reader(format: str) -> Reader:
-    """The reader for `format`; ConfigError listing the valid names when it is unknown."""
-    target = _READERS.get(format)
-    if target is None:
-        raise ConfigError(f"unknown format {format!r}; valid: {', '.join(reader_names())}")
-    module_name, class_name = target.split(":")
-    reader_class = getattr(importlib.import_module(module_name), class_name)
-    return reader_class(format)
+    """The reader for `format`; UnknownNameError listing the valid names when it is unknown."""
+    return READERS.get(format)(format)
 
 
-__all__ = ["Payload", "Reader", "ReaderOptions", "get_reader", "reader_names"]
+__all__ = ["READERS", "Payload", "Reader", "ReaderOptions", "get_reader", "reader_names"]

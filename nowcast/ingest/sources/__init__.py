@@ -6,9 +6,7 @@ Adding a source is one module with a class that follows `base.Source` (construct
 
 from __future__ import annotations
 
-import importlib
-
-from nowcast.core import ConfigError
+from nowcast.core import Registry
 from nowcast.ingest.sources.base import (
     BadInput,
     Candidate,
@@ -19,30 +17,30 @@ from nowcast.ingest.sources.base import (
     SourceUnavailable,
 )
 
-# source kind -> "module:class"
-_SOURCES: dict[str, str] = {
-    "directory": "nowcast.ingest.sources.directory:DirectorySource",
-    "himawari": "nowcast.ingest.sources.himawari:HimawariSource",
-    "http": "nowcast.ingest.sources.http:HttpSource",
-    "synthetic": "nowcast.ingest.sources.synthetic:SyntheticSource",
-}
+# source kind -> "module:class" (imported on first use)
+SOURCES: Registry[type] = Registry(
+    "source kind",
+    {
+        "directory": "nowcast.ingest.sources.directory:DirectorySource",
+        "himawari": "nowcast.ingest.sources.himawari:HimawariSource",
+        "http": "nowcast.ingest.sources.http:HttpSource",
+        "synthetic": "nowcast.ingest.sources.synthetic:SyntheticSource",
+    },
+)
 
 
 def source_kinds() -> list[str]:
     """Every source kind a pipeline may use."""
-    return sorted(_SOURCES)
+    return SOURCES.names()
 
 
 def get_source(kind: str) -> type:
-    """The source class for `kind`; ConfigError listing the valid kinds when it is unknown."""
-    target = _SOURCES.get(kind)
-    if target is None:
-        raise ConfigError(f"unknown source kind {kind!r}; valid: {', '.join(source_kinds())}")
-    module_name, class_name = target.split(":")
-    return getattr(importlib.import_module(module_name), class_name)
+    """The source class for `kind`; UnknownNameError listing the valid kinds when unknown."""
+    return SOURCES.get(kind)
 
 
 __all__ = [
+    "SOURCES",
     "BadInput",
     "Candidate",
     "Fetched",
