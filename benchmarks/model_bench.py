@@ -30,13 +30,13 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the package, and test-only helpers
 
 from record import machine_record, merge_results  # noqa: E402 - beside this script
+from reference_model import ReferenceNet  # noqa: E402
 
 from nowcast.models import Preset, build_model, load_preset  # noqa: E402 - after path set-up
 from nowcast.models.device import resolve_device  # noqa: E402
-from nowcast.models.reference import ReferenceNet  # noqa: E402
 from nowcast.training import sequence_loss  # noqa: E402
 
 DEFAULT_PRESET = "modernn-mmnist"

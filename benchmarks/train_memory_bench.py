@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "tests")]  # the package, and test-only helpers
 
 from record import machine_record, merge_results  # noqa: E402 - beside this script
 
@@ -44,13 +44,13 @@ BATCH = 8
 def child(mode: str, archive_path: Path, cache_mb: float, iterations: int) -> None:
     """One training run; prints peak RSS (MB) and what the reader did, as JSON."""
     import torch
+    from synthetic_squares import CADENCE
 
     from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
     from nowcast.store.archive import Archive
     from nowcast.store.zarr_threads import read_threads
     from nowcast.training import Trainer
     from nowcast.training.run import EVAL_WINDOWS, validation_loss
-    from nowcast.training.synthetic import CADENCE
     from nowcast.training.windows import TrainingBatches, WindowReader, WindowSpec, find_windows
 
     baseline = current_rss_mb()
@@ -161,7 +161,7 @@ def main() -> int:
     if args.child:
         child(args.child, args.archive, args.cache_mb, args.iterations)
         return 0
-    from nowcast.training.synthetic import write_squares_archive
+    from synthetic_squares import write_squares_archive
 
     with tempfile.TemporaryDirectory(prefix="nowcast-train-memory-") as folder:
         path = Path(folder) / "archive.zarr"

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
 
 
 def shared_data_root() -> Path:
@@ -68,6 +69,13 @@ def torchrun(world: int, *args: str, env: dict[str, str] | None = None) -> None:
         f"--master_port={_free_port()}",
         *args,
     ]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "GLOO_SOCKET_IFNAME": "lo", **(env or {})}
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    environment = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "GLOO_SOCKET_IFNAME": "lo",
+        "PYTHONPATH": path,  # the ranks import test-only helpers (synthetic_squares)
+        **(env or {}),
+    }
     done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

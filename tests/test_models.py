@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from reference_model import ReferenceNet
 from torch import nn
 
 from nowcast.core import UnknownNameError
@@ -18,7 +19,6 @@ from nowcast.models import (
     load_preset,
 )
 from nowcast.models.cells import DetailContextBlock
-from nowcast.models.reference import ReferenceNet
 
 TINY = {"hidden": 8, "num_layers": 2, "patch": 2, "height": 16, "width": 16}
 

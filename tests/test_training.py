@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from synthetic_squares import moving_squares
 
 import nowcast
 from nowcast.core.errors import ConfigError, DataMissingError
@@ -26,7 +27,6 @@ from nowcast.models.checkpoint import (
 from nowcast.models.device import resolve_device
 from nowcast.training import ScheduledSampler, Trainer, engine, sequence_loss
 from nowcast.training.ssim import ssim
-from nowcast.training.synthetic import moving_squares
 
 TINY = ModelConfig(hidden=8, num_layers=1, patch=2, height=16, width=16, norm="group")
 SEQUENCE = SequenceConfig(input_frames=4, output_frames=4)

@@ -10,10 +10,10 @@ import pytest
 import torch
 from conftest import torchrun
 from safetensors.torch import load_file
+from synthetic_squares import moving_squares
 
 from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
 from nowcast.training import Trainer
-from nowcast.training.synthetic import moving_squares
 
 SETTINGS = {
     "model": {"hidden": 8, "num_layers": 1, "patch": 2, "height": 16, "width": 16},
@@ -27,7 +27,7 @@ WORKER = textwrap.dedent(
     import torch
     from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
     from nowcast.training import Trainer, shutdown_distributed
-    from nowcast.training.synthetic import moving_squares
+    from synthetic_squares import moving_squares
 
     settings, out = json.loads(sys.argv[1]), sys.argv[2]
     torch.manual_seed(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
@@ -12,12 +13,13 @@ from pathlib import Path
 import psutil
 import pytest
 import torch
+from conftest import TESTS
+from synthetic_squares import CADENCE, write_squares_archive
 
 from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
 from nowcast.store.archive import Archive
 from nowcast.training import Trainer
 from nowcast.training.loader import LoaderBatches
-from nowcast.training.synthetic import CADENCE, write_squares_archive
 from nowcast.training.windows import TrainingBatches, WindowReader, WindowSpec, find_windows
 
 SPEC = WindowSpec(4, 4, CADENCE)
@@ -105,7 +107,7 @@ EXITS = textwrap.dedent(
     from nowcast.store.archive import Archive
     from nowcast.training.loader import LoaderBatches
     from nowcast.training.windows import TrainingBatches, WindowReader, WindowSpec, find_windows
-    from nowcast.training.synthetic import CADENCE
+    from synthetic_squares import CADENCE
 
     spec = WindowSpec(4, 4, CADENCE)
     archive = Archive(sys.argv[1])
@@ -125,6 +127,7 @@ def test_workers_end_with_the_process_without_close(archive: Archive, tmp_path: 
     script.write_text(EXITS)
     done = subprocess.run(
         [sys.executable, str(script), str(archive.path)],
+        env={**os.environ, "PYTHONPATH": str(TESTS)},  # synthetic_squares
         capture_output=True,
         text=True,
         timeout=240,  # a hang on exit fails here

@@ -13,6 +13,7 @@ import torch
 import xarray as xr
 import zarr
 from conftest import torchrun
+from synthetic_squares import CADENCE, write_squares_archive
 
 from nowcast.core.errors import ConfigError
 from nowcast.models import ModelConfig, build_model
@@ -22,7 +23,6 @@ from nowcast.store.zarr_threads import ZARR3, read_threads
 from nowcast.training import run as training_run
 from nowcast.training.cache import BoundedCache
 from nowcast.training.loader import LoaderBatches
-from nowcast.training.synthetic import CADENCE, write_squares_archive
 from nowcast.training.windows import (
     READ_PATH_CODE_BYTES,
     TrainingBatches,
@@ -42,7 +42,7 @@ WORKER = textwrap.dedent(
     from nowcast.models import ModelConfig, SequenceConfig, TrainingRecipe, build_model
     from nowcast.training import Trainer, shutdown_distributed
     from nowcast.training.run import test_scores
-    from nowcast.training.synthetic import CADENCE, moving_squares
+    from synthetic_squares import CADENCE, moving_squares
     from nowcast.training.window_index import WindowIndex
     from nowcast.training.windows import TrainingBatches, WindowSpec
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from synthetic_squares import CADENCE, write_squares_archive
 
-from nowcast.training.synthetic import CADENCE, write_squares_archive
 from nowcast.training.window_index import Window, WindowIndex
 from nowcast.training.windows import WindowSpec, find_windows, split_windows
 

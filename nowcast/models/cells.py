@@ -3,7 +3,8 @@
 Every cell takes its state explicitly and returns the new one; ``None`` stands for the all-zero
 state of the first time step, which lets the cells skip convolutions whose input is exactly zero
 (conv(0) = 0 and LN(0) = its shift, so outputs and gradients are unchanged).
-Parameter names match `nowcast.models.reference`, so the two load each other's weights.
+Parameter names match the authors' formulation in `tests/reference_model.py`, so the two load
+each other's weights.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Synthetic bouncing-square sequences: a batch source for smoke tests and quick demos."""
+"""Synthetic bouncing-square sequences for tests and benchmarks: a batch source, and an archive
+of them."""
 
 from __future__ import annotations
 
