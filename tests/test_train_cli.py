@@ -294,3 +294,15 @@ def test_an_unknown_validation_score_is_refused_before_any_work(tmp_path: Path) 
     assert result.exit_code == 2, result.output
     assert "rmse" in result.output and "mse" in result.output and "csi" in result.output
     assert not (tmp_path / "archive.zarr").exists()
+
+
+def test_run_train_refuses_an_unknown_validation_score_before_reading(tmp_path: Path) -> None:
+    """The same check for a caller of the library: before the archive (absent here) is read."""
+    from nowcast.core import ConfigError
+    from nowcast.settings.config import Settings
+    from nowcast.training import TrainRequest, run_train
+
+    settings = Settings(archive=tmp_path / "archive.zarr", pipelines_dir=REPO / "pipelines")
+    with pytest.raises(ConfigError, match="--val-score must be one of mse, csi"):
+        run_train(settings, TrainRequest(pipeline="bom-radar", val_score="rmse"))
+    assert not (tmp_path / "archive.zarr").exists()

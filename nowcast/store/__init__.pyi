@@ -7,7 +7,7 @@ from .archive import STORM_ATTRS as STORM_ATTRS
 from .archive import Archive as Archive
 from .archive import FrameRows as FrameRows
 from .archive import GroupSummary as GroupSummary
-from .archive import complete_window_starts as complete_window_starts
+from .archive import window_starts_in as window_starts_in
 from .forecast_files import EnsembleFields as EnsembleFields
 from .forecast_files import ForecastFile as ForecastFile
 from .forecast_files import ForecastIdentity as ForecastIdentity

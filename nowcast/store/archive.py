@@ -196,9 +196,17 @@ class FrameRows:
         return self.frames._raw((rows, slice(None), slice(None)))
 
 
-def complete_window_starts(stamps: np.ndarray, total: int, step: pd.Timedelta) -> np.ndarray:
-    """The sorted int64 ns `stamps` from which `total` frames `step` apart are all present,
-    found one frame offset at a time, so no (windows x frames) array is ever built."""
+def window_starts_in(
+    times: pd.DatetimeIndex,
+    history: str | pd.Timedelta,
+    horizon: str | pd.Timedelta,
+    step: pd.Timedelta,
+) -> np.ndarray:
+    """The sorted `times` (as int64 ns) from which `history` then `horizon` of frames `step`
+    apart are all present, found one frame offset at a time, so no (windows x frames) array is
+    ever built."""
+    total = _frames(parse_duration(history), step) + _frames(parse_duration(horizon), step)
+    stamps = np.asarray(times.as_unit("ns").asi8, dtype=np.int64)
     if len(stamps) < total:
         return np.zeros(0, dtype=np.int64)
     complete = np.ones(len(stamps), dtype=bool)
@@ -428,10 +436,9 @@ class Archive:
         horizon: str | pd.Timedelta,
         cadence: str | pd.Timedelta | None = None,
     ) -> np.ndarray:
-        """`windows` as int64 nanoseconds (`complete_window_starts`)."""
+        """`windows` as int64 nanoseconds (`window_starts_in`)."""
         step = parse_duration(cadence) if cadence is not None else self.cadence(group)
-        total = _frames(parse_duration(history), step) + _frames(parse_duration(horizon), step)
-        return complete_window_starts(self.times(group).asi8, total, step)
+        return window_starts_in(self.times(group), history, horizon, step)
 
     def latest(
         self, group: str, duration: str | pd.Timedelta, at: pd.Timestamp | None = None

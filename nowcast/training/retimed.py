@@ -16,7 +16,7 @@ import pandas as pd
 
 from nowcast.core import parse_duration, whole_steps
 from nowcast.models import MotionSpace, described_values, estimate_motion, retime
-from nowcast.store import CADENCE, Archive, FrameRows, complete_window_starts
+from nowcast.store import CADENCE, Archive, FrameRows, window_starts_in
 
 
 def off_step(cadence: pd.Timedelta, step: pd.Timedelta) -> bool:
@@ -149,8 +149,7 @@ class RetimedArchive:
         if group not in self.series:
             return self.archive.window_starts(group, history, horizon, cadence)
         step = parse_duration(cadence) if cadence is not None else self.step
-        total = (parse_duration(history) + parse_duration(horizon)) // step
-        return complete_window_starts(self.series[group].times, total, step)
+        return window_starts_in(self.times(group), history, horizon, step)
 
 
 TrainingArchive = Archive | RetimedArchive

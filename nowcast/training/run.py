@@ -130,9 +130,11 @@ def archive_groups(archive: Archive, pipeline: str) -> list[str]:
     return groups
 
 
-def check_step(request: TrainRequest, configs: list[PipelineConfig]) -> None:
-    """Refuse `--step` beside `--stride`, or a step the pipelines' windows are no multiple of,
-    before anything is read or retimed."""
+def check_request(request: TrainRequest, configs: list[PipelineConfig]) -> None:
+    """Refuse an unknown validation score, `--step` beside `--stride`, or a step the pipelines'
+    windows are no multiple of, before anything is read or retimed."""
+    if request.val_score not in VAL_SCORES:
+        raise ConfigError(f"--val-score must be one of {', '.join(VAL_SCORES)}")
     if request.step is None:
         return
     if request.stride != 1:
@@ -336,7 +338,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
     request = with_parent_step(request, parent_meta)
     config = load_pipeline(settings, request.pipeline, source=False)
     configs = [config, *(load_pipeline(settings, name, source=False) for name in request.also)]
-    check_step(request, configs)
+    check_request(request, configs)
     archive = Archive.require(settings.archive)
     owned = {each.name: archive_groups(archive, each.name) for each in configs}
     source = training_archive(archive, [g for own in owned.values() for g in own], request.step)
@@ -417,8 +419,6 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         progress=request.progress,
         weighting=rain_weighting(*rain) if "balanced" in recipe.loss else None,
     )
-    if request.val_score not in VAL_SCORES:
-        raise ConfigError(f"--val-score must be one of {', '.join(VAL_SCORES)}")
     rate = model_rain_rate(*rain) if request.val_score == "csi" else None
     workers = settings.training.loader_workers if request.workers is None else request.workers
     batches = TrainingBatches(

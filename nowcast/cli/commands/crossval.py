@@ -7,15 +7,25 @@ from pathlib import Path
 import typer
 
 from nowcast.cli.choices import Device, value_of
-from nowcast.cli.commands.train import DEVICE, EVERY, ITERATIONS, PATIENCE, PRESET, SEED, STEP
 from nowcast.cli.console import output_console
+from nowcast.cli.options import (
+    DEVICE,
+    EVERY,
+    ITERATIONS,
+    PATIENCE,
+    PRESET,
+    SEED,
+    STEP,
+    out_option,
+    pipeline_option,
+)
 from nowcast.cli.state import app_state
 
 
 def crossval(
     ctx: typer.Context,
-    pipelines: list[str] = typer.Option(
-        ..., "--pipeline", "-p", help="Pipeline whose days take part; repeat for several."
+    pipelines: list[str] = pipeline_option(
+        "Pipeline whose days take part; repeat for several.", ...
     ),
     preset: str | None = PRESET,
     iterations: int | None = ITERATIONS,
@@ -24,9 +34,7 @@ def crossval(
     patience: int = PATIENCE,
     seed: int = SEED,
     device: Device | None = DEVICE,
-    out: Path = typer.Option(
-        Path("runs/crossval"), "--out", help="Folder for each fold's run and the table."
-    ),
+    out: Path = out_option("Folder for each fold's run and the table.", Path("runs/crossval")),
 ) -> None:
     """Train on every day but one and backtest that day, each day in turn.
 

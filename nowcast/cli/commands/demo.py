@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from nowcast.cli.console import output_console
+from nowcast.cli.options import out_option
 from nowcast.cli.state import app_state
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def _scores_table(summary_csv: Path, pipeline: str) -> Table:
 
 def demo(
     ctx: typer.Context,
-    out: Path = typer.Option(Path("runs/demo"), "--out", help="Folder for everything."),
+    out: Path = out_option("Folder for everything.", Path("runs/demo")),
     quick: bool = typer.Option(False, "--quick", help="A tiny training budget (CI, smoke test)."),
     real: str | None = typer.Option(None, "--real", help="bom: the real BOM radar day instead."),
     data: Path | None = typer.Option(None, "--data", help="Folder with the BOM files (--real)."),

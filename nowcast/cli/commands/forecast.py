@@ -11,6 +11,7 @@ from rich.table import Table
 
 from nowcast.cli.choices import Baseline, Device, FillMethod, value_of
 from nowcast.cli.console import output_console
+from nowcast.cli.options import DEVICE, ensemble_option, out_option, pipeline_option, since_option
 from nowcast.cli.state import app_state
 
 
@@ -25,14 +26,10 @@ class ForecastBaseline(StrEnum):
 
 def forecast(
     ctx: typer.Context,
-    pipeline: str | None = typer.Option(
-        None, "--pipeline", "-p", help="Pipeline to forecast (default: the first configured)."
-    ),
-    since: str | None = typer.Option(
-        None,
-        "--since",
-        help="History to read, ending at the init time (default: the pipeline's [forecast] "
-        "history); must match the model's input frames.",
+    pipeline: str | None = pipeline_option("Pipeline to forecast (default: the first configured)."),
+    since: str | None = since_option(
+        "History to read, ending at the init time (default: the pipeline's [forecast] "
+        "history); must match the model's input frames."
     ),
     at: str | None = typer.Option(
         None, "--at", help="Init time (ISO 8601 UTC) instead of the newest frame: a hindcast."
@@ -46,14 +43,11 @@ def forecast(
         help="A baseline instead of the model; steps is pysteps' STEPS ensemble "
         "(ensemble.members members unless --ensemble says).",
     ),
-    ensemble: int | None = typer.Option(
-        None,
-        "--ensemble",
-        min=2,
-        help="Write an ensemble of N members (the model's forecast with cascade noise, or STEPS "
-        "with --baseline steps) with exceedance probabilities at the rain thresholds.",
+    ensemble: int | None = ensemble_option(
+        "Write an ensemble of N members (the model's forecast with cascade noise, or STEPS "
+        "with --baseline steps) with exceedance probabilities at the rain thresholds."
     ),
-    device: Device | None = typer.Option(None, "--device", help="Where to run."),
+    device: Device | None = DEVICE,
     fill: FillMethod | None = typer.Option(
         None,
         "--fill",
@@ -61,7 +55,7 @@ def forecast(
         "the archive's first frame, and at most 25% of the window.",
     ),
     storm: str | None = typer.Option(None, "--storm", help="Storm id for storm-centred sources."),
-    out: Path | None = typer.Option(None, "--out", help="Forecast folder (default: configured)."),
+    out: Path | None = out_option("Forecast folder (default: configured)."),
     render: bool = typer.Option(False, "--render", help="Also draw the map (PNG) and the GIF."),
 ) -> None:
     """Forecast the next hours from the last `--since` hours and write CF NetCDF and Zarr.

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nowcast.cli.console import output_console, table_console, when
+from nowcast.cli.options import pipeline_option, since_option
 from nowcast.cli.state import app_state
 from nowcast.core import error_with_code
 
@@ -60,11 +61,11 @@ def problems(report: IngestReport) -> list[str]:
 
 def ingest(
     ctx: typer.Context,
-    pipeline: list[str] | None = typer.Option(
-        None, "--pipeline", "-p", help="Pipeline to ingest (repeatable; default: configured)."
+    pipeline: list[str] | None = pipeline_option(
+        "Pipeline to ingest (repeatable; default: configured)."
     ),
-    since: str | None = typer.Option(
-        None, "--since", help="Start: a duration before now (8h, 2d) or an ISO 8601 UTC time."
+    since: str | None = since_option(
+        "Start: a duration before now (8h, 2d) or an ISO 8601 UTC time."
     ),
     until: str | None = typer.Option(
         None, "--until", help="End: an ISO 8601 UTC time (default: now)."

@@ -11,6 +11,7 @@ import typer
 from rich.progress import Progress
 
 from nowcast.cli.console import output_console
+from nowcast.cli.options import out_option
 from nowcast.cli.state import app_state
 from nowcast.core import ConfigError, NotDoneError, iso, short_duration, write_text_atomic
 
@@ -40,9 +41,7 @@ def new(
         "http(s) URL of a folder's listing (the index page a web server shows): an http "
         "pipeline then fetches each file by its URL.",
     ),
-    out: Path | None = typer.Option(
-        None, "--out", help="File to write (default: NAME.toml in the pipelines folder)."
-    ),
+    out: Path | None = out_option("File to write (default: NAME.toml in the pipelines folder)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing file."),
 ) -> None:
     """Draft a pipeline from a folder of files, or from a web folder's listing: it works as

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from nowcast.cli.options import out_option, pipeline_option
 from nowcast.cli.state import app_state
 from nowcast.core import ConfigError
 
@@ -39,12 +40,8 @@ def render(
     forecast: str = typer.Option(
         "latest", "--forecast", help="Forecast NetCDF file, or `latest` (newest by init time)."
     ),
-    pipeline: str | None = typer.Option(
-        None, "--pipeline", help="Only this pipeline (for `latest` and --daily)."
-    ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Output folder (default: <output.products>/<pipeline>/)."
-    ),
+    pipeline: str | None = pipeline_option("Only this pipeline (for `latest` and --daily)."),
+    out: Path | None = out_option("Output folder (default: <output.products>/<pipeline>/)."),
     fmt: ProductFormat = typer.Option(ProductFormat.both, "--format", help="Files to write."),
     daily: bool = typer.Option(
         False, "--daily", help="Write the daily summary sheets and index.html instead."

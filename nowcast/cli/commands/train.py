@@ -8,32 +8,22 @@ import typer
 
 from nowcast.cli.choices import Device, ValScore, value_of
 from nowcast.cli.console import output_console
+from nowcast.cli.options import (
+    BATCH_SIZE,
+    DEVICE,
+    EVERY,
+    ITERATIONS,
+    PATIENCE,
+    PRESET,
+    RESUME,
+    SEED,
+    STEP,
+    STRIDE,
+    WORKERS,
+    out_option,
+    pipeline_option,
+)
 from nowcast.cli.state import app_state
-
-# Options train and finetune share, defined once.
-ITERATIONS = typer.Option(None, "--iterations", help="Training iterations.")
-BATCH_SIZE = typer.Option(None, "--batch-size", help="Global batch size.")
-DEVICE = typer.Option(None, "--device", help="Where to run.")
-STRIDE = typer.Option(1, "--stride", help="Use every k-th frame (e.g. 6 at 10 min).")
-STEP = typer.Option(
-    None,
-    "--step",
-    help="One sampling step for every pipeline, e.g. 10min: 5-min radars use every 2nd "
-    "frame, 10-min ones every frame (instead of --stride; finetune defaults to the parent's).",
-)
-EVERY = typer.Option(50, "--every", help="Validate and checkpoint every N iterations.")
-PRESET = typer.Option(
-    None, "--preset", help="Model preset (default: the first pipeline's), see models/."
-)
-PATIENCE = typer.Option(5, "--patience", help="Validations without gain before stop.")
-SEED = typer.Option(0, "--seed", help="Seed for weights and batch order.")
-RESUME = typer.Option(False, "--resume", help="Continue from <out>/last.")
-WORKERS = typer.Option(
-    None,
-    "--workers",
-    help="Processes reading training windows (default: training.loader_workers); each "
-    "keeps its own training.cache_mb cache.",
-)
 
 
 def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
@@ -61,19 +51,16 @@ def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
 
 def train(
     ctx: typer.Context,
-    pipelines: list[str] = typer.Option(
-        ...,
-        "--pipeline",
-        "-p",
-        help="Pipeline whose archive to use; repeat to train on several in one rain-rate space.",
+    pipelines: list[str] = pipeline_option(
+        "Pipeline whose archive to use; repeat to train on several in one rain-rate space.", ...
     ),
     preset: str | None = PRESET,
     iterations: int | None = ITERATIONS,
     batch_size: int | None = BATCH_SIZE,
     lr: float | None = typer.Option(None, "--lr", help="Peak learning rate."),
     device: Device | None = DEVICE,
-    out: Path | None = typer.Option(
-        None, "--out", help="Run folder (default: <checkpoints>/<pipeline>, where forecast looks)."
+    out: Path | None = out_option(
+        "Run folder (default: <checkpoints>/<pipeline>, where forecast looks)."
     ),
     stride: int = STRIDE,
     step: str | None = STEP,
@@ -122,14 +109,14 @@ def train(
 def finetune(
     ctx: typer.Context,
     parent: Path = typer.Option(..., "--from", help="Checkpoint (or run folder) to start from."),
-    pipeline: str = typer.Option(..., "--pipeline", "-p", help="Pipeline whose archive to use."),
+    pipeline: str = pipeline_option("Pipeline whose archive to use.", ...),
     preset: str | None = typer.Option(None, "--preset", help="Must match the checkpoint's model."),
     freeze: int = typer.Option(0, "--freeze-layers", help="Freeze embedding + first k layers."),
     iterations: int | None = ITERATIONS,
     batch_size: int | None = BATCH_SIZE,
     lr: float = typer.Option(1e-4, "--lr", help="Peak learning rate (lower than training)."),
     device: Device | None = DEVICE,
-    out: Path | None = typer.Option(None, "--out", help="Run folder for the fine-tuned model."),
+    out: Path | None = out_option("Run folder for the fine-tuned model."),
     stride: int = STRIDE,
     step: str | None = STEP,
     every: int = EVERY,

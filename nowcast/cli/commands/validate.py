@@ -11,6 +11,7 @@ from rich.table import Table
 
 from nowcast.cli.choices import Device, value_of
 from nowcast.cli.console import output_console
+from nowcast.cli.options import DEVICE, out_option
 from nowcast.cli.state import app_state
 from nowcast.core import ConfigError, NotDoneError
 from nowcast.mmnist import BUDGETS, resolve_budget
@@ -114,9 +115,7 @@ def validate(
         help="Continue training from the checkpoint in --out; with --compare, each model from "
         "its folder under --out (a model that finished is scored again, not retrained).",
     ),
-    out: Path | None = typer.Option(
-        None, "--out", help="Output folder (default runs/mmnist-<UTC timestamp>)."
-    ),
+    out: Path | None = out_option("Output folder (default runs/mmnist-<UTC timestamp>)."),
     mnist_dir: Path | None = typer.Option(
         None,
         "--mnist-dir",
@@ -142,9 +141,7 @@ def validate(
         min=1,
         help="CPU threads for torch (default: the faster of torch's default and 1, measured).",
     ),
-    device: Device | None = typer.Option(
-        None, "--device", help="Where to run (default: the config's device)."
-    ),
+    device: Device | None = DEVICE,
     time_limit: float | None = typer.Option(
         None,
         "--time-limit",

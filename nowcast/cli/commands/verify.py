@@ -9,6 +9,14 @@ import typer
 from rich.progress import Progress
 
 from nowcast.cli.console import output_console
+from nowcast.cli.options import (
+    FROM_TIME,
+    TO_TIME,
+    ensemble_option,
+    out_option,
+    pipeline_option,
+    since_option,
+)
 from nowcast.cli.state import app_state
 
 if TYPE_CHECKING:
@@ -52,14 +60,12 @@ def _threshold(part: str) -> float | str:
 
 def verify(
     ctx: typer.Context,
-    pipeline: list[str] | None = typer.Option(
-        None, "--pipeline", "-p", help="Pipeline(s) to verify (default: all with forecasts)."
+    pipeline: list[str] | None = pipeline_option(
+        "Pipeline(s) to verify (default: all with forecasts)."
     ),
-    since: str | None = typer.Option(
-        None,
-        "--since",
-        help="Score forecasts initialised since: a duration before now (7d) or an ISO 8601 UTC "
-        "date or time (default: every forecast in the store).",
+    since: str | None = since_option(
+        "Score forecasts initialised since: a duration before now (7d) or an ISO 8601 UTC "
+        "date or time (default: every forecast in the store)."
     ),
     thresholds: str | None = typer.Option(
         None,
@@ -70,27 +76,20 @@ def verify(
     scales: str | None = typer.Option(
         None, "--scales", help="FSS neighbourhood sizes in pixels, e.g. 1,4,16."
     ),
-    out: Path | None = typer.Option(None, "--out", help="Score folder (default: configured)."),
+    out: Path | None = out_option("Score folder (default: configured)."),
     report: bool = typer.Option(False, "--report", help="Also write plots and report.md."),
     backtest: bool = typer.Option(
         False, "--backtest", help="Hindcast every init in --from..--to, then score."
     ),
-    start: str | None = typer.Option(
-        None, "--from", help="First init time (ISO 8601 UTC date or time; backtest: required)."
-    ),
-    end: str | None = typer.Option(
-        None, "--to", help="Last init time (ISO 8601 UTC date or time; backtest: required)."
-    ),
+    start: str | None = FROM_TIME,
+    end: str | None = TO_TIME,
     model: str | None = typer.Option(None, "--model", help="Checkpoint for the backtest."),
     baselines_only: bool = typer.Option(
         False, "--baselines-only", help="Backtest persistence and extrapolation only."
     ),
-    ensemble: int | None = typer.Option(
-        None,
-        "--ensemble",
-        min=2,
-        help="Backtest: also forecast pysteps STEPS and the model's ensemble with N members "
-        "and score them with CRPS, reliability, ROC area and rank histograms.",
+    ensemble: int | None = ensemble_option(
+        "Backtest: also forecast pysteps STEPS and the model's ensemble with N members "
+        "and score them with CRPS, reliability, ROC area and rank histograms."
     ),
     include_training: bool = typer.Option(
         False,
