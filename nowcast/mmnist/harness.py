@@ -207,7 +207,7 @@ def sample_forecasts(
     return history, truth, np.clip(prediction, 0.0, 1.0)
 
 
-def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
+def run_harness(options: HarnessOptions, console: Console) -> report.ValidationRecord:
     """Run the harness and write metrics.json, report.md and the figures into `options.out`."""
     if options.resume and options.checkpoint is not None:
         raise ConfigError("--resume continues training; it cannot be used with --checkpoint")
@@ -225,7 +225,7 @@ def run_harness(options: HarnessOptions, console: Console) -> dict[str, Any]:
     budget = {**asdict(options.budget), "description": options.budget.describe()}
     if options.checkpoint is not None:
         budget.update(name="evaluation-only", description=f"evaluation of {options.checkpoint}")
-    record: dict[str, Any] = {
+    record: report.ValidationRecord = {
         "harness": "moving-mnist",
         "repeat_command": options.command(),
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -8,7 +8,7 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -21,6 +21,27 @@ ARROWS = {"mse": "MSE ↓", "mae": "MAE ↓", "ssim": "SSIM ↑", "psnr": "PSNR 
 DIGITS = {"mse": 1, "mae": 1, "ssim": 3, "psnr": 3}
 # Published Moving MNIST results we compare against.
 SOURCE = "Chai, Xu & Yuan, MoDeRNN (arXiv:2110.12978), Table 1, Moving MNIST 10 -> 10 frames"
+
+
+class ValidationRecord(TypedDict):
+    """What one Moving MNIST run records in `metrics.json`, and its report shows."""
+
+    harness: str
+    repeat_command: str  # the command with every setting explicit
+    created_utc: str
+    code_version: str
+    device: str
+    precision: str
+    convention: str
+    reproducibility: str
+    budget: dict[str, Any]
+    model: dict[str, Any]  # preset, parameters
+    training: dict[str, Any]  # iterations, batch size, time, checkpoint, curve
+    data: dict[str, Any]  # digits, test set, frames in and out
+    results: dict[str, dict[str, Any]]  # method -> mean scores and per-frame curves
+    checks: dict[str, Any]
+    evaluation_wall_s: float
+    paper: dict[str, Any] | None  # the paper's row for this model family
 
 
 @dataclass(frozen=True)
@@ -54,14 +75,14 @@ def number(value: float | None, metric: str) -> str:
     return "n/a" if value is None else f"{value:.{DIGITS[metric]}f}"
 
 
-def write_metrics(out: Path, record: dict[str, Any]) -> Path:
+def write_metrics(out: Path, record: ValidationRecord) -> Path:
     """Every number of the run, with its convention, budget, device and code version."""
     path = out / "metrics.json"
     path.write_text(json.dumps(record, indent=2) + "\n")
     return path
 
 
-def _results_table(record: dict[str, Any]) -> list[str]:
+def _results_table(record: ValidationRecord) -> list[str]:
     """Markdown rows: ours and the baselines, then the paper's Table 1 rows."""
     trained = record["training"]
     ours = f"{record['model']['preset']} (ours)"
@@ -86,7 +107,7 @@ def trained_for(training: dict[str, Any]) -> str:
     return f"{training['iterations']:,} iterations at batch {batch or 'unknown'}"
 
 
-def _lead_curves(record: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+def _lead_curves(record: ValidationRecord) -> dict[str, dict[str, list[float]]]:
     """The per-frame scores of the model and both baselines, by label."""
     return {label: record["results"][key]["per_frame"] for key, label in LABELS.items()}
 
@@ -119,7 +140,7 @@ def write_markdown(
     return path
 
 
-def _budget_gap(record: dict[str, Any]) -> str:
+def _budget_gap(record: ValidationRecord) -> str:
     """An honest sentence on how far this run's training is from the paper's."""
     done = record["training"]["iterations"]
     batch = record["training"]["batch_size"] or record["budget"]["batch_size"]
@@ -134,7 +155,7 @@ def _budget_gap(record: dict[str, Any]) -> str:
     )
 
 
-def check_lines(record: dict[str, Any]) -> list[str]:
+def check_lines(record: ValidationRecord) -> list[str]:
     """Markdown bullets: does the model beat each floor on MSE and SSIM."""
     found = record["checks"]
     means = {key: record["results"][key]["mean"] for key in LABELS}
@@ -168,7 +189,7 @@ def _objective_lines(training: dict[str, Any], budget: dict[str, Any]) -> list[s
     ]
 
 
-def write_report(out: Path, record: dict[str, Any]) -> Path:
+def write_report(out: Path, record: ValidationRecord) -> Path:
     """report.md: our numbers beside the paper's Table 1, each labelled with its budget."""
     data, training, budget = record["data"], record["training"], record["budget"]
     lines = [
@@ -233,7 +254,7 @@ def plot_lead_curves(
     return path
 
 
-def plot_per_frame(out: Path, record: dict[str, Any]) -> Path:
+def plot_per_frame(out: Path, record: ValidationRecord) -> Path:
     """per_frame.png: MSE and SSIM at each lead frame, the model against both baselines."""
     title = f"{record['model']['preset']}, {record['budget']['name']} budget"
     return plot_lead_curves(out, _lead_curves(record), title)

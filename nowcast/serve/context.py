@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import pandas as pd
 
@@ -17,6 +17,19 @@ from nowcast.settings import Settings
 
 HISTORY = timedelta(hours=8)
 HISTORY_FRAMES = 8
+
+
+class PipelineCard(TypedDict):
+    """One pipeline as the overview page and `/api/pipelines/<name>` show it."""
+
+    name: str
+    forecasts: int
+    newest: dict[str, Any] | None  # the newest forecast's summary
+    thumbnail: str | None
+    skill: str  # the skill page's path
+    scheduler: dict[str, Any]  # state and this pipeline's jobs
+    last_error: dict[str, Any] | None
+    forecast_list: NotRequired[list[dict[str, Any]]]  # on the pipeline's own page only
 
 
 @dataclass
@@ -64,7 +77,7 @@ class ServeContext:
             "netcdf": f"/files/forecasts/{entry.relative}",
         }
 
-    def card(self, pipeline: str, scheduler: dict[str, Any]) -> dict[str, Any] | None:
+    def card(self, pipeline: str, scheduler: dict[str, Any]) -> PipelineCard | None:
         """One pipeline's overview card; None when the pipeline has no folder."""
         entries = self.catalog.forecasts(pipeline)
         if entries is None:

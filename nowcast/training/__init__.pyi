@@ -1,6 +1,7 @@
 """What other stages may use of `nowcast.training` (read at import by `__init__.py`: each name is
 imported from its module on first use). Anything not listed is private to the stage."""
 
+from .card import TrainingCard as TrainingCard
 from .distributed import DistContext as DistContext
 from .distributed import init_distributed as init_distributed
 from .distributed import shutdown_distributed as shutdown_distributed

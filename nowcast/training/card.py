@@ -4,9 +4,35 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from nowcast.core import CONVENTION, json_safe, write_text_atomic
+
+
+class TrainingCard(TypedDict):
+    """What one training run records in `card.json` (and `card.md` shows)."""
+
+    name: str
+    preset: str
+    model: dict[str, Any]  # the model config, as in the checkpoint
+    parameters: int
+    sequence: dict[str, int]  # input_frames, output_frames
+    recipe: dict[str, Any]  # the training recipe used
+    freeze_layers: int
+    data: dict[str, Any]  # pipelines, groups, cadence, step, retimed groups, split, excluded
+    parent: dict[str, Any] | None  # the checkpoint a fine-tune started from
+    iterations_done: int
+    stopped_early: bool
+    best_validation_mse: float | None
+    validation_score: str  # mse or csi
+    best_iteration: int | None
+    final_training_loss: float | None
+    test_scores_per_lead: dict[str, dict[str, list[float]]]  # method -> score -> per lead
+    test_scores_checkpoint: str
+    hardware: dict[str, Any]
+    wall_time_s: float
+    checkpoint: str
+    code_version: str
 
 
 def _lead_table(scores: dict[str, dict[str, list[float]]], step: str) -> list[str]:
@@ -24,7 +50,7 @@ def _lead_table(scores: dict[str, dict[str, list[float]]], step: str) -> list[st
     return lines
 
 
-def card_markdown(card: dict[str, Any]) -> str:
+def card_markdown(card: TrainingCard) -> str:
     """A model card a forecaster can read: data, recipe, scores beside persistence, hardware."""
     data = card["data"]
     split = data["split"]
@@ -63,7 +89,7 @@ def card_markdown(card: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_card(folder: Path, card: dict[str, Any]) -> tuple[Path, Path]:
+def write_card(folder: Path, card: TrainingCard) -> tuple[Path, Path]:
     """Write `card.json` and `card.md` into `folder`, each atomically."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []

@@ -7,7 +7,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from nowcast.models import (
 )
 from nowcast.settings import Settings
 from nowcast.store import Archive
-from nowcast.training.card import write_card
+from nowcast.training.card import TrainingCard, write_card
 from nowcast.training.distributed import DistContext, shutdown_distributed
 from nowcast.training.engine import FitResult, Trainer, Validator
 from nowcast.training.intensity import model_rain_rate, rain_weighting
@@ -116,7 +116,7 @@ class TrainResult:
 
     out_dir: Path
     checkpoint: Path
-    card: dict[str, Any] = field(default_factory=dict)
+    card: TrainingCard | None = None  # None on every rank but the first
 
 
 def archive_groups(archive: Archive, pipeline: str) -> list[str]:
@@ -441,7 +441,7 @@ def run_train(settings: Settings, request: TrainRequest) -> TrainResult:
         scores = test_scores(deployed, reader, split.windows["test"], spec, trainer.dist)
     finally:
         shutdown_distributed()
-    card: dict[str, Any] = {}
+    card: TrainingCard | None = None
     if trainer.dist.is_main:
         card = {
             "name": out_dir.name,

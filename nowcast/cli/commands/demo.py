@@ -89,7 +89,7 @@ def demo(
         f"[bold]archive[/bold] {result.settings.archive}: {pipeline.name} fetched "
         f"{pipeline.fetched}, skipped {pipeline.skipped}, {pipeline.frames} frames"
     )
-    if result.train is not None:
+    if result.train is not None and result.train.card is not None:
         card = result.train.card
         console.print(
             f"[bold]model[/bold] {result.train.checkpoint} ({card['preset']}, "

@@ -30,13 +30,13 @@ def _report(result) -> None:  # noqa: ANN001 - TrainResult, imported lazily
     """Print where the checkpoint and card went, and the headline numbers."""
     console = output_console()
     card = result.card
-    if not card:
+    if card is None:
         return
     console.print(f"checkpoint: {result.checkpoint}")
     console.print(f"model card: {result.out_dir / 'card.md'}")
     console.print(
         f"iterations {card['iterations_done']}, best validation "
-        f"{card.get('validation_score', 'mse')} score {card['best_validation_mse']}"
+        f"{card['validation_score']} score {card['best_validation_mse']}"
         f" at {card['best_iteration']}, wall time {card['wall_time_s']} s"
     )
     scores = card["test_scores_per_lead"]
