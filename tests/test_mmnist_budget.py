@@ -61,3 +61,9 @@ def test_checks_need_five_percent_below_all_zero_and_both_ssims() -> None:
     blurry = checks({"model": result(150.0, 0.70), **floors})
     assert blurry["beats_copy_last_frame_ssim"] and not blurry["beats_all_zero_ssim"]
     assert not blurry["passes"]
+
+
+def test_the_budget_choice_offers_every_registered_budget() -> None:
+    from nowcast.cli.choices import BudgetName
+
+    assert sorted(choice.value for choice in BudgetName) == BUDGETS.names()

@@ -105,7 +105,7 @@ def test_a_resumed_compare_reuses_a_model_trained_alone_and_matches_a_fresh_one(
         (["--compare", *MODELS, "--checkpoint", "x"], "--checkpoint cannot be used"),
         (["--compare", MODELS[0], MODELS[0]], "got a model twice"),
         (list(MODELS), "model names as arguments need --compare"),
-        (["--budget", "weekly"], "unknown budget 'weekly'; valid: cpu-hour, paper, quick"),
+        (["--budget", "weekly"], "'weekly' is not one of 'quick',"),
         (["--iterations", "0"], "--iterations must be at least 1, got 0"),
     ],
 )

@@ -35,6 +35,20 @@ class ValScore(StrEnum):
     csi = "csi"
 
 
+class BudgetName(StrEnum):
+    """A Moving MNIST training budget (`nowcast.mmnist.BUDGETS`, the same names)."""
+
+    quick = "quick"
+    cpu_hour = "cpu-hour"
+    paper = "paper"
+
+
+class RealDay(StrEnum):
+    """A real day `nowcast demo --real` runs instead of the synthetic typhoon."""
+
+    bom = "bom"
+
+
 def value_of(choice: Enum | None) -> str | None:
     """The plain string a choice stands for (None stays None)."""
     return None if choice is None else str(choice.value)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
+from nowcast.cli.choices import RealDay, value_of
 from nowcast.cli.console import output_console
 from nowcast.cli.options import out_option
 from nowcast.cli.state import app_state
@@ -67,7 +68,7 @@ def demo(
     ctx: typer.Context,
     out: Path = out_option("Folder for everything.", Path("runs/demo")),
     quick: bool = typer.Option(False, "--quick", help="A tiny training budget (CI, smoke test)."),
-    real: str | None = typer.Option(None, "--real", help="bom: the real BOM radar day instead."),
+    real: RealDay | None = typer.Option(None, "--real", help="The real BOM radar day instead."),
     data: Path | None = typer.Option(None, "--data", help="Folder with the BOM files (--real)."),
     retrain: bool = typer.Option(False, "--retrain", help="Train again even if a model exists."),
     up_to_now: bool = typer.Option(
@@ -83,7 +84,9 @@ def demo(
     from nowcast.cli.demo import run_demo
 
     console = output_console()
-    result = run_demo(app_state(ctx).settings, out.resolve(), quick, real, data, retrain, up_to_now)
+    result = run_demo(
+        app_state(ctx).settings, out.resolve(), quick, value_of(real), data, retrain, up_to_now
+    )
     pipeline = result.ingest.pipelines[0]
     console.print(
         f"[bold]archive[/bold] {result.settings.archive}: {pipeline.name} fetched "

@@ -9,12 +9,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from nowcast.cli.choices import Device, value_of
+from nowcast.cli.choices import BudgetName, Device, value_of
 from nowcast.cli.console import output_console
 from nowcast.cli.options import DEVICE, out_option
 from nowcast.cli.state import app_state
 from nowcast.core import ConfigError, NotDoneError
-from nowcast.mmnist import BUDGETS, resolve_budget
+from nowcast.mmnist import resolve_budget
 
 if TYPE_CHECKING:
     from nowcast.mmnist import HarnessOptions
@@ -95,10 +95,10 @@ def validate(
         "--compare",
         help="Train each MODEL with the same seed, data order and budget; report side by side.",
     ),
-    budget: str = typer.Option(
-        "quick",
+    budget: BudgetName = typer.Option(
+        BudgetName.quick,
         "--budget",
-        help=f"Training budget: {', '.join(BUDGETS)} (fixed iterations; paper needs a GPU).",
+        help="Training budget (fixed iterations; paper needs a GPU).",
     ),
     iterations: int | None = typer.Option(
         None, "--iterations", help="Train exactly N iterations (overrides the budget's count)."
@@ -169,7 +169,7 @@ def validate(
 
     state = app_state(ctx)
     options = HarnessOptions(
-        budget=resolve_budget(budget, model, iterations, test_size, batch_size),
+        budget=resolve_budget(budget.value, model, iterations, test_size, batch_size),
         out=out or default_out_dir(),
         mnist_dir=mnist_dir,
         download=download,
