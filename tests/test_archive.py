@@ -16,7 +16,8 @@ import pytest
 import xarray as xr
 
 from nowcast.core.errors import DataMissingError
-from nowcast.store.archive import COMMITTED, Archive, ArchiveLocked, open_store
+from nowcast.store.archive import Archive
+from nowcast.store.archive_layout import COMMITTED, ArchiveLocked, open_store
 from nowcast.store.grid import crs_coord, crs_of
 from nowcast.store.transform import Transform, from_attrs
 

@@ -17,8 +17,9 @@ from conftest import REPO
 from ingest_fixtures import cli, write_settings
 from test_archive import frames
 
-import nowcast.store.archive as archive_module
-from nowcast.store.archive import COMMITTED, Archive, open_store
+import nowcast.store.archive_layout as layout
+from nowcast.store.archive import Archive
+from nowcast.store.archive_layout import COMMITTED, open_store
 
 HOUR = np.timedelta64(1, "h")
 
@@ -47,7 +48,7 @@ def leftovers(store: Path) -> list[str]:
 @pytest.fixture()
 def archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Archive:
     """An empty archive whose data chunks hold 3 frames, so a rewrite spans several chunks."""
-    monkeypatch.setattr(archive_module, "CHUNK_BYTES", 3 * 4 * 8 * 6)
+    monkeypatch.setattr(layout, "CHUNK_BYTES", 3 * 4 * 8 * 6)
     return Archive(tmp_path / "a.zarr")
 
 

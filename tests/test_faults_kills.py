@@ -31,6 +31,7 @@ KILLER = """
 import os, signal, sys
 import zarr
 import nowcast.store.archive as archive
+import nowcast.store.archive_writing as writing
 from nowcast.cli.app import main
 
 STEP = sys.argv[1]
@@ -58,11 +59,11 @@ def commit_or_die(self, *args):
     kill_at("commit")
     return commit(self, *args)
 archive.Archive._commit = commit_or_die
-consolidate = archive.consolidate
+consolidate = writing.consolidate
 def consolidate_or_die(path):
     kill_at("consolidate")
     return consolidate(path)
-archive.consolidate = consolidate_or_die
+writing.consolidate = consolidate_or_die
 sys.argv = ["nowcast", "ingest", "-p", "bom-radar"]
 main()
 """

@@ -1,13 +1,13 @@
 """What other stages may use of `nowcast.store` (read at import by `__init__.py`: each name is
 imported from its module on first use). Anything not listed is private to the stage."""
 
-from .archive import ALONG_TIME as ALONG_TIME
-from .archive import CADENCE as CADENCE
-from .archive import STORM_ATTRS as STORM_ATTRS
 from .archive import Archive as Archive
 from .archive import FrameRows as FrameRows
 from .archive import GroupSummary as GroupSummary
 from .archive import window_starts_in as window_starts_in
+from .archive_layout import ALONG_TIME as ALONG_TIME
+from .archive_layout import CADENCE as CADENCE
+from .archive_layout import STORM_ATTRS as STORM_ATTRS
 from .forecast_files import EnsembleFields as EnsembleFields
 from .forecast_files import ForecastFile as ForecastFile
 from .forecast_files import ForecastIdentity as ForecastIdentity

@@ -15,7 +15,7 @@ import xarray as xr
 from filelock import FileLock
 
 from nowcast.core import ConfigError, DataMissingError, __version__, atomic_path, iso, utc
-from nowcast.store.archive import (
+from nowcast.store.archive_layout import (
     LOCK_SUFFIX,
     STORM_ATTRS,
     ZARR3,

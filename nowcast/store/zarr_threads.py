@@ -11,7 +11,7 @@ import os
 
 import zarr
 
-from nowcast.store.archive import ZARR3
+from nowcast.store.archive_layout import ZARR3
 
 
 def read_threads() -> int:
