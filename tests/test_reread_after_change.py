@@ -15,7 +15,7 @@ from ingest_fixtures import cli, write_settings
 from test_ingest_ledger import row
 
 from nowcast.ingest.ledger import Ledger
-from nowcast.ingest.run import NOT_OFFERED
+from nowcast.ingest.selection import NOT_OFFERED
 from nowcast.scheduler import jobs
 from nowcast.settings.config import ENV_OVERRIDES
 

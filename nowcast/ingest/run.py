@@ -17,13 +17,11 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from nowcast.core import (
     EXIT_FAILURE,
@@ -33,66 +31,32 @@ from nowcast.core import (
     ConfigError,
     NowcastError,
     describe_os_error,
-    file_sha256,
     floor_time,
     iso,
     now_utc,
     one_line,
-    parse_iso,
     stop_requested,
     utc,
 )
 from nowcast.ingest.backfill import Backfill
+from nowcast.ingest.commits import FrameCommits, Staged
 from nowcast.ingest.decode import Decoded, Decoder
-from nowcast.ingest.follow import StormFollower
-from nowcast.ingest.ledger import Entry, Ledger, Rejection
+from nowcast.ingest.groups import pipeline_groups
+from nowcast.ingest.ledger import Entry, Ledger
 from nowcast.ingest.pipeline import PipelineConfig, load_pipeline
-from nowcast.ingest.quarantine import quarantine, quarantine_dir
-from nowcast.ingest.readers.base import Payload
+from nowcast.ingest.quarantine import quarantine_dir
+from nowcast.ingest.selection import CandidateSelection, Skip
 from nowcast.ingest.sources import (
     Candidate,
     Source,
     SourceUnavailable,
 )
 from nowcast.settings import Settings
-from nowcast.store import ALONG_TIME, GRID_MAPPING, STORM_ATTRS, Archive, GridPlan, name_problem
+from nowcast.store import Archive
 
 log = logging.getLogger("nowcast.ingest.run")
 
 ProgressFn = Callable[[str, int, int], None]
-PHYSICAL_ATTRS = ("units", "standard_name", "long_name")
-MASK_ATTRS = {
-    "long_name": "inside the source's domain (data in the group's first frames)",
-    "flag_values": [0, 1],
-    "flag_meanings": "no_data data",
-}
-MAX_NAMES_CHARS = 300
-CONFLICT = "conflicting files"  # how a conflict rejection begins, in the ledger too
-RECOVERED = "in the archive; its ledger record was lost in a crash and is restored"
-NOT_OFFERED = (
-    "rejected before, to be read again, but no longer offered by the source"
-    " (removed, moved to quarantine, or before the pipeline's start)"
-)
-
-
-@dataclass(frozen=True)
-class _Skip:
-    """A candidate recorded as skipped before any is selected, in its group, with why."""
-
-    candidate: Candidate
-    group: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class _Staged:
-    """A checked frame on the target grid, waiting in its group's batch for the next commit."""
-
-    candidate: Candidate
-    values: np.ndarray
-    frame: xr.DataArray
-    plan: GridPlan
-    provenance: str
 
 
 @dataclass
@@ -150,16 +114,6 @@ class IngestReport:
         return next((code for code in codes if code), EXIT_OK)
 
 
-def group_name(pipeline: str, sequence: str | None) -> str:
-    """The archive group of a frame: the pipeline, or `<pipeline>/<storm id>`."""
-    return f"{pipeline}/{sequence}" if sequence else pipeline
-
-
-def pipeline_groups(archive: Archive, pipeline: str) -> list[str]:
-    """The archive groups that belong to a pipeline."""
-    return [g for g in archive.groups() if g == pipeline or g.startswith(f"{pipeline}/")]
-
-
 def default_since(
     archive: Archive, config: PipelineConfig, source: Source, until: pd.Timestamp
 ) -> pd.Timestamp | None:
@@ -181,7 +135,7 @@ def default_since(
     return until - pd.Timedelta(config.ingest.initial)
 
 
-class _PipelineRun:
+class _PipelineRun(CandidateSelection, FrameCommits):
     """One pipeline's ingest: the loop over candidates and the batched commits."""
 
     def __init__(
@@ -204,7 +158,7 @@ class _PipelineRun:
         self.report = PipelineReport(config.name)
         self.present: dict[str, set[int]] = {}
         self.grids: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self.batches: dict[str, list[_Staged]] = {}
+        self.batches: dict[str, list[Staged]] = {}
         self.follow = self.decoder.follow
 
     def _note(self, candidate: Candidate, group: str, status: str, reason: str = "") -> None:
@@ -224,313 +178,6 @@ class _PipelineRun:
             )
         )
 
-    def _is_present(self, group: str, time: pd.Timestamp) -> bool:
-        """Whether the archive group already holds this valid time."""
-        if group not in self.present:
-            self.present[group] = set(self.archive.times(group).asi8.tolist())
-        return time.value in self.present[group]
-
-    def _vet(self, candidate: Candidate) -> tuple[Candidate, str, str | None]:
-        """(candidate, group, problem): the storm id, the valid time against the clock and cadence.
-
-        A time within `checks.time_tolerance_s` of a cadence step is snapped to it.
-        """
-        config = self.config
-        problem = name_problem(candidate.group) if candidate.group is not None else None
-        if problem is not None:
-            return candidate, config.name, f"unsafe storm id from the file name: {problem}"
-        group = group_name(config.name, candidate.group)
-        if candidate.time > self.now + config.ingest.max_future:
-            return (
-                candidate,
-                group,
-                (
-                    f"valid time {iso(candidate.time)} is more than ingest.max_future ="
-                    f" {config.ingest.max_future} after now ({iso(self.now)}); fix the file's name"
-                ),
-            )
-        step = candidate.time.round(config.cadence)
-        if step != candidate.time:
-            tolerance = pd.Timedelta(seconds=config.checks.time_tolerance_s)
-            if abs(step - candidate.time) > tolerance:
-                return (
-                    candidate,
-                    group,
-                    (
-                        f"off-cadence: {iso(candidate.time)} is not on the"
-                        f" {config.cadence.total_seconds():g} s cadence"
-                        f" (nearest step {iso(step)}, checks.time_tolerance_s ="
-                        f" {config.checks.time_tolerance_s:g})"
-                    ),
-                )
-            candidate = replace(candidate, time=step)
-        return candidate, group, None
-
-    def _skip(self, candidate: Candidate, group: str, reason: str, dry_run: bool) -> None:
-        """Count a skipped candidate (and record it unless this is a dry run)."""
-        if dry_run:
-            self.report.skipped += 1
-        else:
-            self._note(candidate, group, "skipped", reason)
-
-    def _refuse(self, candidate: Candidate, group: str, reason: str, dry_run: bool) -> None:
-        """Reject a candidate before it is read; its file (when it is one) goes to quarantine."""
-        if dry_run:
-            self.report.rejected += 1
-            return
-        path = Path(candidate.location)
-        payload = Payload(candidate.name, path=path) if path.is_file() else None
-        self._reject(candidate, group, payload, reason, candidate.location)
-
-    def _one_per_time(self, group: str, same: list[Candidate], dry_run: bool) -> list[Candidate]:
-        """The candidate to fetch for one valid time; copies skipped, conflicting files refused."""
-        if len(same) == 1:
-            return same
-        digests = [_digest(c.location) for c in same]
-        if None not in digests and len(set(digests)) == 1:
-            for candidate in same[1:]:
-                self._skip(candidate, group, f"identical copy of {same[0].name}", dry_run)
-            return same[:1]
-        names = ", ".join(c.name for c in same)[:MAX_NAMES_CHARS]
-        reason = (
-            f"{CONFLICT} for {iso(same[0].time)} with different contents: {names};"
-            " keep the right one in the source folder and remove the others"
-        )
-        for candidate in same:
-            self._refuse(candidate, group, reason, dry_run)
-        return []
-
-    def _select(
-        self,
-        candidates: list[Candidate],
-        skips: list[_Skip],
-        again: set[str],
-        dry_run: bool,
-    ) -> list[Candidate]:
-        """The candidates to fetch; the rest are skipped (present, copies, rejected before).
-
-        Unsafe names, future and off-cadence times and conflicting files are refused.
-        "Rejected before" counts only under the current pipeline definition, not for the
-        locations in `again` (to be read again), and not at all with `retry_rejected`. A file
-        refused for a conflict is judged again with the files that compete for its time now:
-        alone, it is fetched; beside the same files, skipped. `skips` are recorded first.
-        """
-        rejected_before = (
-            {} if self.retry_rejected else self.ledger.rejected(self.config.fingerprint)
-        )
-        rejected_before = {key: why for key, why in rejected_before.items() if key[0] not in again}
-        for skip in skips:
-            log.warning("%s: %s: %s", self.config.name, skip.candidate.location, skip.reason)
-            self._skip(skip.candidate, skip.group, skip.reason, dry_run)
-        locations = {location for location, _ in rejected_before}
-        fingerprint = getattr(self.source, "fingerprint", None)
-        buckets: dict[tuple[str, int], list[Candidate]] = {}
-        for candidate in candidates:
-            candidate, group, problem = self._vet(candidate)
-            if candidate.fingerprint is None and fingerprint and candidate.location in locations:
-                candidate = replace(candidate, fingerprint=fingerprint(candidate))
-            if problem is None and self._is_present(group, candidate.time):
-                self._skip(candidate, group, "already in the archive", dry_run)
-            elif self._unchanged_rejection(candidate, rejected_before) == "other":
-                self._skip_rejected_before(candidate, group, dry_run)
-            elif problem is not None:
-                self._refuse(candidate, group, problem, dry_run)
-            else:
-                buckets.setdefault((group, candidate.time.value), []).append(candidate)
-        todo = []
-        for (group, _), same in buckets.items():
-            kinds = {self._unchanged_rejection(c, rejected_before) for c in same}
-            if len(same) > 1 and kinds == {CONFLICT}:
-                for candidate in same:
-                    self._skip_rejected_before(candidate, group, dry_run)
-            else:
-                todo.extend(self._one_per_time(group, same, dry_run))
-        return todo
-
-    @staticmethod
-    def _unchanged_rejection(candidate: Candidate, rejected: dict[tuple[str, str], str]) -> str:
-        """How this very file (same location and fingerprint) was rejected before under this
-        definition: CONFLICT, "other", or "" when it was not."""
-        reason = rejected.get((candidate.location, candidate.fingerprint))
-        if reason is None:
-            return ""
-        return CONFLICT if reason.startswith(CONFLICT) else "other"
-
-    def _skip_rejected_before(self, candidate: Candidate, group: str, dry_run: bool) -> None:
-        """Skip a file rejected before whose file, pipeline and competitors are unchanged."""
-        self.report.rejected_before += 1
-        reason = "rejected before, file and pipeline unchanged (see quarantine)"
-        self._skip(candidate, group, reason, dry_run)
-
-    def _offered_again(
-        self, wanted: list[Rejection], listed: list[Candidate]
-    ) -> tuple[list[Candidate], list[_Skip]]:
-        """The inputs to read again (see `Ledger.to_read_again`) that `listed` lacks, as the
-        source offers them now wherever they lie, and a skip for each it no longer offers, so
-        that one is not looked for on every run."""
-        shown = {c.location for c in listed}
-        times = {r: parse_iso(r.time) for r in wanted if r.source not in shown}
-        times = {r: time for r, time in times.items() if time is not None}
-        if not times:
-            return [], []
-        slack = pd.Timedelta(seconds=self.config.checks.time_tolerance_s)
-        offered = self.source.candidates(min(times.values()) - slack, max(times.values()) + slack)
-        locations = {r.source for r in times}
-        found = [c for c in offered if c.location in locations]
-        gone = [
-            _Skip(Candidate(times[r], r.source, r.source), r.group, NOT_OFFERED)
-            for r in _not_offered(list(times), found)
-        ]
-        return found, gone
-
-    def _reconcile(self) -> None:
-        """Record as fetched every archived frame the ledger lacks (a kill after the commit).
-
-        The archive's committed length is the truth; the ledger is derived from it, under the
-        archive's lock, so another run's commit and its ledger records are seen together.
-        """
-        at, definition = iso(now_utc()), self.config.fingerprint
-        with self.archive.lock:
-            recorded = self.ledger.fetched()
-            for group in pipeline_groups(self.archive, self.config.name):
-                for stamp in map(iso, self.archive.times(group)):
-                    if (group, stamp) not in recorded:
-                        entry = Entry(
-                            at, self.run_id, group, stamp, "fetched", RECOVERED, "archive"
-                        )
-                        self.ledger.record(replace(entry, definition=definition))
-            if self.ledger.pending:
-                restored = self.ledger.pending
-                log.warning("%s: restored %d ledger records", self.config.name, restored)
-                self.ledger.flush()
-
-    def _follow(
-        self, follow: StormFollower, candidates: list[Candidate], dry_run: bool
-    ) -> list[Candidate]:
-        """One candidate per followed storm; frames outside every track are skipped with why."""
-        kept, outside = follow.expand(candidates)
-        reason = follow.outside_reason()
-        for candidate in outside:
-            if dry_run:
-                self.report.skipped += 1
-            else:
-                self._note(candidate, self.config.name, "skipped", reason)
-        return kept
-
-    def _reject(
-        self, candidate: Candidate, group: str, payload: Payload | None, reason: str, origin: str
-    ) -> None:
-        """Quarantine a bad input with its reason and record it; the run goes on."""
-        log.warning("%s: rejected %s: %s", self.config.name, candidate.name, reason)
-        details = {"pipeline": self.config.name, "group": group, "source": origin}
-        details["valid_time"] = iso(candidate.time)
-        move = not self.source.keeps_originals
-        quarantine(self.quarantine, candidate.name, payload, reason, details, move)
-        self._note(candidate, group, "rejected", reason)
-
-    def _grid_matches(self, group: str, plan: GridPlan) -> bool:
-        """Whether a frame's target grid is the group's grid (fixed by its first frame)."""
-        if group not in self.grids:
-            if self.present.get(group):
-                stored = self.archive.read(group)
-                self.grids[group] = (stored["x"].values, stored["y"].values)
-            else:
-                self.grids[group] = (plan.x, plan.y)
-        x, y = self.grids[group]
-        if x is plan.x and y is plan.y:
-            return True
-        return bool(
-            x.shape == plan.x.shape
-            and y.shape == plan.y.shape
-            and np.allclose(x, plan.x, rtol=0, atol=1e-3)
-            and np.allclose(y, plan.y, rtol=0, atol=1e-3)
-        )
-
-    def _apply(self, decoded: Decoded) -> bool:
-        """Record one decoded candidate and batch it for its group; False if the source failed."""
-        candidate = decoded.candidate
-        group = group_name(self.config.name, candidate.group)
-        if decoded.status == "failed":
-            log.error("%s: %s", self.config.name, decoded.reason)
-            self.report.errors.append(decoded.reason)
-            self._note(candidate, group, "failed", decoded.reason)
-            return False
-        if decoded.status == "pending":
-            self._note(candidate, group, "pending", decoded.reason)
-            return True
-        reason = decoded.reason
-        if decoded.status == "staged" and decoded.plan is not None:
-            if not self._grid_matches(group, decoded.plan):
-                reason = f"grid differs from archive group {group}"
-        if decoded.status == "rejected" or reason:
-            self._reject(candidate, group, decoded.payload, reason, decoded.provenance)
-            return True
-        batch = self.batches.setdefault(group, [])
-        assert decoded.values is not None and decoded.frame is not None and decoded.plan
-        staged = _Staged(candidate, decoded.values, decoded.frame, decoded.plan, decoded.provenance)
-        batch.append(staged)
-        if len(batch) >= self.config.ingest.batch:
-            self._commit(group)
-        return True
-
-    def _stack(self, staged: list[_Staged]) -> xr.DataArray:
-        """A batch of regridded physical frames as one (time, y, x) series, NaN kept."""
-        first = staged[0].frame
-        variables = first.coords.variables
-        values = np.stack([s.values for s in staged]).astype(np.float32, copy=False)
-        coords = staged[0].plan.coords(variables["x"].attrs, variables["y"].attrs)
-        coords["time"] = pd.DatetimeIndex([s.candidate.time for s in staged])
-        if GRID_MAPPING in variables:
-            coords[GRID_MAPPING] = variables[GRID_MAPPING]
-        for key in ALONG_TIME:
-            if key in variables:
-                along = [float(s.frame.coords.variables[key].values) for s in staged]
-                attrs = {"units": "degrees", "long_name": f"storm {key.replace('_', ' ')}"}
-                coords[key] = ("time", np.array(along, dtype=np.float32), attrs)
-        if not any(key in variables for key in ALONG_TIME):
-            coords["valid_mask"] = (
-                ("y", "x"),
-                np.isfinite(values).any(axis=0).astype(np.uint8),
-                MASK_ATTRS,
-            )
-        attrs = {k: first.attrs[k] for k in PHYSICAL_ATTRS if k in first.attrs}
-        attrs.update(self.config.transform.to_attrs())
-        name = self.config.source.variable or attrs.get("standard_name") or "frames"
-        return xr.DataArray(values, dims=("time", "y", "x"), coords=coords, attrs=attrs, name=name)
-
-    def _group_attrs(self, group: str, first: xr.DataArray) -> dict[str, object]:
-        """Group attributes recorded on the first write."""
-        source = self.config.source
-        attrs: dict[str, object] = {
-            "title": f"nowcast archive: {group}",
-            "pipeline": self.config.name,
-            "source_kind": source.kind,
-            "source_format": source.format or source.kind,
-            "cadence_s": self.config.cadence.total_seconds(),
-        }
-        attrs.update({key: first.attrs[key] for key in STORM_ATTRS if key in first.attrs})
-        return attrs
-
-    def _commit(self, group: str) -> None:
-        """Append a group's batch to the archive and record what landed."""
-        staged = self.batches.pop(group, [])
-        if not staged:
-            return
-        series = self._stack(staged)
-        with self.archive.lock:
-            added = self.archive.append_new(
-                group, series, self._group_attrs(group, staged[0].frame)
-            )
-            landed = set(added.asi8.tolist())
-            for item in staged:
-                if item.candidate.time.value in landed:
-                    self._note(item.candidate, group, "fetched", item.provenance)
-                else:
-                    reason = "archived meanwhile by another run"
-                    self._note(item.candidate, group, "skipped", reason)
-            self.ledger.flush()
-        self.present.setdefault(group, set()).update(landed)
-
     def run(
         self,
         since: pd.Timestamp | None,
@@ -546,7 +193,7 @@ class _PipelineRun:
         name = self.config.name
         try:
             candidates = self.source.candidates(since, until)
-            skips = [_Skip(c, name, why) for c, why in getattr(self.source, "ignored", [])]
+            skips = [Skip(c, name, why) for c, why in getattr(self.source, "ignored", [])]
             again, gone = self._offered_again(wanted, candidates)
         except SourceUnavailable as exc:
             log.error("%s: %s", self.config.name, exc)
@@ -628,22 +275,6 @@ class _PipelineRun:
 def _in_time_order(candidate: Candidate) -> tuple[pd.Timestamp, str, str]:
     """Sort key of candidates: valid time, then storm id and name, as sources list them."""
     return candidate.time, candidate.group or "", candidate.name
-
-
-def _not_offered(wanted: list[Rejection], found: list[Candidate]) -> list[Rejection]:
-    """The inputs to read again that the source's listing no longer holds (once each)."""
-    offered = {c.location for c in found}
-    gone: dict[tuple[str, str], Rejection] = {}
-    for rejection in wanted:
-        if rejection.source not in offered:
-            gone.setdefault((rejection.source, rejection.group), rejection)
-    return list(gone.values())
-
-
-def _digest(location: str) -> str | None:
-    """The SHA-256 of a local file's contents, or None when the location is not a file."""
-    path = Path(location)
-    return file_sha256(path) if path.is_file() else None
 
 
 def _pipeline_failed(
