@@ -16,7 +16,7 @@ import pandas as pd
 
 from nowcast.core import parse_duration, whole_steps
 from nowcast.models import MotionSpace, described_values, estimate_motion, retime
-from nowcast.store import CADENCE, Archive, FrameRows, window_starts_in
+from nowcast.store import CADENCE, Archive, FrameRows
 
 
 def off_step(cadence: pd.Timedelta, step: pd.Timedelta) -> bool:
@@ -137,19 +137,6 @@ class RetimedArchive:
     def time_chunk(self, group: str) -> int:
         """Frames a reader fetches at once: as many as the archive stores in one chunk."""
         return self.archive.time_chunk(group)
-
-    def window_starts(
-        self,
-        group: str,
-        history: str | pd.Timedelta,
-        horizon: str | pd.Timedelta,
-        cadence: str | pd.Timedelta | None = None,
-    ) -> np.ndarray:
-        """Start times (int64 ns) of the group's complete windows, as `Archive.window_starts`."""
-        if group not in self.series:
-            return self.archive.window_starts(group, history, horizon, cadence)
-        step = parse_duration(cadence) if cadence is not None else self.step
-        return window_starts_in(self.times(group), history, horizon, step)
 
 
 TrainingArchive = Archive | RetimedArchive

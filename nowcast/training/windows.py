@@ -12,7 +12,13 @@ import torch
 
 from nowcast.core import ConfigError, DataMissingError, iso, short_duration
 from nowcast.models import ModelSpace, described_values
-from nowcast.store import FrameRows, from_attrs, read_one_chunk_at_a_time, read_threads
+from nowcast.store import (
+    FrameRows,
+    from_attrs,
+    read_one_chunk_at_a_time,
+    read_threads,
+    window_starts_in,
+)
 from nowcast.training.augment import Draw, apply_draws, augment_draws
 from nowcast.training.cache import BoundedCache
 from nowcast.training.distributed import shard_slice
@@ -88,7 +94,9 @@ def find_windows(archive: TrainingArchive, groups: list[str], spec: WindowSpec) 
     horizon = spec.output_frames * spec.step
     return WindowIndex.concat(
         [
-            WindowIndex.of_group(group, archive.window_starts(group, history, horizon, spec.step))
+            WindowIndex.of_group(
+                group, window_starts_in(archive.times(group), history, horizon, spec.step)
+            )
             for group in groups
         ]
     )
