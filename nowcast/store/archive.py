@@ -330,19 +330,9 @@ class Archive(ArchiveWriting, ArchiveMigration):
         A window starting at t holds history/cadence input frames from t and horizon/cadence
         target frames after them, every one present in the archive.
         """
-        starts = self.window_starts(group, history, horizon, cadence)
-        return list(pd.DatetimeIndex(starts.view("datetime64[ns]")))
-
-    def window_starts(
-        self,
-        group: str,
-        history: str | pd.Timedelta,
-        horizon: str | pd.Timedelta,
-        cadence: str | pd.Timedelta | None = None,
-    ) -> np.ndarray:
-        """`windows` as int64 nanoseconds (`window_starts_in`)."""
         step = parse_duration(cadence) if cadence is not None else self.cadence(group)
-        return window_starts_in(self.times(group), history, horizon, step)
+        starts = window_starts_in(self.times(group), history, horizon, step)
+        return list(pd.DatetimeIndex(starts.view("datetime64[ns]")))
 
     def latest(
         self, group: str, duration: str | pd.Timedelta, at: pd.Timestamp | None = None
