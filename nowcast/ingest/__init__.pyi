@@ -5,6 +5,7 @@ from .backfill import Backfill as Backfill
 from .draft import draft_pipeline as draft_pipeline
 from .draft import inspect_folder as inspect_folder
 from .draft import inspect_listing as inspect_listing
+from .groups import pipeline_groups as pipeline_groups
 from .ledger import Ledger as Ledger
 from .pipeline import PipelineConfig as PipelineConfig
 from .pipeline import load_pipeline as load_pipeline

@@ -9,7 +9,6 @@ is. The values keep their meaning (an accumulation stays one over the archive's 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -29,6 +28,7 @@ def retimed_rows(rows: FrameRows, cadence: pd.Timedelta, step: pd.Timedelta) -> 
     known = pd.DatetimeIndex(rows.times.view("datetime64[ns]"))
     stored = described_values(rows.attrs, cadence)
     motion = MotionSpace(stored.units, stored.cadence)
+    attrs = {**rows.attrs, CADENCE: stored.cadence.total_seconds()}  # what the values mean
     times: list[pd.DatetimeIndex] = []
     frames: list[np.ndarray] = []
     for first, last in _runs(rows.times, cadence):
@@ -36,13 +36,10 @@ def retimed_rows(rows: FrameRows, cadence: pd.Timedelta, step: pd.Timedelta) -> 
         wanted = pd.date_range(known[first].ceil(step), known[last], freq=step)
         times.append(wanted)
         frames.append(_run_at(run, known[first : last + 1], wanted, cadence, motion))
-    grid = rows.grid
-    values = np.concatenate(frames) if frames else np.zeros((0, *grid), dtype=np.float32)
-    stamps = pd.DatetimeIndex(
-        np.concatenate([t.as_unit("ns").asi8 for t in times]) if times else []
-    )
-    attrs = {**rows.attrs, CADENCE: stored.cadence.total_seconds()}  # what the values mean
-    return FrameRows(np.asarray(stamps.asi8, dtype=np.int64), None, values, attrs)
+    if not frames:
+        return FrameRows(np.zeros(0, np.int64), None, np.zeros((0, *rows.grid), np.float32), attrs)
+    stamps = np.concatenate([t.as_unit("ns").asi8 for t in times])
+    return FrameRows(stamps, None, np.concatenate(frames), attrs)
 
 
 def _runs(stamps: np.ndarray, cadence: pd.Timedelta) -> list[tuple[int, int]]:
@@ -100,25 +97,17 @@ class RetimedArchive:
     @classmethod
     def of(cls, archive: Archive, groups: list[str], step: pd.Timedelta) -> RetimedArchive:
         """`archive` with each of `groups` whose cadence does not divide `step` retimed."""
+        cadences = {group: archive.cadence(group) for group in groups}
         series = {
-            group: retimed_rows(archive.frame_rows(group), archive.cadence(group), step)
-            for group in groups
-            if off_step(archive.cadence(group), step)
+            group: retimed_rows(archive.frame_rows(group), cadence, step)
+            for group, cadence in cadences.items()
+            if off_step(cadence, step)
         }
         return cls(archive, step, series)
-
-    @property
-    def path(self) -> Path:
-        """The archive's path."""
-        return self.archive.path
 
     def reopened(self) -> RetimedArchive:
         """The same view with the archive opened afresh (the retimed frames are kept)."""
         return RetimedArchive(self.archive.reopened(), self.step, self.series)
-
-    def groups(self) -> list[str]:
-        """The archive's groups."""
-        return self.archive.groups()
 
     def times(self, group: str) -> pd.DatetimeIndex:
         """The group's valid times (at the step when retimed)."""

@@ -28,7 +28,7 @@ from nowcast.core import (
     use_free_cpus,
     whole_steps,
 )
-from nowcast.ingest import PipelineConfig, load_pipeline
+from nowcast.ingest import PipelineConfig, load_pipeline, pipeline_groups
 from nowcast.models import (
     CheckpointMeta,
     GridMismatchError,
@@ -121,7 +121,7 @@ class TrainResult:
 
 def archive_groups(archive: Archive, pipeline: str) -> list[str]:
     """The pipeline's group, or all its storm groups."""
-    groups = [g for g in archive.groups() if g == pipeline or g.startswith(f"{pipeline}/")]
+    groups = pipeline_groups(archive, pipeline)
     if not groups:
         raise DataMissingError(
             f"the archive at {archive.path} holds nothing for pipeline {pipeline} "
