@@ -31,21 +31,25 @@ class Registry(Generic[T]):
 
     def unregister(self, name: str) -> None:
         """Remove `name` (a plug-in that is no longer wanted); UnknownNameError if absent."""
-        self.get(name)
+        self._require(name)
         del self._entries[name]
 
     def get(self, name: str) -> T:
         """The plug-in called `name`; UnknownNameError listing the valid names otherwise."""
-        if name not in self._entries:
-            raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}"
-            )
+        self._require(name)
         entry = self._entries[name]
         if isinstance(entry, str):
             module, _, attribute = entry.partition(":")
             entry = getattr(importlib.import_module(module), attribute)
             self._entries[name] = entry
         return entry
+
+    def _require(self, name: str) -> None:
+        """UnknownNameError, listing the valid names, unless `name` is registered."""
+        if name not in self._entries:
+            raise UnknownNameError(
+                f"unknown {self.kind} {name!r}; valid: {', '.join(self.names())}"
+            )
 
     def names(self) -> list[str]:
         """Every registered name, sorted."""
