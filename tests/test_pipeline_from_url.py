@@ -22,7 +22,14 @@ MCH = ("radar", "mch-20160711")
 
 
 class QuietHandler(SimpleHTTPRequestHandler):
-    """The standard library's folder server, without its request log."""
+    """The standard library's folder server, without its request log; every path asked for
+    is kept in `asked`."""
+
+    asked: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        self.asked.append(self.path)
+        super().do_GET()
 
     def log_message(self, *args: object) -> None:
         pass
@@ -33,6 +40,7 @@ def web(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A folder served over HTTP on 127.0.0.1, and its base URL."""
     root = tmp_path / "www"
     root.mkdir()
+    QuietHandler.asked = []
     handler = functools.partial(QuietHandler, directory=str(root))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -58,6 +66,8 @@ def test_a_listed_radar_day_is_drafted_ingested_and_forecast(
     config = site(tmp_path)
     drafted = cli(config, "pipeline", "new", "mchweb", "--from", f"{base}/mch")
     assert drafted.exit_code == 0, drafted.output
+    files = [path for path in QuietHandler.asked if not path.endswith("/")]
+    assert 1 < len(files) == len(set(files)), files  # a few files read, each fetched once
     assert "next: nowcast ingest -p mchweb --since 2016-07-11T20:45:00Z" in drafted.output
     written = tomllib.loads((tmp_path / "pipelines" / "mchweb.toml").read_text())
     assert written["source"] == {
@@ -113,6 +123,7 @@ def test_mixed_suffixes_are_refused_with_the_reason(tmp_path: Path, web: tuple[P
     assert result.exit_code == 2, result.output
     assert "vary beyond their times" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "pipelines" / "mixed.toml").exists()
+    assert QuietHandler.asked == ["/mixed/"]  # refused from the listing: no file fetched
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -71,26 +72,31 @@ def list_files(folder: Path) -> list[str]:
 
 def inspect_folder(folder: Path) -> Findings:
     """Read the folder's names and a few of its files; one clear error when they do not fit."""
-    return inspect_files(str(folder), list_files(folder), lambda name: folder / name)
+    names = name_series(list_files(folder), str(folder))
+    return inspect_files(str(folder), names, lambda name: folder / name)
 
 
 def inspect_listing(url: str, scratch: Path) -> Findings:
-    """`inspect_folder` for the files an HTTP listing links to, the few it reads fetched into
-    `scratch`."""
+    """`inspect_folder` for the files an HTTP listing links to: the names are checked for one
+    URL per time before any file is fetched, and the few read are fetched once into `scratch`."""
     source = listing_source(url)
-    return inspect_files(
-        url, listed_names(source, url), lambda n: download(source, url, n, scratch)
-    )
+    names = name_series(listed_names(source, url), url)
+    url_template(url, names.pattern)
+    return inspect_files(url, names, cache(lambda name: download(source, url, name, scratch)))
 
 
-def inspect_files(location: str, listed: list[str], path_of: Callable[[str], Path]) -> Findings:
-    """Read the names listed at `location` and a few of the files (`path_of` gives a name's
-    local file); one clear error when they do not fit."""
+def name_series(listed: list[str], location: str) -> NameTimes:
+    """The series of times in the names listed at `location`; one clear error without one."""
     names = find_name_times(listed)
     if names is None or len(names.times) < 2:
         raise DataMissingError(
             f"no series of files with times in their names in {location} (at least 2 needed)"
         )
+    return names
+
+
+def inspect_files(location: str, names: NameTimes, path_of: Callable[[str], Path]) -> Findings:
+    """Read a few of the files of the series (`path_of` gives a name's local file)."""
     cadence = names.cadence
     ordered = sorted(names.times, key=names.times.__getitem__)
     sample = path_of(ordered[len(ordered) // 2])
