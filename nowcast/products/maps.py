@@ -19,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from abc import abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -203,9 +204,9 @@ class BoxedFeature(Feature):
         super().__init__(ccrs.PlateCarree(), facecolor="none")
         self.boxes = boxes.reshape(-1, 4)
 
+    @abstractmethod
     def shape(self, index: int) -> BaseGeometry:
-        """One shape by its index."""
-        raise NotImplementedError
+        """One shape by its index (each set reads its own)."""
 
     def geometries(self) -> Iterator[BaseGeometry]:
         """Every shape (what cartopy asks for when the view's extent is unknown)."""
